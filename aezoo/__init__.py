@@ -1,0 +1,56 @@
+"""aezoo: classic representation-learning autoencoders, exported to ONNX and served.
+
+The public face::
+
+    import aezoo
+    model = aezoo.load("sda-mnist")          # onnxruntime, numpy in/out, no torch
+    codes = model.encode(X)                   # X: (batch, 784) float32 in [0, 1]
+    net = aezoo.from_pretrained("sda-mnist")  # the torch nn.Module (needs aezoo[train])
+    aezoo.list_models()
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from aezoo._version import __version__
+
+if TYPE_CHECKING:
+    from aezoo.models.base import AutoEncoder
+    from aezoo.registry.store import ModelVersion
+    from aezoo.serving.runtime import OnnxModel
+
+
+def load(name_or_path: str | os.PathLike[str], **kwargs) -> OnnxModel:
+    """Load an artifact for inference with onnxruntime (torch is not imported).
+
+    Args:
+        name_or_path: artifact directory, or a registry reference ``name[@version|@alias]``.
+        **kwargs: passed to :class:`aezoo.serving.runtime.OnnxModel` (providers, ...).
+
+    Raises:
+        ModelNotFoundError, ArtifactError, IntegrityError.
+    """
+    from aezoo.registry import resolve
+    from aezoo.serving.runtime import OnnxModel
+
+    return OnnxModel(resolve(name_or_path), **kwargs)
+
+
+def from_pretrained(name_or_path: str | os.PathLike[str]) -> AutoEncoder:
+    """The torch module of an artifact, weights from ``model.safetensors`` (needs ``aezoo[train]``)."""
+    from aezoo.registry import resolve
+    from aezoo.registry.torch_io import load_torch_model
+
+    return load_torch_model(resolve(name_or_path))
+
+
+def list_models() -> list[ModelVersion]:
+    """Latest version of every model in the local registry and the bundled set."""
+    from aezoo.registry.store import LocalStore
+
+    return LocalStore().list()
+
+
+__all__ = ["__version__", "from_pretrained", "list_models", "load"]

@@ -1,0 +1,55 @@
+"""Typed exceptions shared by every layer of aezoo.
+
+Every error names the bad value and what was expected, so a CLI can print one
+line and an HTTP handler can map the type to a status code.
+"""
+
+from __future__ import annotations
+
+
+class AezooError(Exception):
+    """Base class of every error aezoo raises on purpose."""
+
+
+class ConfigError(AezooError, ValueError):
+    """A recipe, config or override is invalid (unknown key, bad value)."""
+
+
+class DataError(AezooError, ValueError):
+    """A dataset file is missing, malformed or fails its checksum."""
+
+
+class ArtifactError(AezooError):
+    """An artifact directory is incomplete or not an aezoo artifact."""
+
+
+class IntegrityError(ArtifactError):
+    """A file of an artifact does not match the sha256 in its manifest.
+
+    Attributes:
+        filename: path of the offending file, relative to the artifact root.
+    """
+
+    def __init__(self, filename: str, message: str) -> None:
+        super().__init__(message)
+        self.filename = filename
+
+
+class ModelNotFoundError(AezooError, LookupError):
+    """No model, version or alias of that name exists in the registry."""
+
+
+class VersionExistsError(AezooError):
+    """A version is immutable: it cannot be written twice."""
+
+
+class OperationNotSupportedError(AezooError):
+    """The model does not offer the requested operation (e.g. classify without a head)."""
+
+
+class InputError(AezooError, ValueError):
+    """Input arrays have the wrong shape, dtype, value range or contain NaN/Inf."""
+
+
+class ExportError(AezooError):
+    """ONNX export failed its checker or its parity check against torch."""

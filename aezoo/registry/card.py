@@ -1,0 +1,124 @@
+"""Model card (README.md) rendering: Hub YAML metadata + prose + figures.
+
+The YAML header uses huggingface_hub's ``ModelCardData`` so the Hub reads the
+metadata (library_name, tags, datasets, metrics and ``model-index`` results).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from huggingface_hub import EvalResult, ModelCardData
+
+from aezoo.spec import ModelConfig
+
+_FAMILY_TEXT = {
+    "sda": "Stacked denoising autoencoder (Vincent et al., JMLR 2010); "
+    "joint training of all layers with local denoising terms (Zhou et al., arXiv:1405.1380).",
+}
+_FIGURE_TEXT = {
+    "filters.png": "First-layer filters (rows of W1, each scaled to its own range).",
+    "reconstructions.png": "Test images (top), corrupted with 25% masking noise (middle), "
+    "denoised (bottom).",
+    "interpolation.png": "Decoded interpolations between pairs of test images.",
+}
+
+
+def _eval_results(name: str, metrics: Mapping[str, Any], dataset: str) -> list[EvalResult]:
+    results = []
+    for key, value in metrics.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            results.append(
+                EvalResult(
+                    task_type="feature-extraction",
+                    dataset_type=dataset,
+                    dataset_name=dataset.upper(),
+                    metric_type=key,
+                    metric_name=key,
+                    metric_value=round(float(value), 6),
+                )
+            )
+    return results
+
+
+def render_card(
+    name: str,
+    config: ModelConfig,
+    training: Mapping[str, Any],
+    export_record: Mapping[str, Any],
+    figures: Sequence[str],
+    body: str = "",
+) -> str:
+    """Markdown model card with a YAML front matter the Hugging Face Hub understands."""
+    metrics: Mapping[str, Any] = training.get("metrics", {})
+    dataset = training.get("dataset", "mnist")
+    data = ModelCardData(
+        library_name="aezoo",
+        license="apache-2.0",
+        pipeline_tag="feature-extraction",
+        tags=["aezoo", "autoencoder", config.family, "onnx"],
+        datasets=[dataset],
+        metrics=sorted(k for k, v in metrics.items() if isinstance(v, (int, float))),
+        model_name=name,
+        eval_results=_eval_results(name, metrics, dataset) or None,
+    )
+    lines = [f"---\n{data.to_yaml()}\n---", f"# {name}", ""]
+    lines.append(_FAMILY_TEXT.get(config.family, config.family))
+    spec = config.input
+    lines += [
+        "",
+        "## Use",
+        "",
+        "```python",
+        "import aezoo",
+        f'model = aezoo.load("{name}")      # onnxruntime, no torch',
+        f"codes = model.encode(X)          # X: (batch, {spec.n_features}) float32 in "
+        f"[{spec.value_range[0]:g}, {spec.value_range[1]:g}]",
+        "```",
+        "",
+        f"Operations: {', '.join(config.operations)}. Input: {spec.n_features} values"
+        + (f" ({'x'.join(map(str, spec.shape))})" if spec.shape else "")
+        + f", {spec.preprocessing}. Code width: {config.n_components}.",
+        "",
+        "## Architecture",
+        "",
+        "```json",
+        _json(config.model_args),
+        "```",
+    ]
+    if metrics:
+        lines += ["", "## Evaluation", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in metrics.items()]
+        if training.get("protocol"):
+            lines += ["", f"Protocol: {training['protocol']}"]
+    if body:
+        lines += ["", body.strip()]
+    if figures:
+        lines += ["", "## Figures", ""]
+        for f in figures:
+            lines += [f"![{f}](figures/{f})", "", _FIGURE_TEXT.get(f, ""), ""]
+    parity = export_record.get("parity_max_abs_error", {})
+    if parity:
+        worst = max(e for graph in parity.values() for e in graph.values())
+        lines += [
+            "",
+            "## Export",
+            "",
+            f"ONNX opset {export_record.get('opset')}; onnxruntime vs torch max abs error "
+            f"{worst:.2e} at batch sizes {export_record.get('parity_batch_sizes')} "
+            f"(tolerance {export_record.get('parity_atol')}).",
+        ]
+    if training.get("command"):
+        lines += ["", "## Reproduce", "", "```bash", str(training["command"]), "```"]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _json(obj: Any) -> str:
+    import json
+
+    return json.dumps(obj, indent=2)

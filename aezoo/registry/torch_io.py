@@ -1,0 +1,128 @@
+"""Write a trained torch model as an artifact directory, and read one back.
+
+Needs ``aezoo[train]`` (torch, onnx). Serving never imports this module.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from aezoo._version import __version__
+from aezoo.errors import ArtifactError
+from aezoo.models import create_model
+from aezoo.models.base import AutoEncoder
+from aezoo.registry.artifact import (
+    CARD,
+    CONFIG,
+    EXPORT_RECORD,
+    TRAINING,
+    WEIGHTS,
+    read_config,
+    verify_artifact,
+    write_manifest,
+)
+from aezoo.registry.card import render_card
+from aezoo.registry.export import export_onnx
+from aezoo.spec import ModelConfig
+
+
+def model_config(model: AutoEncoder) -> ModelConfig:
+    return ModelConfig(
+        architecture=model.architecture,
+        family=model.family,
+        model_args=model.model_args(),
+        input=model.input_spec(),
+        n_components=model.n_components,
+        operations=model.operations,
+        class_names=model.class_names,
+        aezoo_version=__version__,
+    )
+
+
+def build_artifact(
+    model: AutoEncoder,
+    out_dir: Path,
+    *,
+    name: str,
+    version: str = "1",
+    training: Mapping[str, Any] | None = None,
+    figures: Mapping[str, bytes] | None = None,
+    card_text: str = "",
+) -> Path:
+    """Write a complete, verified artifact for ``model`` at ``out_dir``.
+
+    The artifact is assembled in a temporary sibling directory and renamed
+    into place only once export, parity check and manifest have succeeded.
+
+    Args:
+        model: trained model (put in eval mode).
+        out_dir: destination; must not exist yet.
+        name, version: recorded in the manifest (the local store renumbers on ``add``).
+        training: record written as ``training.json`` (recipe, seed, metrics, ...).
+        figures: ``{"filters.png": png_bytes, ...}`` written under ``figures/``.
+        card_text: extra markdown for the model card's body.
+
+    Raises:
+        ExportError: ONNX checker or parity failure.
+        FileExistsError: ``out_dir`` exists.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        raise FileExistsError(f"{out_dir} already exists; choose a new directory")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        model = model.eval()
+        config = model_config(model)
+        (tmp / CONFIG).write_text(config.model_dump_json(indent=2) + "\n")
+        state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+        save_file(state, str(tmp / WEIGHTS), metadata={"architecture": model.architecture})
+        export_record = export_onnx(model, tmp)
+        (tmp / EXPORT_RECORD).write_text(json.dumps(export_record, indent=2) + "\n")
+        record = dict(training or {})
+        (tmp / TRAINING).write_text(json.dumps(record, indent=2, default=str) + "\n")
+        for fname, data in (figures or {}).items():
+            (tmp / "figures").mkdir(exist_ok=True)
+            (tmp / "figures" / fname).write_bytes(data)
+        (tmp / CARD).write_text(
+            render_card(name, config, record, export_record, sorted(figures or {}), card_text)
+        )
+        write_manifest(tmp, name, version)
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def load_torch_model(path: Path, verify: bool = True) -> AutoEncoder:
+    """Rebuild the torch module from ``config.json`` and ``model.safetensors``.
+
+    Raises:
+        ArtifactError, IntegrityError: missing or tampered files; weights that do not fit.
+    """
+    path = Path(path)
+    if verify:
+        verify_artifact(path, [CONFIG, WEIGHTS])
+    config = read_config(path)
+    model = create_model(config.architecture, config.model_args)
+    state = load_file(str(path / WEIGHTS))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise ArtifactError(f"{path / WEIGHTS} does not fit {config.architecture}: {e}") from e
+    return model.eval()
+
+
+def torch_device(prefer: str = "auto") -> torch.device:
+    if prefer == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(prefer)
