@@ -69,6 +69,10 @@ class AutoEncoder(nn.Module):
         """Constructor arguments (JSON-able) that rebuild this net with ``config_class``."""
         return self.config.model_dump(mode="json")
 
+    def filters(self) -> torch.Tensor | None:
+        """Learned filters or dictionary atoms ``(n, n_features)`` for figures; None if none."""
+        return None
+
     # -- operations --------------------------------------------------------
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Map inputs ``(B, n_features)`` to codes ``(B, n_components)``."""

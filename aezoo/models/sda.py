@@ -142,6 +142,9 @@ class StackedDenoisingAutoencoder(AutoEncoder):
             else "real-valued features",
         )
 
+    def filters(self) -> torch.Tensor:
+        return self.layers[0].encoder.weight  # (hidden_sizes[0], n_features)
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         h = x  # (B, n_features)
         for layer in self.layers:

@@ -1,0 +1,177 @@
+"""Recipe -> trained model -> evaluated -> artifact -> local registry.
+
+One entry point for every family: ``run_recipe`` picks the trainer from the
+recipe's ``family`` key, trains (resumable), evaluates on the test split,
+draws the figures, exports the artifact and registers it.
+"""
+
+from __future__ import annotations
+
+import platform
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from aezoo._version import __version__
+from aezoo.models.base import AutoEncoder
+from aezoo.registry.store import LocalStore, ModelVersion
+from aezoo.registry.torch_io import build_artifact
+from aezoo.training import data as mnist
+from aezoo.training import figures
+from aezoo.training.corruptions import masking_noise
+from aezoo.training.evaluate import (
+    classification_error,
+    denoising_metrics,
+    linear_probe,
+    reconstruction_metrics,
+)
+from aezoo.training.recipes import validate
+from aezoo.training.sda import SdATrainConfig, SdATrainer
+
+FAMILIES: dict[str, tuple[type, type]] = {"sda": (SdATrainConfig, SdATrainer)}
+DENOISE_MASKING_LEVEL = 0.25
+
+
+def parse_config(data: dict[str, Any]) -> Any:
+    """Typed trainer config for a raw recipe dict (dispatch on ``family``)."""
+    from aezoo.errors import ConfigError
+
+    family = data.get("family")
+    if family not in FAMILIES:
+        raise ConfigError(f"unknown family {family!r}; known: {', '.join(FAMILIES)}")
+    return validate(FAMILIES[family][0], data)
+
+
+def _np(model: AutoEncoder, op: str):
+    def fn(a: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return getattr(model, op)(torch.from_numpy(a)).numpy()
+
+    return fn
+
+
+def evaluate_model(model: AutoEncoder, splits: dict[str, tuple[np.ndarray, np.ndarray]], seed: int = 0) -> dict[str, float]:
+    """Headline test metrics: error, reconstruction PSNR, denoising gain, linear probe."""
+    model.eval()
+    X, y = splits["test"]
+    metrics: dict[str, float] = {}
+    if model.has_classifier:
+        metrics["test_error_pct"] = 100 * classification_error(_np(model, "classify"), X, y)
+    denoise = _np(model, "forward")
+    metrics["recon_psnr_db"] = reconstruction_metrics(denoise, X)["recon_psnr"]
+    noisy = masking_noise(torch.from_numpy(X), DENOISE_MASKING_LEVEL, torch.Generator().manual_seed(seed)).numpy()
+    dn = denoising_metrics(denoise, X, noisy)
+    metrics["masking25_noisy_psnr_db"] = dn["noisy_psnr"]
+    metrics["masking25_denoised_psnr_db"] = dn["denoised_psnr"]
+    Xtr, ytr = splits["train"]
+    metrics["probe_accuracy_pct"] = 100 * linear_probe(
+        _np(model, "encode")(Xtr), ytr, _np(model, "encode")(X), y, seed
+    )
+    return metrics
+
+
+def make_figures(model: AutoEncoder, X: np.ndarray, shape: tuple[int, int], seed: int = 0) -> dict[str, bytes]:
+    """filters.png, reconstructions.png (clean / 25% masked / denoised), interpolation.png."""
+    out: dict[str, bytes] = {}
+    with torch.no_grad():
+        w = model.filters()
+        if w is not None:
+            out["filters.png"] = figures.filters_figure(w.detach().cpu().numpy(), shape)
+        x = torch.from_numpy(X[:10])
+        noisy = masking_noise(x, DENOISE_MASKING_LEVEL, torch.Generator().manual_seed(seed))
+        out["reconstructions.png"] = figures.rows_figure([x.numpy(), noisy.numpy(), model(noisy).numpy()], shape)
+        z = model.encode(torch.from_numpy(X[10:18]))  # 4 pairs
+        alphas = torch.linspace(0, 1, 10)[:, None]
+        strips = [model.decode((1 - alphas) * z[2 * i] + alphas * z[2 * i + 1]).numpy() for i in range(4)]
+        out["interpolation.png"] = figures.rows_figure(strips, shape)
+    return out
+
+
+def package(
+    model: AutoEncoder,
+    cfg: Any,
+    splits: dict[str, tuple[np.ndarray, np.ndarray]],
+    out: Path,
+    history: list[dict[str, Any]] | None = None,
+    train_seconds: float | None = None,
+) -> Path:
+    """Evaluate ``model``, draw its figures and write its artifact to ``out`` (replaced)."""
+    metrics = evaluate_model(model, splits, cfg.seed)
+    shape = tuple(cfg.model.image_shape or (28, 28))
+    record = {
+        "recipe": cfg.model_dump(mode="json"),
+        "seed": cfg.seed,
+        "dataset": "mnist",
+        "protocol": mnist.SPLIT_PROTOCOL,
+        "data_fingerprint": mnist.data_fingerprint(*splits["train"], *splits["val"], *splits["test"]),
+        "metrics": metrics,
+        "history": history or [],
+        "train_seconds": None if train_seconds is None else round(train_seconds, 1),
+        "command": "aezoo " + shlex.join(sys.argv[1:]) if Path(sys.argv[0]).name == "aezoo" else "",
+        "versions": {
+            "aezoo": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+    }
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    return build_artifact(
+        model, out, name=cfg.name, training=record,
+        figures=make_figures(model, splits["test"][0], shape, cfg.seed),  # type: ignore[arg-type]
+    )
+
+
+def load_splits(data_dir: str | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    return {s: mnist.load_mnist(s, data_dir) for s in ("train", "val", "test")}
+
+
+def run_recipe(
+    cfg: Any,
+    run_dir: Path,
+    data_dir: str | None = None,
+    resume: bool = False,
+    register: bool = True,
+    export_to: Path | None = None,
+    show_progress: bool = True,
+    store: LocalStore | None = None,
+) -> tuple[Path, ModelVersion | None]:
+    """Train, evaluate, export and (optionally) register the model of a recipe.
+
+    Returns:
+        The artifact directory ``run_dir/artifact`` and the registered version (or None).
+    """
+    run_dir = Path(run_dir)
+    splits = load_splits(data_dir)
+    trainer_cls = FAMILIES[cfg.family][1]
+    t0 = time.perf_counter()
+    trainer = trainer_cls(cfg, splits, run_dir, resume=resume, show_progress=show_progress)
+    model = trainer.fit()
+    artifact = package(model, cfg, splits, run_dir / "artifact", trainer.state["history"],
+                       time.perf_counter() - t0)
+    version = (store or LocalStore()).add(artifact, cfg.name) if register else None
+    if export_to is not None:
+        export_to = Path(export_to)
+        if export_to.exists():
+            shutil.rmtree(export_to)
+        shutil.copytree(artifact, export_to)
+    return artifact, version
+
+
+def export_run(run_dir: Path, out: Path | None = None, data_dir: str | None = None) -> Path:
+    """Re-build the artifact of a run from the best weights in its checkpoint."""
+    from aezoo.training import loop
+
+    ckpt = loop.load_checkpoint(run_dir)
+    cfg = parse_config(ckpt["train_config"])
+    model = FAMILIES[cfg.family][1].model_class(cfg.model)
+    model.load_state_dict(ckpt.get("best_model") or ckpt["model"])
+    progress = ckpt["progress"]
+    return package(model.eval(), cfg, load_splits(data_dir), Path(out or Path(run_dir) / "artifact"),
+                   progress.get("history"))

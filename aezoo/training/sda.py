@@ -1,0 +1,273 @@
+"""Trainer for stacked denoising autoencoders: greedy layer-wise or joint pre-training,
+then supervised fine-tuning.
+
+Layer-wise (Vincent et al., JMLR 2010, §3.3 and Fig. 3): layer ``l`` is trained
+as a dA on the clean codes of the frozen layers below, corrupted at its input.
+Joint (Zhou et al., arXiv:1405.1380, §3): every layer is trained at once on
+``L_global(x, x_hat_deep) + local_weight * sum_l L_local(h_{l-1}, g_l(f_l(h~_{l-1})))``
+where each layer's input is corrupted on the way up and ``x_hat_deep`` decodes
+the top code back down through every decoder. Local targets are the layer's
+clean input (detached); gradients of each term reach every layer below it
+through the encoder path. Fine-tuning minimises the softmax cross-entropy on
+labels with all layers trainable (plus ``finetune_recon_weight`` times the
+global reconstruction term, 0 by default as in the papers), early-stopped on
+the validation error.
+
+Budget: ``pretrain_epochs`` passes over the training set in total; layer-wise
+splits them evenly across layers, joint spends them all on the whole stack.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+
+from aezoo.models.sda import DenoisingAutoencoder, SdAConfig, StackedDenoisingAutoencoder
+from aezoo.training import loop
+from aezoo.training.corruptions import CorruptionConfig, corrupt
+from aezoo.training.evaluate import classification_error, linear_probe
+
+
+class SdATrainConfig(BaseModel):
+    """Recipe for an SdA (flat, commented defaults; unknown keys rejected)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    family: Literal["sda"] = "sda"
+    name: str = "sda-mnist"  # registry name of the resulting model
+    model: SdAConfig = SdAConfig()
+    dataset: Literal["mnist"] = "mnist"
+    seed: int = 0
+    scheme: Literal["joint", "layerwise"] = "joint"  # pre-training scheme
+    corruption: CorruptionConfig = CorruptionConfig(kind="masking", level=0.25)  # at each layer's input
+    local_weight: float = Field(1.0, ge=0.0)  # alpha_l of the local terms (joint only)
+    pretrain_epochs: int = Field(30, ge=0)  # passes over the data, all layers together
+    pretrain_lr: float = Field(1e-3, gt=0.0)
+    finetune_epochs: int = Field(60, ge=0)  # 0 skips fine-tuning
+    finetune_lr: float = Field(1e-3, gt=0.0)
+    finetune_recon_weight: float = Field(0.0, ge=0.0)  # keep the decoder useful for denoise
+    finetune_corruption: CorruptionConfig = CorruptionConfig(kind="none", level=0.0)  # input noise
+    weight_decay: float = Field(0.0, ge=0.0)
+    batch_size: int = Field(128, ge=1)
+    patience: int = Field(10, ge=0)  # early-stopping patience in epochs; 0 disables
+    max_train_samples: int | None = Field(None, ge=1)  # truncate the training set (quick runs)
+
+
+def recon_loss(layer: DenoisingAutoencoder, h: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-sample reconstruction loss of ``layer.decode(h)`` vs ``target``, mean over the batch.
+
+    Cross-entropy for sigmoid outputs (inputs in [0, 1]), half squared error otherwise
+    (Vincent et al. 2010, §2.4).
+    """
+    logits = layer.decode_logits(h)  # (B, n_visible)
+    if layer.output_activation == "sigmoid":
+        return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / len(target)
+    return 0.5 * (logits - target).pow(2).sum() / len(target)
+
+
+def joint_loss(
+    model: StackedDenoisingAutoencoder, x: torch.Tensor, cfg: SdATrainConfig, gen: torch.Generator
+) -> torch.Tensor:
+    """Global deep reconstruction plus weighted local denoising terms (Zhou et al., eq. 3)."""
+    h, local = x, x.new_zeros(())
+    for layer in model.layers:
+        code = layer.encode(corrupt(h, cfg.corruption, gen))  # (B, n_hidden)
+        if cfg.local_weight > 0:
+            local = local + recon_loss(layer, code, h.detach())
+        h = code
+    for layer in reversed(model.layers[1:]):
+        h = layer.decode(h)
+    return recon_loss(model.layers[0], h, x) + cfg.local_weight * local
+
+
+def layer_loss(
+    model: StackedDenoisingAutoencoder, layer_idx: int, x: torch.Tensor, cfg: SdATrainConfig, gen: torch.Generator
+) -> torch.Tensor:
+    """dA loss of one layer on the clean codes of the frozen layers below it."""
+    with torch.no_grad():
+        h = x
+        for layer in model.layers[:layer_idx]:
+            h = layer.encode(h)
+    layer = model.layers[layer_idx]
+    return recon_loss(layer, layer.encode(corrupt(h, cfg.corruption, gen)), h)
+
+
+def finetune_loss(
+    model: StackedDenoisingAutoencoder, x: torch.Tensor, y: torch.Tensor, cfg: SdATrainConfig, gen: torch.Generator
+) -> torch.Tensor:
+    loss = F.cross_entropy(model.classify(corrupt(x, cfg.finetune_corruption, gen)), y)
+    if cfg.finetune_recon_weight > 0:
+        z = model.encode(corrupt(x, cfg.corruption, gen))
+        for layer in reversed(model.layers[1:]):
+            z = layer.decode(z)
+        loss = loss + cfg.finetune_recon_weight * recon_loss(model.layers[0], z, x)
+    return loss
+
+
+def stages(cfg: SdATrainConfig) -> list[dict[str, Any]]:
+    """The run as a list of stages: (kind, layer, epochs)."""
+    n_layers = len(cfg.model.hidden_sizes)
+    out: list[dict[str, Any]] = []
+    if cfg.scheme == "joint":
+        out.append({"kind": "joint", "layer": -1, "epochs": cfg.pretrain_epochs})
+    else:
+        per_layer = [cfg.pretrain_epochs // n_layers + (i < cfg.pretrain_epochs % n_layers) for i in range(n_layers)]
+        out += [{"kind": "layerwise", "layer": i, "epochs": e} for i, e in enumerate(per_layer)]
+    if cfg.model.n_classes and cfg.finetune_epochs > 0:
+        out.append({"kind": "finetune", "layer": -1, "epochs": cfg.finetune_epochs})
+    return [s for s in out if s["epochs"] > 0]
+
+
+class SdATrainer:
+    """Runs the stages of an :class:`SdATrainConfig`, checkpointing after every epoch.
+
+    Args:
+        cfg: the recipe.
+        data: ``{"train": (X, y), "val": (X, y)}`` float32 ``(n, n_features)`` / int64.
+        run_dir: where ``checkpoint.pt`` is written each epoch.
+        resume: continue from ``run_dir/checkpoint.pt``.
+        show_progress: tqdm bars with the running loss.
+    """
+
+    model_class = StackedDenoisingAutoencoder
+
+    def __init__(
+        self,
+        cfg: SdATrainConfig,
+        data: dict[str, tuple[np.ndarray, np.ndarray]],
+        run_dir: Path,
+        resume: bool = False,
+        show_progress: bool = True,
+        device: str = "cpu",
+    ) -> None:
+        self.cfg, self.run_dir, self.show_progress = cfg, Path(run_dir), show_progress
+        self.device = torch.device(device)
+        X, y = data["train"]
+        if cfg.max_train_samples:
+            X, y = X[: cfg.max_train_samples], y[: cfg.max_train_samples]
+        self.X = torch.from_numpy(X).to(self.device)
+        self.y = torch.from_numpy(y).to(self.device)
+        self.X_val, self.y_val = data["val"]
+        loop.seed_everything(cfg.seed)
+        self.model = StackedDenoisingAutoencoder(cfg.model).to(self.device)
+        self.stages = stages(cfg)
+        self.state: dict[str, Any] = {"stage": 0, "epoch": 0, "best_val_error": None, "history": []}
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self._opt_state: dict[str, Any] | None = None
+        if resume:
+            ckpt = loop.load_checkpoint(self.run_dir)
+            if ckpt["train_config"] != cfg.model_dump(mode="json"):
+                raise ValueError("checkpoint was written by a different recipe; refusing to resume")
+            self.model.load_state_dict(ckpt["model"])
+            self.state = ckpt["progress"]
+            self.best_state = ckpt.get("best_model")
+            self._opt_state = ckpt.get("optimizer")
+
+    def _optimizer(self, stage: dict[str, Any]) -> torch.optim.Optimizer:
+        if stage["kind"] == "layerwise":
+            params = list(self.model.layers[stage["layer"]].parameters())
+        else:
+            params = list(self.model.parameters())
+        lr = self.cfg.finetune_lr if stage["kind"] == "finetune" else self.cfg.pretrain_lr
+        return torch.optim.Adam(params, lr=lr, weight_decay=self.cfg.weight_decay)
+
+    def val_error(self) -> float:
+        self.model.eval()
+        with torch.no_grad():
+            fn = lambda a: self.model.classify(torch.from_numpy(a).to(self.device)).cpu().numpy()  # noqa: E731
+            err = classification_error(fn, self.X_val, self.y_val)
+        return err
+
+    def fit(self) -> StackedDenoisingAutoencoder:
+        cfg = self.cfg
+        while self.state["stage"] < len(self.stages):
+            si = self.state["stage"]
+            stage = self.stages[si]
+            opt = self._optimizer(stage)
+            if self._opt_state is not None:
+                opt.load_state_dict(self._opt_state)
+                self._opt_state = None
+            stop = False
+            while self.state["epoch"] < stage["epochs"] and not stop:
+                ep = self.state["epoch"]
+                t0 = time.perf_counter()
+                loss = self._epoch(stage, opt, loop.generator(cfg.seed, si, ep))
+                record = {"stage": stage["kind"], "layer": stage["layer"], "epoch": ep + 1, "loss": loss,
+                          "seconds": time.perf_counter() - t0}
+                if stage["kind"] == "finetune":
+                    err = self.val_error()
+                    record["val_error"] = err
+                    best = self.state["best_val_error"]
+                    if best is None or err < best:
+                        self.state["best_val_error"], self.state["best_epoch"] = err, ep + 1
+                        self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                    elif cfg.patience and ep + 1 - self.state["best_epoch"] >= cfg.patience:
+                        stop = True
+                self.state["history"].append(record)
+                self.state["epoch"] = stage["epochs"] if stop else ep + 1
+                if self.show_progress:
+                    loop.tqdm.write(_describe(record, len(self.stages), si))
+                self._checkpoint(opt)
+            self.state["stage"], self.state["epoch"] = si + 1, 0
+            self._checkpoint(None)
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        return self.model.eval()
+
+    def _epoch(self, stage: dict[str, Any], opt: torch.optim.Optimizer, gen: torch.Generator) -> float:
+        self.model.train()
+        n = len(self.X)
+        bar = loop.progress(n, f"{stage['kind']} ep {self.state['epoch'] + 1}/{stage['epochs']}", self.show_progress)
+        total, seen = 0.0, 0
+        for idx in loop.batch_indices(n, self.cfg.batch_size, gen):
+            x = self.X[idx]
+            if stage["kind"] == "joint":
+                loss = joint_loss(self.model, x, self.cfg, gen)
+            elif stage["kind"] == "layerwise":
+                loss = layer_loss(self.model, stage["layer"], x, self.cfg, gen)
+            else:
+                loss = finetune_loss(self.model, x, self.y[idx], self.cfg, gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total, seen = total + loss.item() * len(idx), seen + len(idx)
+            bar.update(len(idx))
+            bar.set_postfix(loss=f"{total / seen:.4f}")
+        bar.close()
+        return total / max(seen, 1)
+
+    def _checkpoint(self, opt: torch.optim.Optimizer | None) -> None:
+        state = {
+            "train_config": self.cfg.model_dump(mode="json"),
+            "model": self.model.state_dict(),
+            "progress": self.state,
+        }
+        if opt is not None:
+            state["optimizer"] = opt.state_dict()
+        if self.best_state is not None:
+            state["best_model"] = self.best_state
+        loop.save_checkpoint(self.run_dir, state)
+
+
+def _describe(r: dict[str, Any], n_stages: int, si: int) -> str:
+    where = f"layer {r['layer'] + 1}" if r["layer"] >= 0 else ""
+    s = f"[{si + 1}/{n_stages}] {r['stage']} {where} epoch {r['epoch']}: loss {r['loss']:.4f}"
+    if "val_error" in r:
+        s += f", val error {100 * r['val_error']:.2f}%"
+    return s + f" ({r['seconds']:.1f}s)"
+
+
+def top_code_probe(model: StackedDenoisingAutoencoder, train: tuple[np.ndarray, np.ndarray],
+                   test: tuple[np.ndarray, np.ndarray], seed: int = 0) -> float:
+    """Linear-probe accuracy of the top codes (logistic regression; claim (b) of Zhou et al.)."""
+    model.eval()
+    with torch.no_grad():
+        z_tr = model.encode(torch.from_numpy(train[0])).numpy()
+        z_te = model.encode(torch.from_numpy(test[0])).numpy()
+    return linear_probe(z_tr, train[1], z_te, test[1], seed)

@@ -1,0 +1,31 @@
+"""Fixtures shared by the whole test suite."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MNIST_FILENAMES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The local MNIST directory: env AEZOO_DATA_DIR, else <repo>/../shared/data/mnist.
+
+    Skips the test when the directory lacks any of the four IDX files.
+    """
+    env = os.environ.get("AEZOO_DATA_DIR")
+    directory = Path(env) if env else REPO_ROOT.parent / "shared" / "data" / "mnist"
+    missing = [name for name in MNIST_FILENAMES if not (directory / name).is_file()]
+    if missing:
+        source = "AEZOO_DATA_DIR" if env else "default location"
+        pytest.skip(f"MNIST not found in {directory} ({source}): missing {', '.join(missing)}")
+    return directory
