@@ -1,0 +1,115 @@
+"""SdA trainer: the two schemes' gradients, stages, resume, recipes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from aezoo.errors import ConfigError
+from aezoo.models.sda import SdAConfig, StackedDenoisingAutoencoder
+from aezoo.training.pipeline import parse_config
+from aezoo.training.recipes import apply_overrides, list_recipes, read_recipe
+from aezoo.training.sda import SdATrainConfig, SdATrainer, joint_loss, layer_loss, stages
+
+TINY = SdAConfig(hidden_sizes=[24, 12, 8])
+
+
+def _grads(model: StackedDenoisingAutoencoder, loss: torch.Tensor) -> list[float]:
+    model.zero_grad()
+    loss.backward()
+    return [float(layer.encoder.weight.grad.abs().sum()) if layer.encoder.weight.grad is not None else 0.0
+            for layer in model.layers]
+
+
+def test_joint_loss_trains_every_layer_layerwise_only_one() -> None:
+    torch.manual_seed(0)
+    model = StackedDenoisingAutoencoder(TINY)
+    x = torch.rand(16, 784)
+    cfg = SdATrainConfig(model=TINY)
+    assert all(g > 0 for g in _grads(model, joint_loss(model, x, cfg, torch.Generator().manual_seed(0))))
+    g = _grads(model, layer_loss(model, 1, x, cfg, torch.Generator().manual_seed(0)))
+    assert g[0] == 0.0 and g[1] > 0 and g[2] == 0.0
+
+
+def test_local_terms_add_to_the_global_term() -> None:
+    torch.manual_seed(0)
+    model = StackedDenoisingAutoencoder(TINY)
+    x = torch.rand(8, 784)
+    no_local = joint_loss(model, x, SdATrainConfig(model=TINY, local_weight=0.0), torch.Generator().manual_seed(1))
+    with_local = joint_loss(model, x, SdATrainConfig(model=TINY), torch.Generator().manual_seed(1))
+    assert float(with_local.detach()) > float(no_local.detach()) > 0
+
+
+def test_stages_share_the_budget() -> None:
+    lw = stages(SdATrainConfig(model=TINY, scheme="layerwise", pretrain_epochs=7, finetune_epochs=2))
+    assert [(s["kind"], s["layer"], s["epochs"]) for s in lw] == [
+        ("layerwise", 0, 3), ("layerwise", 1, 2), ("layerwise", 2, 2), ("finetune", -1, 2)]
+    joint = stages(SdATrainConfig(model=TINY, pretrain_epochs=7, finetune_epochs=0))
+    assert [(s["kind"], s["epochs"]) for s in joint] == [("joint", 7)]
+
+
+def _data(n: int = 256) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(0)
+    X = (rng.random((n, 784)) < 0.2).astype(np.float32)
+    y = (X[:, :392].sum(1) > X[:, 392:].sum(1)).astype(np.int64)  # learnable labels
+    return {"train": (X, y), "val": (X[:64], y[:64])}
+
+
+def test_training_reduces_loss_and_checkpoints(tmp_path: Path) -> None:
+    cfg = SdATrainConfig(model=TINY, pretrain_epochs=3, finetune_epochs=2, batch_size=32)
+    trainer = SdATrainer(cfg, _data(), tmp_path, show_progress=False)
+    trainer.fit()
+    joint = [r["loss"] for r in trainer.state["history"] if r["stage"] == "joint"]
+    assert joint[-1] < joint[0]
+    assert (tmp_path / "checkpoint.pt").is_file()
+    assert trainer.state["best_val_error"] is not None
+
+
+def test_resume_continues_exactly_where_it_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = SdATrainConfig(model=TINY, pretrain_epochs=2, finetune_epochs=2, batch_size=32)
+    full = SdATrainer(cfg, _data(), tmp_path / "full", show_progress=False).fit()
+
+    calls = {"n": 0}
+    real_epoch = SdATrainer._epoch
+
+    def crash_on_third(self, *a, **kw):  # stop after 2 epochs, like a killed job
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_epoch(self, *a, **kw)
+
+    monkeypatch.setattr(SdATrainer, "_epoch", crash_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        SdATrainer(cfg, _data(), tmp_path / "cut", show_progress=False).fit()
+    monkeypatch.setattr(SdATrainer, "_epoch", real_epoch)
+    resumed = SdATrainer(cfg, _data(), tmp_path / "cut", resume=True, show_progress=False)
+    assert resumed.state["stage"] == 1 and resumed.state["epoch"] == 0
+    model = resumed.fit()
+    for (k, a), b in zip(full.state_dict().items(), model.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, msg=k)
+
+
+def test_resume_refuses_a_different_recipe(tmp_path: Path) -> None:
+    cfg = SdATrainConfig(model=TINY, pretrain_epochs=1, finetune_epochs=0)
+    SdATrainer(cfg, _data(), tmp_path, show_progress=False).fit()
+    other = cfg.model_copy(update={"seed": 5})
+    with pytest.raises(ValueError, match="different recipe"):
+        SdATrainer(other, _data(), tmp_path, resume=True, show_progress=False)
+
+
+def test_recipes_validate_and_reject_unknown_keys() -> None:
+    assert "sda-mnist" in list_recipes()
+    for name in list_recipes():
+        parse_config(read_recipe(name))
+    data = apply_overrides(read_recipe("sda-mnist"), ["seed=3", "model.hidden_sizes=[10,5]", "scheme=layerwise"])
+    cfg = parse_config(data)
+    assert (cfg.seed, cfg.model.hidden_sizes, cfg.scheme) == (3, [10, 5], "layerwise")
+    with pytest.raises(ConfigError, match="lerning_rate"):
+        parse_config(apply_overrides(read_recipe("sda-mnist"), ["lerning_rate=0.1"]))
+    with pytest.raises(ConfigError, match="key=value"):
+        apply_overrides({}, ["seed"])
+    with pytest.raises(ConfigError, match="unknown recipe"):
+        read_recipe("no-such-recipe")
