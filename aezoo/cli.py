@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aezoo._version import __version__
 from aezoo.errors import AezooError
+from aezoo.serving.settings import add_serve_arguments
 
 EPILOG = """examples:
   aezoo serve                                   serve every registered and bundled model on 127.0.0.1:8000
@@ -39,8 +40,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = parse_config(apply_overrides(read_recipe(args.recipe), args.set or []))
     run_dir = Path(args.run_dir or f"runs/{cfg.name}")
     artifact, version = run_recipe(
-        cfg, run_dir, data_dir=args.data_dir, resume=args.resume, register=not args.no_register,
-        export_to=Path(args.export_to) if args.export_to else None, show_progress=not args.quiet,
+        cfg,
+        run_dir,
+        data_dir=args.data_dir,
+        resume=args.resume,
+        register=not args.no_register,
+        export_to=Path(args.export_to) if args.export_to else None,
+        show_progress=not args.quiet,
     )
     metrics = json.loads((artifact / "training.json").read_text())["metrics"]
     print(f"artifact: {artifact}")
@@ -57,7 +63,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     out = export_run(Path(args.run_dir), Path(args.to) if args.to else None, args.data_dir)
     print(f"artifact: {out}")
     if args.register:
-        v = LocalStore().add(out, args.name or json.loads((out / "manifest.json").read_text())["name"])
+        v = LocalStore().add(
+            out, args.name or json.loads((out / "manifest.json").read_text())["name"]
+        )
         print(f"registered: {v.name}@{v.version}")
     return 0
 
@@ -86,27 +94,39 @@ def _cmd_models(args: argparse.Namespace) -> int:
         cfg = read_config(mv.path)
         training = mv.path / "training.json"
         metrics = json.loads(training.read_text()).get("metrics", {}) if training.is_file() else {}
-        rows.append({"name": mv.name, "version": mv.version, "source": mv.source, "family": cfg.family,
-                     "operations": cfg.operations, "metrics": metrics, "path": str(mv.path)})
+        rows.append(
+            {
+                "name": mv.name,
+                "version": mv.version,
+                "source": mv.source,
+                "family": cfg.family,
+                "operations": cfg.operations,
+                "metrics": metrics,
+                "path": str(mv.path),
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     if not rows:
         print("no models (train one with `aezoo train sda-mnist`)")
         return 0
-    print(f"{'name':<20} {'version':<8} {'source':<8} {'family':<7} {'operations':<38} headline metrics")
+    print(
+        f"{'name':<20} {'version':<8} {'source':<8} {'family':<7} {'operations':<38} headline metrics"
+    )
     for r in rows:
         head = ", ".join(f"{k}={v:.3g}" for k, v in list(r["metrics"].items())[:3])
-        print(f"{r['name']:<20} {r['version']:<8} {r['source']:<8} {r['family']:<7} "
-              f"{','.join(r['operations']):<38} {head}")
+        print(
+            f"{r['name']:<20} {r['version']:<8} {r['source']:<8} {r['family']:<7} "
+            f"{','.join(r['operations']):<38} {head}"
+        )
     return 0
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from aezoo.serving.server import serve
+    from aezoo.serving.server import run
 
-    serve(refs=args.model or None, host=args.host, port=args.port, max_batch_size=args.max_batch_size)
-    return 0
+    return run(args, args.parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,56 +140,87 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    t = sub.add_parser("train", help="train a recipe, export it to ONNX and register it",
-                       description="Train a named recipe (or a recipe JSON file), evaluate it on the test "
-                       "split, export the ONNX artifact with its model card and register it in the "
-                       "local registry. Checkpoints every epoch to RUN_DIR/checkpoint.pt.")
-    t.add_argument("recipe", nargs="?", help="packaged recipe name (see --list) or path to a recipe JSON")
+    t = sub.add_parser(
+        "train",
+        help="train a recipe, export it to ONNX and register it",
+        description="Train a named recipe (or a recipe JSON file), evaluate it on the test "
+        "split, export the ONNX artifact with its model card and register it in the "
+        "local registry. Checkpoints every epoch to RUN_DIR/checkpoint.pt.",
+    )
+    t.add_argument(
+        "recipe", nargs="?", help="packaged recipe name (see --list) or path to a recipe JSON"
+    )
     t.add_argument("--list", action="store_true", help="list packaged recipes and exit")
-    t.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a recipe key; dotted keys reach nested sections; repeatable")
-    t.add_argument("--data-dir", help="MNIST IDX directory (default: $AEZOO_DATA_DIR, else download to the cache)")
+    t.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a recipe key; dotted keys reach nested sections; repeatable",
+    )
+    t.add_argument(
+        "--data-dir",
+        help="MNIST IDX directory (default: $AEZOO_DATA_DIR, else download to the cache)",
+    )
     t.add_argument("--run-dir", help="checkpoints and the built artifact (default: runs/<name>)")
     t.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
-    t.add_argument("--no-register", action="store_true", help="build the artifact but do not register it")
-    t.add_argument("--export-to", metavar="DIR", help="also copy the artifact to DIR (e.g. aezoo/pretrained/NAME)")
+    t.add_argument(
+        "--no-register", action="store_true", help="build the artifact but do not register it"
+    )
+    t.add_argument(
+        "--export-to",
+        metavar="DIR",
+        help="also copy the artifact to DIR (e.g. aezoo/pretrained/NAME)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.set_defaults(fn=_cmd_train)
 
-    e = sub.add_parser("export", help="build an artifact from a run's checkpoint",
-                       description="Re-export the best weights of RUN_DIR/checkpoint.pt as an artifact "
-                       "(ONNX graphs with parity check, safetensors, model card).")
+    e = sub.add_parser(
+        "export",
+        help="build an artifact from a run's checkpoint",
+        description="Re-export the best weights of RUN_DIR/checkpoint.pt as an artifact "
+        "(ONNX graphs with parity check, safetensors, model card).",
+    )
     e.add_argument("run_dir", help="run directory holding checkpoint.pt")
-    e.add_argument("--to", metavar="DIR", help="artifact directory to write (default: RUN_DIR/artifact)")
+    e.add_argument(
+        "--to", metavar="DIR", help="artifact directory to write (default: RUN_DIR/artifact)"
+    )
     e.add_argument("--register", action="store_true", help="also add it to the local registry")
     e.add_argument("--name", help="registry name (default: the recipe's name)")
     e.add_argument("--data-dir", help="MNIST IDX directory for the card's metrics and figures")
     e.set_defaults(fn=_cmd_export)
 
-    v = sub.add_parser("evaluate", help="test metrics of a model (onnxruntime, no torch)",
-                       description="Run a registered model or artifact directory over an MNIST split and "
-                       "print its test error, reconstruction PSNR and denoising gain.")
+    v = sub.add_parser(
+        "evaluate",
+        help="test metrics of a model (onnxruntime, no torch)",
+        description="Run a registered model or artifact directory over an MNIST split and "
+        "print its test error, reconstruction PSNR and denoising gain.",
+    )
     v.add_argument("model", help="registry reference name[@version|@alias] or artifact directory")
-    v.add_argument("--data-dir", help="MNIST IDX directory (default: $AEZOO_DATA_DIR, else the cache)")
+    v.add_argument(
+        "--data-dir", help="MNIST IDX directory (default: $AEZOO_DATA_DIR, else the cache)"
+    )
     v.add_argument("--split", default="test", choices=["train", "val", "test"])
     v.add_argument("--json", action="store_true", help="print JSON")
     v.set_defaults(fn=_cmd_evaluate)
 
-    m = sub.add_parser("models", help="list models: name, version, family, operations, metrics",
-                       description="List the latest version of every model in the local registry "
-                       "($AEZOO_HOME/registry) and the models bundled with the package.")
+    m = sub.add_parser(
+        "models",
+        help="list models: name, version, family, operations, metrics",
+        description="List the latest version of every model in the local registry "
+        "($AEZOO_HOME/registry) and the models bundled with the package.",
+    )
     m.add_argument("--json", action="store_true", help="print JSON")
     m.set_defaults(fn=_cmd_models)
 
-    s = sub.add_parser("serve", help="serve models over HTTP (encode, denoise, classify, interpolate)",
-                       description="Start the HTTP service. Without --model it serves every registered "
-                       "and bundled model. OpenAPI docs at /docs, metrics at /metrics.")
-    s.add_argument("--model", action="append", metavar="REF",
-                   help="model to serve: name[@version|@alias] or artifact directory; repeatable")
-    s.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    s.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
-    s.add_argument("--max-batch-size", type=int, default=1024, help="largest batch one request may send")
-    s.set_defaults(fn=_cmd_serve)
+    s = sub.add_parser(
+        "serve",
+        help="serve models over HTTP (encode, denoise, classify, interpolate)",
+        description="Start the HTTP service. Without MODEL it serves every registered "
+        "and bundled model. OpenAPI docs at /docs, metrics at /metrics; prints a "
+        "ready-to-paste curl call once listening.",
+    )
+    add_serve_arguments(s)
+    s.set_defaults(fn=_cmd_serve, parser=s)
     return p
 
 

@@ -34,13 +34,17 @@ def mnist_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real artifact of the tiny SdA variant (784-32-16, classifier head), built once."""
+    import torch
+
     from aezoo.models import create_variant
     from aezoo.registry.torch_io import build_artifact
 
-    import torch
-
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("artifacts") / "sda-tiny"
-    build_artifact(create_variant("sda_mnist_tiny"), out, name="sda-tiny",
-                   training={"metrics": {"test_error_pct": 90.0}})
+    build_artifact(
+        create_variant("sda_mnist_tiny"),
+        out,
+        name="sda-tiny",
+        training={"metrics": {"test_error_pct": 90.0}},
+    )
     return out

@@ -121,7 +121,9 @@ def read_manifest(root: Path) -> Manifest:
     except ValidationError as e:
         raise ArtifactError(f"{path} is not a valid aezoo manifest: {e}") from e
     if manifest.format != FORMAT:
-        raise ArtifactError(f"{path}: unsupported artifact format {manifest.format!r}, expected {FORMAT!r}")
+        raise ArtifactError(
+            f"{path}: unsupported artifact format {manifest.format!r}, expected {FORMAT!r}"
+        )
     return manifest
 
 

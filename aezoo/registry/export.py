@@ -55,7 +55,9 @@ def _random_input(model: AutoEncoder, op: str, batch: int, gen: torch.Generator)
     return lo + (hi - lo) * torch.rand(batch, model.n_features, generator=gen)
 
 
-def _export_one(module: nn.Module, example: torch.Tensor, path: Path, names: tuple[str, str]) -> None:
+def _export_one(
+    module: nn.Module, example: torch.Tensor, path: Path, names: tuple[str, str]
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     batch = torch.export.Dim("batch", min=1)
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
@@ -80,7 +82,9 @@ def _export_one(module: nn.Module, example: torch.Tensor, path: Path, names: tup
 
 
 def _parity(
-    fn: Callable[[torch.Tensor], torch.Tensor], path: Path, make_input: Callable[[int], torch.Tensor]
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    path: Path,
+    make_input: Callable[[int], torch.Tensor],
 ) -> dict[str, float]:
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
@@ -91,7 +95,9 @@ def _parity(
             want = fn(x).numpy()
         got = sess.run(None, {name: x.numpy().astype(np.float32)})[0]
         if got.shape != want.shape:
-            raise ExportError(f"{path.name}: batch {b}: onnxruntime shape {got.shape} != torch {want.shape}")
+            raise ExportError(
+                f"{path.name}: batch {b}: onnxruntime shape {got.shape} != torch {want.shape}"
+            )
         err = float(np.abs(got - want).max())
         errors[str(b)] = err
         if not err <= PARITY_ATOL:

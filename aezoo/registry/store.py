@@ -123,7 +123,9 @@ class LocalStore:
                 tags = tuple(a for a, v in aliases.items() if v == version)
                 if version == versions[-1]:
                     tags = (LATEST, *tags)
-                return ModelVersion(name, version, self._versions_dir(name) / version, "local", tags)
+                return ModelVersion(
+                    name, version, self._versions_dir(name) / version, "local", tags
+                )
         bundled = self._bundled(name)
         if bundled is not None and tag in (LATEST, bundled.version):
             return bundled
@@ -138,7 +140,11 @@ class LocalStore:
 
     def list(self) -> list[ModelVersion]:
         """The latest version of every model, local first, then bundled-only names."""
-        names = {p.name for p in self.root.iterdir() if self.local_versions(p.name)} if self.root.is_dir() else set()
+        names = (
+            {p.name for p in self.root.iterdir() if self.local_versions(p.name)}
+            if self.root.is_dir()
+            else set()
+        )
         if self.bundled is not None and self.bundled.is_dir():
             names |= {p.name for p in self.bundled.iterdir() if (p / "manifest.json").is_file()}
         return [self.resolve(n) for n in sorted(names)]
@@ -189,7 +195,9 @@ class LocalStore:
         if alias == LATEST:
             return  # implicit: always the highest version
         if not _ALIAS_RE.match(alias) or alias.isdigit():
-            raise ValueError(f"invalid alias {alias!r}: lowercase letters, digits, '_', '-'; not all digits")
+            raise ValueError(
+                f"invalid alias {alias!r}: lowercase letters, digits, '_', '-'; not all digits"
+            )
         if version not in self.local_versions(name):
             raise ModelNotFoundError(f"model {name!r} has no local version {version!r}")
         aliases = self.aliases(name)

@@ -26,7 +26,9 @@ def masking_noise_np(X: np.ndarray, level: float, seed: int = 0) -> np.ndarray:
     return out
 
 
-def evaluate_artifact(model: OnnxModel, data_dir: str | None = None, split: str = "test") -> dict[str, float]:
+def evaluate_artifact(
+    model: OnnxModel, data_dir: str | None = None, split: str = "test"
+) -> dict[str, float]:
     """Metrics of ``model`` on an MNIST split, in the units their names say."""
     X, y = load_mnist(split, data_dir)
     metrics: dict[str, float] = {"n_samples": float(len(X))}

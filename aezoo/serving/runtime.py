@@ -101,13 +101,17 @@ class OnnxModel:
         elif arr.ndim >= 2 and (arr.shape[1:] == (spec.n_features,) or arr.shape[1:] == shape):
             arr = arr.reshape(arr.shape[0], spec.n_features)
         else:
-            want = f"(batch, {spec.n_features})" + (f" or (batch, {', '.join(map(str, shape))})" if shape else "")
+            want = f"(batch, {spec.n_features})" + (
+                f" or (batch, {', '.join(map(str, shape))})" if shape else ""
+            )
             raise InputError(f"{what} has shape {arr.shape}; expected {want}")
         if arr.shape[0] == 0:
             raise InputError(f"{what} is an empty batch; send at least one sample")
         if not np.isfinite(arr).all():
             bad = np.argwhere(~np.isfinite(arr))[0]
-            raise InputError(f"{what} contains NaN or Inf (first at sample {bad[0]}, feature {bad[1]})")
+            raise InputError(
+                f"{what} contains NaN or Inf (first at sample {bad[0]}, feature {bad[1]})"
+            )
         lo, hi = spec.value_range
         if arr.min() < lo - _RANGE_TOL or arr.max() > hi + _RANGE_TOL:
             raise InputError(
@@ -136,7 +140,9 @@ class OnnxModel:
         """Inputs-space outputs ``(batch, n_features)`` for codes ``(batch, n_components)``."""
         z = np.asarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.config.n_components:
-            raise InputError(f"codes have shape {z.shape}; expected (batch, {self.config.n_components})")
+            raise InputError(
+                f"codes have shape {z.shape}; expected (batch, {self.config.n_components})"
+            )
         return self._run("decoder", z)
 
     def denoise(self, x: Any) -> np.ndarray:
@@ -168,10 +174,14 @@ class OnnxModel:
             ``(steps, n_features)`` float32.
         """
         self._require("interpolate")
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not (
-            2 <= steps <= MAX_INTERPOLATION_STEPS
+        if (
+            isinstance(steps, bool)
+            or not isinstance(steps, (int, np.integer))
+            or not (2 <= steps <= MAX_INTERPOLATION_STEPS)
         ):
-            raise InputError(f"steps must be an integer in [2, {MAX_INTERPOLATION_STEPS}], got {steps!r}")
+            raise InputError(
+                f"steps must be an integer in [2, {MAX_INTERPOLATION_STEPS}], got {steps!r}"
+            )
         xa, xb = self.check_inputs(a, "a"), self.check_inputs(b, "b")
         if xa.shape[0] != 1 or xb.shape[0] != 1:
             raise InputError("a and b must each be one sample, not a batch")

@@ -56,7 +56,9 @@ def _np(model: AutoEncoder, op: str):
     return fn
 
 
-def evaluate_model(model: AutoEncoder, splits: dict[str, tuple[np.ndarray, np.ndarray]], seed: int = 0) -> dict[str, float]:
+def evaluate_model(
+    model: AutoEncoder, splits: dict[str, tuple[np.ndarray, np.ndarray]], seed: int = 0
+) -> dict[str, float]:
     """Headline test metrics: error, reconstruction PSNR, denoising gain, linear probe."""
     model.eval()
     X, y = splits["test"]
@@ -65,7 +67,9 @@ def evaluate_model(model: AutoEncoder, splits: dict[str, tuple[np.ndarray, np.nd
         metrics["test_error_pct"] = 100 * classification_error(_np(model, "classify"), X, y)
     denoise = _np(model, "forward")
     metrics["recon_psnr_db"] = reconstruction_metrics(denoise, X)["recon_psnr"]
-    noisy = masking_noise(torch.from_numpy(X), DENOISE_MASKING_LEVEL, torch.Generator().manual_seed(seed)).numpy()
+    noisy = masking_noise(
+        torch.from_numpy(X), DENOISE_MASKING_LEVEL, torch.Generator().manual_seed(seed)
+    ).numpy()
     dn = denoising_metrics(denoise, X, noisy)
     metrics["masking25_noisy_psnr_db"] = dn["noisy_psnr"]
     metrics["masking25_denoised_psnr_db"] = dn["denoised_psnr"]
@@ -76,7 +80,9 @@ def evaluate_model(model: AutoEncoder, splits: dict[str, tuple[np.ndarray, np.nd
     return metrics
 
 
-def make_figures(model: AutoEncoder, X: np.ndarray, shape: tuple[int, int], seed: int = 0) -> dict[str, bytes]:
+def make_figures(
+    model: AutoEncoder, X: np.ndarray, shape: tuple[int, int], seed: int = 0
+) -> dict[str, bytes]:
     """filters.png, reconstructions.png (clean / 25% masked / denoised), interpolation.png."""
     out: dict[str, bytes] = {}
     with torch.no_grad():
@@ -85,10 +91,14 @@ def make_figures(model: AutoEncoder, X: np.ndarray, shape: tuple[int, int], seed
             out["filters.png"] = figures.filters_figure(w.detach().cpu().numpy(), shape)
         x = torch.from_numpy(X[:10])
         noisy = masking_noise(x, DENOISE_MASKING_LEVEL, torch.Generator().manual_seed(seed))
-        out["reconstructions.png"] = figures.rows_figure([x.numpy(), noisy.numpy(), model(noisy).numpy()], shape)
+        out["reconstructions.png"] = figures.rows_figure(
+            [x.numpy(), noisy.numpy(), model(noisy).numpy()], shape
+        )
         z = model.encode(torch.from_numpy(X[10:18]))  # 4 pairs
         alphas = torch.linspace(0, 1, 10)[:, None]
-        strips = [model.decode((1 - alphas) * z[2 * i] + alphas * z[2 * i + 1]).numpy() for i in range(4)]
+        strips = [
+            model.decode((1 - alphas) * z[2 * i] + alphas * z[2 * i + 1]).numpy() for i in range(4)
+        ]
         out["interpolation.png"] = figures.rows_figure(strips, shape)
     return out
 
@@ -109,13 +119,17 @@ def package(
         "seed": cfg.seed,
         "dataset": "mnist",
         "protocol": mnist.SPLIT_PROTOCOL,
-        "data_fingerprint": mnist.data_fingerprint(*splits["train"], *splits["val"], *splits["test"]),
+        "data_fingerprint": mnist.data_fingerprint(
+            *splits["train"], *splits["val"], *splits["test"]
+        ),
         "metrics": metrics,
         "history": history or [],
         "train_seconds": None if train_seconds is None else round(train_seconds, 1),
         "command": "aezoo " + shlex.join(sys.argv[1:]) if Path(sys.argv[0]).name == "aezoo" else "",
         "versions": {
-            "aezoo": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "aezoo": __version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
             "python": platform.python_version(),
         },
     }
@@ -123,7 +137,10 @@ def package(
     if out.exists():
         shutil.rmtree(out)
     return build_artifact(
-        model, out, name=cfg.name, training=record,
+        model,
+        out,
+        name=cfg.name,
+        training=record,
         figures=make_figures(model, splits["test"][0], shape, cfg.seed),  # type: ignore[arg-type]
     )
 
@@ -153,8 +170,9 @@ def run_recipe(
     t0 = time.perf_counter()
     trainer = trainer_cls(cfg, splits, run_dir, resume=resume, show_progress=show_progress)
     model = trainer.fit()
-    artifact = package(model, cfg, splits, run_dir / "artifact", trainer.state["history"],
-                       time.perf_counter() - t0)
+    artifact = package(
+        model, cfg, splits, run_dir / "artifact", trainer.state["history"], time.perf_counter() - t0
+    )
     version = (store or LocalStore()).add(artifact, cfg.name) if register else None
     if export_to is not None:
         export_to = Path(export_to)
@@ -173,5 +191,10 @@ def export_run(run_dir: Path, out: Path | None = None, data_dir: str | None = No
     model = FAMILIES[cfg.family][1].model_class(cfg.model)
     model.load_state_dict(ckpt.get("best_model") or ckpt["model"])
     progress = ckpt["progress"]
-    return package(model.eval(), cfg, load_splits(data_dir), Path(out or Path(run_dir) / "artifact"),
-                   progress.get("history"))
+    return package(
+        model.eval(),
+        cfg,
+        load_splits(data_dir),
+        Path(out or Path(run_dir) / "artifact"),
+        progress.get("history"),
+    )

@@ -19,6 +19,7 @@ splits them evenly across layers, joint spends them all on the whole stack.
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -45,7 +46,9 @@ class SdATrainConfig(BaseModel):
     dataset: Literal["mnist"] = "mnist"
     seed: int = 0
     scheme: Literal["joint", "layerwise"] = "joint"  # pre-training scheme
-    corruption: CorruptionConfig = CorruptionConfig(kind="masking", level=0.25)  # at each layer's input
+    corruption: CorruptionConfig = CorruptionConfig(
+        kind="masking", level=0.25
+    )  # at each layer's input
     local_weight: float = Field(1.0, ge=0.0)  # alpha_l of the local terms (joint only)
     pretrain_epochs: int = Field(30, ge=0)  # passes over the data, all layers together
     pretrain_lr: float = Field(1e-3, gt=0.0)
@@ -54,6 +57,7 @@ class SdATrainConfig(BaseModel):
     finetune_recon_weight: float = Field(0.0, ge=0.0)  # keep the decoder useful for denoise
     finetune_corruption: CorruptionConfig = CorruptionConfig(kind="none", level=0.0)  # input noise
     weight_decay: float = Field(0.0, ge=0.0)
+    lr_schedule: Literal["constant", "cosine"] = "constant"  # per stage, over its max epochs
     batch_size: int = Field(128, ge=1)
     patience: int = Field(10, ge=0)  # early-stopping patience in epochs; 0 disables
     max_train_samples: int | None = Field(None, ge=1)  # truncate the training set (quick runs)
@@ -87,7 +91,11 @@ def joint_loss(
 
 
 def layer_loss(
-    model: StackedDenoisingAutoencoder, layer_idx: int, x: torch.Tensor, cfg: SdATrainConfig, gen: torch.Generator
+    model: StackedDenoisingAutoencoder,
+    layer_idx: int,
+    x: torch.Tensor,
+    cfg: SdATrainConfig,
+    gen: torch.Generator,
 ) -> torch.Tensor:
     """dA loss of one layer on the clean codes of the frozen layers below it."""
     with torch.no_grad():
@@ -99,7 +107,11 @@ def layer_loss(
 
 
 def finetune_loss(
-    model: StackedDenoisingAutoencoder, x: torch.Tensor, y: torch.Tensor, cfg: SdATrainConfig, gen: torch.Generator
+    model: StackedDenoisingAutoencoder,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cfg: SdATrainConfig,
+    gen: torch.Generator,
 ) -> torch.Tensor:
     loss = F.cross_entropy(model.classify(corrupt(x, cfg.finetune_corruption, gen)), y)
     if cfg.finetune_recon_weight > 0:
@@ -117,7 +129,10 @@ def stages(cfg: SdATrainConfig) -> list[dict[str, Any]]:
     if cfg.scheme == "joint":
         out.append({"kind": "joint", "layer": -1, "epochs": cfg.pretrain_epochs})
     else:
-        per_layer = [cfg.pretrain_epochs // n_layers + (i < cfg.pretrain_epochs % n_layers) for i in range(n_layers)]
+        per_layer = [
+            cfg.pretrain_epochs // n_layers + (i < cfg.pretrain_epochs % n_layers)
+            for i in range(n_layers)
+        ]
         out += [{"kind": "layerwise", "layer": i, "epochs": e} for i, e in enumerate(per_layer)]
     if cfg.model.n_classes and cfg.finetune_epochs > 0:
         out.append({"kind": "finetune", "layer": -1, "epochs": cfg.finetune_epochs})
@@ -194,19 +209,33 @@ class SdATrainer:
                 opt.load_state_dict(self._opt_state)
                 self._opt_state = None
             stop = False
+            base_lr = [g["initial_lr"] if "initial_lr" in g else g["lr"] for g in opt.param_groups]
             while self.state["epoch"] < stage["epochs"] and not stop:
                 ep = self.state["epoch"]
+                if cfg.lr_schedule == "cosine":
+                    for g, lr in zip(opt.param_groups, base_lr, strict=True):
+                        g["initial_lr"], g["lr"] = (
+                            lr,
+                            lr * 0.5 * (1 + math.cos(math.pi * ep / stage["epochs"])),
+                        )
                 t0 = time.perf_counter()
                 loss = self._epoch(stage, opt, loop.generator(cfg.seed, si, ep))
-                record = {"stage": stage["kind"], "layer": stage["layer"], "epoch": ep + 1, "loss": loss,
-                          "seconds": time.perf_counter() - t0}
+                record = {
+                    "stage": stage["kind"],
+                    "layer": stage["layer"],
+                    "epoch": ep + 1,
+                    "loss": loss,
+                    "seconds": time.perf_counter() - t0,
+                }
                 if stage["kind"] == "finetune":
                     err = self.val_error()
                     record["val_error"] = err
                     best = self.state["best_val_error"]
                     if best is None or err < best:
                         self.state["best_val_error"], self.state["best_epoch"] = err, ep + 1
-                        self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                        self.best_state = {
+                            k: v.detach().clone() for k, v in self.model.state_dict().items()
+                        }
                     elif cfg.patience and ep + 1 - self.state["best_epoch"] >= cfg.patience:
                         stop = True
                 self.state["history"].append(record)
@@ -220,10 +249,14 @@ class SdATrainer:
             self.model.load_state_dict(self.best_state)
         return self.model.eval()
 
-    def _epoch(self, stage: dict[str, Any], opt: torch.optim.Optimizer, gen: torch.Generator) -> float:
+    def _epoch(
+        self, stage: dict[str, Any], opt: torch.optim.Optimizer, gen: torch.Generator
+    ) -> float:
         self.model.train()
         n = len(self.X)
-        bar = loop.progress(n, f"{stage['kind']} ep {self.state['epoch'] + 1}/{stage['epochs']}", self.show_progress)
+        bar = loop.progress(
+            n, f"{stage['kind']} ep {self.state['epoch'] + 1}/{stage['epochs']}", self.show_progress
+        )
         total, seen = 0.0, 0
         for idx in loop.batch_indices(n, self.cfg.batch_size, gen):
             x = self.X[idx]
@@ -263,8 +296,12 @@ def _describe(r: dict[str, Any], n_stages: int, si: int) -> str:
     return s + f" ({r['seconds']:.1f}s)"
 
 
-def top_code_probe(model: StackedDenoisingAutoencoder, train: tuple[np.ndarray, np.ndarray],
-                   test: tuple[np.ndarray, np.ndarray], seed: int = 0) -> float:
+def top_code_probe(
+    model: StackedDenoisingAutoencoder,
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    seed: int = 0,
+) -> float:
     """Linear-probe accuracy of the top codes (logistic regression; claim (b) of Zhou et al.)."""
     model.eval()
     with torch.no_grad():

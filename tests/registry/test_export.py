@@ -25,14 +25,18 @@ def test_artifact_records_parity_for_every_graph(tiny_artifact: Path) -> None:
         assert max(graph.values()) <= 1e-4
 
 
-@pytest.mark.parametrize("rel,dims", [("onnx/encoder.onnx", 784), ("onnx/decoder.onnx", 16),
-                                      ("onnx/classifier.onnx", 784)])
+@pytest.mark.parametrize(
+    "rel,dims",
+    [("onnx/encoder.onnx", 784), ("onnx/decoder.onnx", 16), ("onnx/classifier.onnx", 784)],
+)
 def test_graphs_have_a_dynamic_batch_axis(tiny_artifact: Path, rel: str, dims: int) -> None:
     sess = ort.InferenceSession(str(tiny_artifact / rel))
     shape = sess.get_inputs()[0].shape
     assert isinstance(shape[0], str) and shape[1] == dims
     for batch in (1, 3, 300):
-        out = sess.run(None, {sess.get_inputs()[0].name: np.random.rand(batch, dims).astype(np.float32)})[0]
+        out = sess.run(
+            None, {sess.get_inputs()[0].name: np.random.rand(batch, dims).astype(np.float32)}
+        )[0]
         assert out.shape[0] == batch
 
 

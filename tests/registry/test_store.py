@@ -42,9 +42,9 @@ def test_aliases_move_and_unknown_refs_are_named(store: LocalStore, tiny_artifac
     assert store.resolve("m@production").version == "2"
     store.set_alias("m", "production", "1")
     assert store.resolve("m@production").version == "1"
-    with pytest.raises(ModelNotFoundError, match="no version or alias 'staging'.*versions: 1, 2"):
+    with pytest.raises(ModelNotFoundError, match=r"no version or alias 'staging'.*versions: 1, 2"):
         store.resolve("m@staging")
-    with pytest.raises(ModelNotFoundError, match="no model named 'nope'.*known: m"):
+    with pytest.raises(ModelNotFoundError, match=r"no model named 'nope'.*known: m"):
         store.resolve("nope")
     with pytest.raises(ModelNotFoundError):
         store.set_alias("m", "production", "7")
@@ -69,7 +69,7 @@ def test_flipped_byte_is_refused_naming_the_file(store: LocalStore, tiny_artifac
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0x01
     target.write_bytes(bytes(data))
-    with pytest.raises(IntegrityError, match="onnx/encoder.onnx") as info:
+    with pytest.raises(IntegrityError, match=r"onnx/encoder\.onnx") as info:
         aezoo.load(str(v.path))
     assert info.value.filename == "onnx/encoder.onnx"
 
@@ -78,7 +78,7 @@ def test_missing_manifest_is_not_an_artifact(tmp_path: Path, tiny_artifact: Path
     d = tmp_path / "copy"
     shutil.copytree(tiny_artifact, d)
     (d / "manifest.json").unlink()
-    with pytest.raises(ArtifactError, match="manifest.json is missing"):
+    with pytest.raises(ArtifactError, match=r"manifest\.json is missing"):
         OnnxModel(d)
 
 
@@ -99,13 +99,19 @@ KILLER = textwrap.dedent(
 )
 
 
-def test_write_killed_midway_leaves_previous_version_loadable(tmp_path: Path, tiny_artifact: Path) -> None:
+def test_write_killed_midway_leaves_previous_version_loadable(
+    tmp_path: Path, tiny_artifact: Path
+) -> None:
     root = tmp_path / "registry"
     store = LocalStore(root=root, bundled=None)
     store.add(tiny_artifact, "m")
-    proc = subprocess.run([sys.executable, "-c", KILLER, str(root), str(tiny_artifact)], timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLER, str(root), str(tiny_artifact)], timeout=120
+    )
     assert proc.returncode == -9  # really killed mid-write
-    assert list((root / "m").glob(".staging-*")), "the killed writer should have left its staging dir"
+    assert list((root / "m").glob(".staging-*")), (
+        "the killed writer should have left its staging dir"
+    )
     assert store.local_versions("m") == ["1"]
     model = OnnxModel(store.resolve("m").path)
     x = np.random.default_rng(0).random((2, 784), dtype=np.float32)

@@ -20,8 +20,12 @@ TINY = SdAConfig(hidden_sizes=[24, 12, 8])
 def _grads(model: StackedDenoisingAutoencoder, loss: torch.Tensor) -> list[float]:
     model.zero_grad()
     loss.backward()
-    return [float(layer.encoder.weight.grad.abs().sum()) if layer.encoder.weight.grad is not None else 0.0
-            for layer in model.layers]
+    return [
+        float(layer.encoder.weight.grad.abs().sum())
+        if layer.encoder.weight.grad is not None
+        else 0.0
+        for layer in model.layers
+    ]
 
 
 def test_joint_loss_trains_every_layer_layerwise_only_one() -> None:
@@ -29,7 +33,9 @@ def test_joint_loss_trains_every_layer_layerwise_only_one() -> None:
     model = StackedDenoisingAutoencoder(TINY)
     x = torch.rand(16, 784)
     cfg = SdATrainConfig(model=TINY)
-    assert all(g > 0 for g in _grads(model, joint_loss(model, x, cfg, torch.Generator().manual_seed(0))))
+    assert all(
+        g > 0 for g in _grads(model, joint_loss(model, x, cfg, torch.Generator().manual_seed(0)))
+    )
     g = _grads(model, layer_loss(model, 1, x, cfg, torch.Generator().manual_seed(0)))
     assert g[0] == 0.0 and g[1] > 0 and g[2] == 0.0
 
@@ -38,15 +44,23 @@ def test_local_terms_add_to_the_global_term() -> None:
     torch.manual_seed(0)
     model = StackedDenoisingAutoencoder(TINY)
     x = torch.rand(8, 784)
-    no_local = joint_loss(model, x, SdATrainConfig(model=TINY, local_weight=0.0), torch.Generator().manual_seed(1))
+    no_local = joint_loss(
+        model, x, SdATrainConfig(model=TINY, local_weight=0.0), torch.Generator().manual_seed(1)
+    )
     with_local = joint_loss(model, x, SdATrainConfig(model=TINY), torch.Generator().manual_seed(1))
     assert float(with_local.detach()) > float(no_local.detach()) > 0
 
 
 def test_stages_share_the_budget() -> None:
-    lw = stages(SdATrainConfig(model=TINY, scheme="layerwise", pretrain_epochs=7, finetune_epochs=2))
+    lw = stages(
+        SdATrainConfig(model=TINY, scheme="layerwise", pretrain_epochs=7, finetune_epochs=2)
+    )
     assert [(s["kind"], s["layer"], s["epochs"]) for s in lw] == [
-        ("layerwise", 0, 3), ("layerwise", 1, 2), ("layerwise", 2, 2), ("finetune", -1, 2)]
+        ("layerwise", 0, 3),
+        ("layerwise", 1, 2),
+        ("layerwise", 2, 2),
+        ("finetune", -1, 2),
+    ]
     joint = stages(SdATrainConfig(model=TINY, pretrain_epochs=7, finetune_epochs=0))
     assert [(s["kind"], s["epochs"]) for s in joint] == [("joint", 7)]
 
@@ -68,7 +82,9 @@ def test_training_reduces_loss_and_checkpoints(tmp_path: Path) -> None:
     assert trainer.state["best_val_error"] is not None
 
 
-def test_resume_continues_exactly_where_it_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_continues_exactly_where_it_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = SdATrainConfig(model=TINY, pretrain_epochs=2, finetune_epochs=2, batch_size=32)
     full = SdATrainer(cfg, _data(), tmp_path / "full", show_progress=False).fit()
 
@@ -104,7 +120,9 @@ def test_recipes_validate_and_reject_unknown_keys() -> None:
     assert "sda-mnist" in list_recipes()
     for name in list_recipes():
         parse_config(read_recipe(name))
-    data = apply_overrides(read_recipe("sda-mnist"), ["seed=3", "model.hidden_sizes=[10,5]", "scheme=layerwise"])
+    data = apply_overrides(
+        read_recipe("sda-mnist"), ["seed=3", "model.hidden_sizes=[10,5]", "scheme=layerwise"]
+    )
     cfg = parse_config(data)
     assert (cfg.seed, cfg.model.hidden_sizes, cfg.scheme) == (3, [10, 5], "layerwise")
     with pytest.raises(ConfigError, match="lerning_rate"):

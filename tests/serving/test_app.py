@@ -1,0 +1,246 @@
+"""The HTTP app in-process (FastAPI TestClient over httpx): routes, validation, metrics."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from aezoo.errors import ConfigError
+from aezoo.serving import schemas
+from aezoo.serving.app import ServeSettings, create_app
+from aezoo.serving.runtime import OnnxModel
+from aezoo.serving.server import load_models, ready_message
+from tests.serving.conftest import MAX_BATCH, REPO_ROOT, N, check_error, send
+
+
+def post(client: TestClient, path: str, body: dict) -> dict:
+    response = client.post(f"/v1/models/{path}", json=body)
+    assert response.status_code == 200, response.text[:500]
+    return response.json()
+
+
+def test_serving_never_imports_torch() -> None:
+    code = "import aezoo.serving.app, aezoo.serving.server, sys; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)
+
+
+def test_health(client: TestClient) -> None:
+    assert client.get("/health/live").json() == {"status": "live"}
+    ready = client.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "models": ["sda-tiny", "sda-tiny-nohead"]}
+
+
+def test_list_models_and_card(client: TestClient) -> None:
+    listed = client.get("/v1/models").json()["models"]
+    assert [m["name"] for m in listed] == ["sda-tiny", "sda-tiny-nohead"]
+    tiny = listed[0]
+    assert set(tiny) == {
+        "name",
+        "version",
+        "family",
+        "operations",
+        "input",
+        "n_components",
+        "class_names",
+    }
+    assert tiny["input"]["n_features"] == N and tiny["input"]["shape"] == [28, 28]
+    assert tiny["input"]["value_range"] == [0.0, 1.0] and tiny["input"]["dtype"] == "float32"
+    assert tiny["n_components"] == 16 and tiny["class_names"] == [str(i) for i in range(10)]
+    assert listed[1]["operations"] == ["encode", "denoise", "interpolate"]
+    card = client.get("/v1/models/sda-tiny").json()
+    assert {k: card[k] for k in tiny} == tiny
+    assert card["metrics"] == {"test_error": 0.9}
+    assert "sda-tiny" in card["card"] and card["card"].startswith("---")
+    assert client.get("/v1/models/sda-tiny-nohead").json()["metrics"] is None
+
+
+def test_encode_matches_runtime_and_is_deterministic(
+    client: TestClient, models: dict[str, OnnxModel], samples: np.ndarray
+) -> None:
+    flat = post(client, "sda-tiny/encode", {"inputs": samples.tolist()})["codes"]
+    image = post(client, "sda-tiny/encode", {"inputs": samples.reshape(4, 28, 28).tolist()})
+    again = post(client, "sda-tiny/encode", {"inputs": samples.tolist()})["codes"]
+    assert np.asarray(flat).shape == (4, 16)
+    assert flat == again == image["codes"]  # bit-identical across calls and input layouts
+    np.testing.assert_allclose(flat, models["sda-tiny"].encode(samples), atol=1e-6)
+
+
+def test_integers_are_numbers(client: TestClient) -> None:
+    codes = post(client, "sda-tiny/encode", {"inputs": [[0] * N, [1] * N]})["codes"]
+    assert np.asarray(codes).shape == (2, 16)
+
+
+def test_denoise(client: TestClient, models: dict[str, OnnxModel], samples: np.ndarray) -> None:
+    out = post(client, "sda-tiny-nohead/denoise", {"inputs": samples.tolist()})["outputs"]
+    out = np.asarray(out)
+    assert out.shape == (4, N) and out.min() >= 0.0 and out.max() <= 1.0
+    np.testing.assert_allclose(out, models["sda-tiny-nohead"].denoise(samples), atol=1e-6)
+
+
+def test_classify(client: TestClient, models: dict[str, OnnxModel], samples: np.ndarray) -> None:
+    body = post(client, "sda-tiny/classify", {"inputs": samples.tolist()})
+    proba = np.asarray(body["probabilities"])
+    assert proba.shape == (4, 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    assert body["labels"] == [str(i) for i in proba.argmax(axis=1)]
+    assert body["labels"] == [str(i) for i in models["sda-tiny"].classify(samples)]
+
+
+def test_interpolate_ends_are_reconstructions(client: TestClient, samples: np.ndarray) -> None:
+    a, b = samples[0].tolist(), samples[1].reshape(28, 28).tolist()
+    rows = np.asarray(post(client, "sda-tiny/interpolate", {"a": a, "b": b, "steps": 5})["outputs"])
+    ends = post(client, "sda-tiny/denoise", {"inputs": [a, samples[1].tolist()]})["outputs"]
+    ends = np.asarray(ends)
+    assert rows.shape == (5, N)
+    np.testing.assert_allclose(rows[[0, -1]], ends, atol=1e-5)
+    default = post(client, "sda-tiny/interpolate", {"a": a, "b": a})["outputs"]
+    assert len(default) == 8
+
+
+def test_bad_input(client: TestClient, bad_case: tuple) -> None:
+    check_error(send(client, bad_case), bad_case)
+    assert client.get("/health/ready").status_code == 200
+
+
+def test_validation_details_are_listed(client: TestClient) -> None:
+    body = {"inputs": [[0.0] * N], "x": 1, "y": 2}
+    response = client.post("/v1/models/sda-tiny/encode", json=body)
+    details = response.json()["error"]["details"]
+    assert [d["loc"] for d in details] == [["x"], ["y"]]
+    assert all({"loc", "type", "msg"} <= set(d) for d in details)
+
+
+def test_unexpected_failure_is_a_uniform_500(
+    client: TestClient, models: dict[str, OnnxModel], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(x: object) -> None:
+        raise RuntimeError("onnxruntime exploded")
+
+    monkeypatch.setattr(models["sda-tiny"], "encode", boom)
+    response = client.post("/v1/models/sda-tiny/encode", json={"inputs": [[0.0] * N]})
+    assert response.status_code == 500
+    assert response.json()["error"]["type"] == "internal_error"
+    assert "encode on model 'sda-tiny'" in response.json()["error"]["message"]
+
+
+def test_metrics(client: TestClient, samples: np.ndarray) -> None:
+    post(client, "sda-tiny/encode", {"inputs": samples.tolist()})
+    client.post("/v1/models/sda-tiny/encode", json={"inputs": []})
+    client.post("/v1/models/who/encode", json={"inputs": []})
+    text = client.get("/metrics").text
+    assert 'aezoo_requests_total{model="sda-tiny",operation="encode",status="200"} 1.0' in text
+    assert 'aezoo_requests_total{model="sda-tiny",operation="encode",status="422"} 1.0' in text
+    assert 'aezoo_requests_total{model="_unknown",operation="encode",status="404"} 1.0' in text
+    assert 'aezoo_batch_size_bucket{le="4.0",model="sda-tiny",operation="encode"} 1.0' in text
+    assert 'aezoo_request_duration_seconds_count{model="sda-tiny",operation="encode"} 2.0' in text
+
+
+def test_apps_have_separate_metrics(models: dict[str, OnnxModel]) -> None:
+    with TestClient(create_app(models)) as one, TestClient(create_app(models)) as two:
+        post(one, "sda-tiny/encode", {"inputs": [[0.0] * N]})
+        assert 'status="200"} 1.0' in one.get("/metrics").text
+        assert "aezoo_requests_total{" not in two.get("/metrics").text
+
+
+def test_openapi_documents_bodies(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json").json()
+    op = spec["paths"]["/v1/models/{name}/encode"]["post"]
+    body = op["requestBody"]["content"]["application/json"]
+    assert "max_batch_size" in body["schema"]["properties"]["inputs"]["description"]
+    assert len(body["example"]["inputs"][0]) == N  # a valid body for the first model
+    assert {"200", "404", "413", "422"} <= set(op["responses"])
+    assert "EncodeResponse" in spec["components"]["schemas"]
+    steps = spec["paths"]["/v1/models/{name}/interpolate"]["post"]["requestBody"]
+    assert steps["content"]["application/json"]["schema"]["properties"]["steps"]["maximum"] == 1024
+
+
+def test_refs_load_in_background(artifacts: dict[str, Path]) -> None:
+    with TestClient(create_app([str(p) for p in artifacts.values()])) as client:
+        deadline = time.monotonic() + 30
+        while client.get("/health/ready").status_code == 503 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.get("/health/ready").json()["models"] == ["sda-tiny", "sda-tiny-nohead"]
+
+
+def test_failed_load_is_not_ready(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AEZOO_HOME", str(tmp_path))
+    with TestClient(create_app(["missing-model"])) as client:
+        deadline = time.monotonic() + 30
+        while client.get("/health/ready").json()["status"] == "loading":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        ready = client.get("/health/ready")
+        assert ready.status_code == 503 and ready.json()["status"] == "failed"
+        assert "missing-model" in ready.json()["error"]
+        response = client.post("/v1/models/missing-model/encode", json={"inputs": [[0.0] * N]})
+        assert response.status_code == 503 and response.json()["error"]["type"] == "not_ready"
+
+
+def test_settings_are_validated() -> None:
+    assert ServeSettings().max_batch_size == 1024 and ServeSettings().max_body_bytes == 64 * 2**20
+    for bad in (
+        {"max_batch_size": 0},
+        {"max_body_bytes": 0},
+        {"port": 70000},
+        {"threads": -1},
+        {"max_batch": 8},
+    ):
+        with pytest.raises(ValidationError):
+            ServeSettings(**bad)
+    with pytest.raises(ValidationError):
+        ServeSettings().max_batch_size = 0
+
+
+def test_load_models_default_is_whole_registry(
+    aezoo_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AEZOO_HOME", str(aezoo_home))
+    assert list(load_models(threads=1)) == ["sda-tiny", "sda-tiny-nohead"]
+    with pytest.raises(ConfigError, match="two models are named 'sda-tiny'"):
+        load_models(["sda-tiny", "sda-tiny@1"])
+    monkeypatch.setenv("AEZOO_HOME", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"registry .* is empty"):
+        load_models()
+
+
+def test_ready_message(models: dict[str, OnnxModel]) -> None:
+    text = ready_message("http://127.0.0.1:8000", models)
+    assert "http://127.0.0.1:8000/v1/models/sda-tiny/encode" in text
+    assert "[0.0] * 784" in text and "curl" in text
+
+
+def test_full_size_batch_is_fast(models: dict[str, OnnxModel]) -> None:
+    """A 1024 x 784 batch (16 MB of JSON) parses and validates in well under a second."""
+    x = np.random.default_rng(1).random((1024, N), dtype=np.float32)
+    body = json.dumps({"inputs": x.tolist()}).encode()
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        arr = schemas.to_array(schemas.parse_request(body, schemas.BatchRequest).inputs, "inputs")
+        best = min(best, time.perf_counter() - start)
+    assert arr.shape == (1024, N) and np.array_equal(arr, x)
+    assert best < 1.0, f"parse + validate took {best:.3f} s"
+    with TestClient(create_app(models)) as client:  # default limits: 1024 rows, 64 MiB
+        response = client.post("/v1/models/sda-tiny/encode", content=body)
+        assert response.status_code == 200 and len(response.json()["codes"]) == 1024
+
+
+def test_max_batch_is_accepted(client: TestClient) -> None:
+    assert len(post(client, "sda-tiny/encode", {"inputs": [[0.0] * N] * MAX_BATCH})["codes"]) == 64
+
+
+def test_chunked_body_above_limit(client: TestClient) -> None:
+    chunks = iter([b"[" * 1_000_000] * 3)  # no Content-Length: counted while streaming
+    response = client.post("/v1/models/sda-tiny/encode", content=chunks)
+    assert response.status_code == 413
+    assert "max_body_bytes=2000000" in response.json()["error"]["message"]

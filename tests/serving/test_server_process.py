@@ -1,0 +1,122 @@
+"""A real server process on 127.0.0.1 (``python -m aezoo.serving.server``), over HTTP."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.serving.conftest import BAD_CASES, REPO_ROOT, LiveServer, N, check_error, send
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def http(live_server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        yield client
+
+
+def post(http: httpx.Client, path: str, body: dict) -> dict:
+    response = http.post(f"/v1/models/{path}", json=body)
+    assert response.status_code == 200, response.text[:500]
+    return response.json()
+
+
+def test_every_bad_input_then_still_serving(http: httpx.Client, samples: np.ndarray) -> None:
+    for case in BAD_CASES:  # one request each, on a single keep-alive connection
+        check_error(send(http, case), case)
+    assert http.get("/health/ready").json() == {
+        "status": "ready",
+        "models": ["sda-tiny", "sda-tiny-nohead"],
+    }
+    codes = post(http, "sda-tiny/encode", {"inputs": samples.tolist()})["codes"]
+    assert np.asarray(codes).shape == (4, 16)
+
+
+def test_malformed_http_does_not_kill_the_server(live_server: LiveServer) -> None:
+    import socket
+
+    host, port = live_server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"POST /v1/models/sda-tiny/encode HTTP/1.1\r\nContent-Length: nope\r\n\r\n")
+        assert sock.recv(1024).startswith(b"HTTP/1.1 400")
+    assert httpx.get(f"{live_server.url}/health/live").json() == {"status": "live"}
+
+
+def test_encode_is_deterministic(http: httpx.Client, samples: np.ndarray) -> None:
+    first = post(http, "sda-tiny/encode", {"inputs": samples.tolist()})
+    second = post(http, "sda-tiny/encode", {"inputs": samples.tolist()})
+    assert first == second
+
+
+def test_interpolate_ends_match_denoise(http: httpx.Client, samples: np.ndarray) -> None:
+    a, b = samples[2].tolist(), samples[3].tolist()
+    body = {"a": a, "b": b, "steps": 7}
+    rows = np.asarray(post(http, "sda-tiny-nohead/interpolate", body)["outputs"])
+    ends = np.asarray(post(http, "sda-tiny-nohead/denoise", {"inputs": [a, b]})["outputs"])
+    assert rows.shape == (7, N)
+    np.testing.assert_allclose(rows[0], ends[0], atol=1e-5)
+    np.testing.assert_allclose(rows[-1], ends[1], atol=1e-5)
+
+
+def test_classify(http: httpx.Client, samples: np.ndarray) -> None:
+    body = post(http, "sda-tiny/classify", {"inputs": samples.reshape(4, 28, 28).tolist()})
+    proba = np.asarray(body["probabilities"])
+    assert proba.shape == (4, 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    assert body["labels"] == [str(i) for i in proba.argmax(axis=1)]
+
+
+def test_models_listed(http: httpx.Client) -> None:
+    models = http.get("/v1/models").json()["models"]
+    assert [m["name"] for m in models] == ["sda-tiny", "sda-tiny-nohead"]
+    assert "classify" not in models[1]["operations"]
+    assert http.get("/v1/models/sda-tiny").json()["metrics"] == {"test_error": 0.9}
+
+
+def test_metrics_count_requests(http: httpx.Client) -> None:
+    post(http, "sda-tiny/denoise", {"inputs": [[0.5] * N]})
+    text = http.get("/metrics").text
+    assert 'aezoo_requests_total{model="sda-tiny",operation="denoise",status="200"}' in text
+    assert "aezoo_request_duration_seconds_bucket" in text and "aezoo_batch_size_bucket" in text
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
+def test_printed_curl_example_works(live_server: LiveServer) -> None:
+    command = live_server.ready_line.split("try: ", 1)[1]
+    out = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert np.asarray(httpx.Response(200, content=out.stdout).json()["codes"]).shape == (1, 16)
+
+
+def test_bad_ref_exits_with_a_message(tmp_path: Path) -> None:
+    env = {**os.environ, "AEZOO_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-m", "aezoo.serving.server", "no-such-model", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=60,
+    )
+    assert out.returncode == 1
+    assert "no model named 'no-such-model'" in out.stderr
+
+
+def test_bad_flag_exits_with_usage(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "aezoo.serving.server", "--max-batch-size", "0"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "max_batch_size" in out.stderr
