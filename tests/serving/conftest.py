@@ -5,6 +5,7 @@ Building the artifacts needs torch (tests may import it; ``aezoo.serving`` must 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -341,36 +342,23 @@ class LiveServer:
     ready_line: str
 
 
-@pytest.fixture(scope="module")
-def live_server(
-    aezoo_home: Path, artifacts: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    """A real ``python -m aezoo.serving.server`` on 127.0.0.1 and a free port (port 0).
+@contextlib.contextmanager
+def running_server(args: list[str], env_extra: dict[str, str], log: Path) -> Iterator[LiveServer]:
+    """A real ``python -m aezoo.serving.server ARGS`` on 127.0.0.1 and a free port (port 0).
 
-    One model by registry name (AEZOO_HOME), one by artifact path. Waits at most 60 s
-    for the ready line and /health/ready; terminated (then killed) on teardown.
+    Waits at most 60 s for the ready line and /health/ready; terminated (then killed) on exit.
     """
-    log = tmp_path_factory.mktemp("server") / "stdout.txt"
-    env = {**os.environ, "AEZOO_HOME": str(aezoo_home), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **env_extra, "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     cmd = [
         sys.executable,
         "-m",
         "aezoo.serving.server",
-        "sda-tiny",
-        str(artifacts["sda-tiny-nohead"]),
+        *args,
         "--host",
         "127.0.0.1",
         "--port",
         "0",
-        "--max-batch-size",
-        str(MAX_BATCH),
-        "--max-body-bytes",
-        str(MAX_BODY),
-        "--threads",
-        "1",
-        "--log-level",
-        "warning",
     ]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
@@ -401,3 +389,19 @@ def live_server(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    aezoo_home: Path, artifacts: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """The server with one model by registry name (AEZOO_HOME), one by artifact path."""
+    args = [
+        "sda-tiny",
+        str(artifacts["sda-tiny-nohead"]),
+        *("--max-batch-size", str(MAX_BATCH), "--max-body-bytes", str(MAX_BODY)),
+        *("--threads", "1", "--log-level", "warning"),
+    ]
+    log = tmp_path_factory.mktemp("server") / "stdout.txt"
+    with running_server(args, {"AEZOO_HOME": str(aezoo_home)}, log) as server:
+        yield server

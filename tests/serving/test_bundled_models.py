@@ -1,0 +1,95 @@
+"""The bundled pretrained models, served by a real server process, meet their targets.
+
+Issue 2's acceptance: against the server, ``sda-mnist`` errs <= 3.0% on the 5,000
+MNIST test images, denoise gains >= 3 dB PSNR on inputs with 25% masking noise,
+interpolate returns ``steps`` rows whose ends are the reconstructions of a and b,
+and encode is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from aezoo.registry.store import BUNDLED_DIR
+from aezoo.serving.evaluate import masking_noise_np
+from aezoo.training.data import load_mnist
+from aezoo.training.evaluate import psnr
+from tests.serving.conftest import LiveServer, running_server
+
+pytestmark = pytest.mark.integration
+CHUNK = 1000
+
+
+@pytest.fixture(scope="module")
+def bundled_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    assert (BUNDLED_DIR / "sda-mnist" / "manifest.json").is_file(), (
+        "sda-mnist must ship in the package"
+    )
+    home = tmp_path_factory.mktemp("empty-home")  # nothing registered: the bundled copy serves
+    log = tmp_path_factory.mktemp("bundled") / "stdout.txt"
+    with running_server(["--log-level", "warning"], {"AEZOO_HOME": str(home)}, log) as server:
+        yield server
+
+
+def _post(server: LiveServer, op: str, body: dict) -> dict:
+    r = httpx.post(f"{server.url}/v1/models/sda-mnist/{op}", json=body, timeout=120)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _batched(server: LiveServer, op: str, key: str, X: np.ndarray) -> np.ndarray:
+    rows = [
+        _post(server, op, {"inputs": X[i : i + CHUNK].tolist()})[key]
+        for i in range(0, len(X), CHUNK)
+    ]
+    return np.concatenate([np.asarray(r) for r in rows])
+
+
+def test_sda_mnist_is_listed_with_its_spec(bundled_server: LiveServer) -> None:
+    models = httpx.get(f"{bundled_server.url}/v1/models").json()["models"]
+    sda = next(m for m in models if m["name"] == "sda-mnist")
+    assert sda["operations"] == ["encode", "denoise", "classify", "interpolate"]
+    assert sda["input"]["n_features"] == 784 and sda["input"]["value_range"] == [0.0, 1.0]
+
+
+def test_sda_mnist_classifies_the_test_set(bundled_server: LiveServer, mnist_dir: Path) -> None:
+    X, y = load_mnist("test", mnist_dir)
+    labels = np.concatenate(
+        [
+            _post(bundled_server, "classify", {"inputs": X[i : i + CHUNK].tolist()})["labels"]
+            for i in range(0, len(X), CHUNK)
+        ]
+    )
+    error = float(np.mean(labels.astype(int) != y))
+    assert len(labels) == 5000
+    assert error <= 0.030, f"test error {100 * error:.2f}% > 3.0%"
+
+
+def test_sda_mnist_denoises_masking_noise(bundled_server: LiveServer, mnist_dir: Path) -> None:
+    X, _ = load_mnist("test", mnist_dir)
+    noisy = masking_noise_np(X, 0.25, seed=0)
+    denoised = _batched(bundled_server, "denoise", "outputs", noisy)
+    assert denoised.shape == X.shape and denoised.min() >= 0.0 and denoised.max() <= 1.0
+    gain = psnr(X, denoised) - psnr(X, noisy)
+    assert gain >= 3.0, f"denoise gains only {gain:.2f} dB"
+
+
+def test_sda_mnist_interpolates_and_encodes_deterministically(
+    bundled_server: LiveServer, mnist_dir: Path
+) -> None:
+    X, _ = load_mnist("test", mnist_dir)
+    a, b = X[0].tolist(), X[1].tolist()
+    out = np.asarray(_post(bundled_server, "interpolate", {"a": a, "b": b, "steps": 9})["outputs"])
+    ends = np.asarray(_post(bundled_server, "denoise", {"inputs": [a, b]})["outputs"])
+    assert out.shape == (9, 784)
+    np.testing.assert_allclose(out[0], ends[0], atol=1e-5)
+    np.testing.assert_allclose(out[-1], ends[1], atol=1e-5)
+    assert not np.allclose(out[4], out[0], atol=1e-2)  # the middle really moves
+    first = _post(bundled_server, "encode", {"inputs": X[:64].tolist()})["codes"]
+    second = _post(bundled_server, "encode", {"inputs": X[:64].tolist()})["codes"]
+    assert first == second and np.asarray(first).shape == (64, 200)
