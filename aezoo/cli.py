@@ -25,7 +25,14 @@ EPILOG = """examples:
   aezoo evaluate sda-mnist --data-dir ../shared/data/mnist
                                                 test metrics of a registered model (onnxruntime)
   aezoo export runs/sda-mnist --to my-artifact  re-export a run's checkpoint as an artifact directory
+  aezoo publish sda-mnist --repo-id ORG/sda-mnist
+                                                upload the latest version to the Hub, tagged v<version>
+  aezoo pull hf-hub:ORG/sda-mnist@v1            copy a Hub model into the local registry
+  aezoo serve hf-hub:ORG/sda-mnist              serve a model straight from the Hub (cached)
 """
+
+
+HEADLINE = ("test_error_pct", "masking25_denoised_psnr_db", "recon_psnr_db", "probe_accuracy_pct")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -115,7 +122,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
         f"{'name':<20} {'version':<8} {'source':<8} {'family':<7} {'operations':<38} headline metrics"
     )
     for r in rows:
-        head = ", ".join(f"{k}={v:.3g}" for k, v in list(r["metrics"].items())[:3])
+        keys = [k for k in HEADLINE if k in r["metrics"]] or list(r["metrics"])[:3]
+        head = ", ".join(f"{k}={r['metrics'][k]:.3g}" for k in keys)
         print(
             f"{r['name']:<20} {r['version']:<8} {r['source']:<8} {r['family']:<7} "
             f"{','.join(r['operations']):<38} {head}"
@@ -123,9 +131,36 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from aezoo.registry.hub import publish
+
+    r = publish(
+        args.model,
+        args.repo_id,
+        private=args.private,
+        revision=args.revision,
+        create_pr=args.create_pr,
+    )
+    print(f"published {r.name}@{r.version} to hf-hub:{r.repo_id} (commit {r.commit[:12]})")
+    if r.pr_url:
+        print(f"pull request: {r.pr_url} (merge it, then tag the merge commit v{r.version})")
+    else:
+        print(f'load it with: aezoo.load("hf-hub:{r.repo_id}@{r.tag}")')
+    return 0
+
+
+def _cmd_pull(args: argparse.Namespace) -> int:
+    from aezoo.registry.hub import pull
+
+    v = pull(args.ref, name=args.name)
+    print(f"pulled {args.ref} as {v.name}@{v.version} ({v.path})")
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from aezoo.serving.server import run
 
+    args.refs = [*args.refs, *(args.model or [])]
     return run(args, args.parser)
 
 
@@ -212,6 +247,40 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true", help="print JSON")
     m.set_defaults(fn=_cmd_models)
 
+    pub = sub.add_parser(
+        "publish",
+        help="upload a model version to the Hugging Face Hub",
+        description="Upload one version of a registered model (or an artifact directory) to a "
+        "Hugging Face Hub model repo in one commit, and tag the commit v<version>. Creates the "
+        "repo if missing. The token comes from HF_TOKEN or `hf auth login`; HF_ENDPOINT selects "
+        "another Hub.",
+    )
+    pub.add_argument("model", help="registry reference NAME[@VERSION|@ALIAS] or artifact directory")
+    pub.add_argument("--repo-id", required=True, metavar="ORG/REPO", help="Hub model repo")
+    pub.add_argument("--private", action="store_true", help="create the repo private")
+    pub.add_argument(
+        "--revision",
+        metavar="BRANCH",
+        help="branch to commit to (created if missing; default main)",
+    )
+    pub.add_argument(
+        "--create-pr",
+        action="store_true",
+        help="open a pull request instead of committing (the version is not tagged)",
+    )
+    pub.set_defaults(fn=_cmd_publish)
+
+    pl = sub.add_parser(
+        "pull",
+        help="copy a Hugging Face Hub model into the local registry",
+        description="Download hf-hub:ORG/REPO[@REVISION] through the Hugging Face cache "
+        "(HF_HUB_CACHE; HF_HUB_OFFLINE=1 uses the cache only), verify every file against its "
+        "manifest sha256, and add it to the local registry as a new version.",
+    )
+    pl.add_argument("ref", metavar="hf-hub:ORG/REPO[@REVISION]", help="Hub reference")
+    pl.add_argument("--name", help="local model name (default: the name in its manifest)")
+    pl.set_defaults(fn=_cmd_pull)
+
     s = sub.add_parser(
         "serve",
         help="serve models over HTTP (encode, denoise, classify, interpolate)",
@@ -220,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
         "ready-to-paste curl call once listening.",
     )
     add_serve_arguments(s)
+    s.add_argument(
+        "--model", action="append", metavar="MODEL", help="same as a positional MODEL; repeatable"
+    )
     s.set_defaults(fn=_cmd_serve, parser=s)
     return p
 

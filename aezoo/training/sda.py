@@ -289,8 +289,8 @@ class SdATrainer:
 
 
 def _describe(r: dict[str, Any], n_stages: int, si: int) -> str:
-    where = f"layer {r['layer'] + 1}" if r["layer"] >= 0 else ""
-    s = f"[{si + 1}/{n_stages}] {r['stage']} {where} epoch {r['epoch']}: loss {r['loss']:.4f}"
+    where = f" layer {r['layer'] + 1}" if r["layer"] >= 0 else ""
+    s = f"[{si + 1}/{n_stages}] {r['stage']}{where} epoch {r['epoch']}: loss {r['loss']:.4f}"
     if "val_error" in r:
         s += f", val error {100 * r['val_error']:.2f}%"
     return s + f" ({r['seconds']:.1f}s)"
