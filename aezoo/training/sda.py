@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aezoo.models.sda import DenoisingAutoencoder, SdAConfig, StackedDenoisingAutoencoder
 from aezoo.training import loop
+from aezoo.training.augment import random_shift
 from aezoo.training.corruptions import CorruptionConfig, corrupt
 from aezoo.training.evaluate import classification_error, linear_probe
 
@@ -56,6 +57,7 @@ class SdATrainConfig(BaseModel):
     finetune_lr: float = Field(1e-3, gt=0.0)
     finetune_recon_weight: float = Field(0.0, ge=0.0)  # keep the decoder useful for denoise
     finetune_corruption: CorruptionConfig = CorruptionConfig(kind="none", level=0.0)  # input noise
+    finetune_max_shift: int = Field(0, ge=0)  # random +-pixels translation while fine-tuning; 0 = off
     weight_decay: float = Field(0.0, ge=0.0)
     lr_schedule: Literal["constant", "cosine"] = "constant"  # per stage, over its max epochs
     batch_size: int = Field(128, ge=1)
@@ -113,6 +115,8 @@ def finetune_loss(
     cfg: SdATrainConfig,
     gen: torch.Generator,
 ) -> torch.Tensor:
+    if cfg.finetune_max_shift and cfg.model.image_shape:
+        x = random_shift(x, tuple(cfg.model.image_shape), cfg.finetune_max_shift, gen)  # type: ignore[arg-type]
     loss = F.cross_entropy(model.classify(corrupt(x, cfg.finetune_corruption, gen)), y)
     if cfg.finetune_recon_weight > 0:
         z = model.encode(corrupt(x, cfg.corruption, gen))
