@@ -53,3 +53,31 @@ class InputError(AezooError, ValueError):
 
 class ExportError(AezooError):
     """ONNX export failed its checker or its parity check against torch."""
+
+
+class HubError(AezooError):
+    """A Hugging Face Hub operation failed; the subclasses say why."""
+
+
+class HubRefError(HubError, ValueError):
+    """An ``hf-hub:ORG/REPO[@REVISION]`` reference or repo id is malformed."""
+
+
+class HubConnectionError(HubError, ConnectionError):
+    """The Hub cannot be reached, or ``HF_HUB_OFFLINE=1``, and the cache cannot stand in."""
+
+
+class HubAuthError(HubError, PermissionError):
+    """No token, a rejected token, or a gated repo the token may not read."""
+
+
+class HubRepoNotFoundError(HubError, ModelNotFoundError):
+    """No such Hub repo, or a private one the current token (if any) cannot see."""
+
+
+class HubRevisionNotFoundError(HubError, ModelNotFoundError):
+    """The repo exists but has no such branch, tag or commit."""
+
+
+class NotAnArtifactError(HubError, ArtifactError):
+    """The Hub repo exists but is not an aezoo artifact (no ``manifest.json``)."""

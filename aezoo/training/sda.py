@@ -63,6 +63,9 @@ class SdATrainConfig(BaseModel):
     batch_size: int = Field(128, ge=1)
     patience: int = Field(10, ge=0)  # early-stopping patience in epochs; 0 disables
     max_train_samples: int | None = Field(None, ge=1)  # truncate the training set (quick runs)
+    # "train_full": refit on train + val (all training images) for the fixed epoch budget chosen
+    # on the validation split; keeps the final weights (validation is then not held out).
+    train_split: Literal["train", "train_full"] = "train"
 
 
 def recon_loss(layer: DenoisingAutoencoder, h: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -148,7 +151,8 @@ class SdATrainer:
 
     Args:
         cfg: the recipe.
-        data: ``{"train": (X, y), "val": (X, y)}`` float32 ``(n, n_features)`` / int64.
+        data: ``{"train": (X, y), "val": (X, y)}`` float32 ``(n, n_features)`` / int64
+            (plus ``"train_full"`` when ``cfg.train_split == "train_full"``).
         run_dir: where ``checkpoint.pt`` is written each epoch.
         resume: continue from ``run_dir/checkpoint.pt``.
         show_progress: tqdm bars with the running loss.
@@ -167,7 +171,7 @@ class SdATrainer:
     ) -> None:
         self.cfg, self.run_dir, self.show_progress = cfg, Path(run_dir), show_progress
         self.device = torch.device(device)
-        X, y = data["train"]
+        X, y = data[cfg.train_split]
         if cfg.max_train_samples:
             X, y = X[: cfg.max_train_samples], y[: cfg.max_train_samples]
         self.X = torch.from_numpy(X).to(self.device)
@@ -249,8 +253,8 @@ class SdATrainer:
                 self._checkpoint(opt)
             self.state["stage"], self.state["epoch"] = si + 1, 0
             self._checkpoint(None)
-        if self.best_state is not None:
-            self.model.load_state_dict(self.best_state)
+        if self.best_state is not None and cfg.train_split == "train":
+            self.model.load_state_dict(self.best_state)  # early stopping's choice
         return self.model.eval()
 
     def _epoch(
