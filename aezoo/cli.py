@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aezoo._version import __version__
 from aezoo.errors import AezooError
+from aezoo.serving.extract_cli import add_extract_parser
 from aezoo.serving.settings import add_serve_arguments
 
 EPILOG = """examples:
@@ -29,6 +30,8 @@ EPILOG = """examples:
                                                 upload the latest version to the Hub, tagged v<version>
   aezoo pull hf-hub:ORG/sda-mnist@v1            copy a Hub model into the local registry
   aezoo serve hf-hub:ORG/sda-mnist              serve a model straight from the Hub (cached)
+  aezoo extract sda-mnist ../shared/data/mnist codes.npy
+                                                write the MNIST test codes to a .npy file
 """
 
 
@@ -293,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", action="append", metavar="MODEL", help="same as a positional MODEL; repeatable"
     )
     s.set_defaults(fn=_cmd_serve, parser=s)
+    add_extract_parser(sub)
     return p
 
 
