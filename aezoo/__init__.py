@@ -26,11 +26,13 @@ def load(name_or_path: str | os.PathLike[str], **kwargs) -> OnnxModel:
     """Load an artifact for inference with onnxruntime (torch is not imported).
 
     Args:
-        name_or_path: artifact directory, or a registry reference ``name[@version|@alias]``.
+        name_or_path: artifact directory, a registry reference ``name[@version|@alias]``,
+            or a Hub reference ``hf-hub:ORG/REPO[@REVISION]`` (downloaded into the Hugging
+            Face cache, every file checked against the manifest's sha256).
         **kwargs: passed to :class:`aezoo.serving.runtime.OnnxModel` (providers, ...).
 
     Raises:
-        ModelNotFoundError, ArtifactError, IntegrityError.
+        ModelNotFoundError, ArtifactError, IntegrityError, HubError.
     """
     from aezoo.registry import resolve
     from aezoo.serving.runtime import OnnxModel
@@ -39,7 +41,11 @@ def load(name_or_path: str | os.PathLike[str], **kwargs) -> OnnxModel:
 
 
 def from_pretrained(name_or_path: str | os.PathLike[str]) -> AutoEncoder:
-    """The torch module of an artifact, weights from ``model.safetensors`` (needs ``aezoo[train]``)."""
+    """The torch module of an artifact, weights from ``model.safetensors`` (needs ``aezoo[train]``).
+
+    Accepts the same references as :func:`load` (paths, registry names, ``hf-hub:``).
+    Nothing is unpickled: the net is rebuilt from ``config.json``.
+    """
     from aezoo.registry import resolve
     from aezoo.registry.torch_io import load_torch_model
 
