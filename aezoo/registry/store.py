@@ -39,6 +39,7 @@ from aezoo.registry.artifact import (
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 LATEST = "latest"
+_DEFAULT = object()
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,95}$")
 _ALIAS_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 
@@ -83,9 +84,11 @@ class LocalStore:
         bundled: directory of bundled artifacts; ``None`` disables the fallback.
     """
 
-    def __init__(self, root: Path | None = None, bundled: Path | None = BUNDLED_DIR) -> None:
+    def __init__(self, root: Path | None = None, bundled: Path | object | None = _DEFAULT) -> None:
         self.root = Path(root) if root is not None else aezoo_home() / "registry"
-        self.bundled = Path(bundled) if bundled is not None else None
+        if bundled is _DEFAULT:
+            bundled = BUNDLED_DIR  # read at call time, so it can be redirected
+        self.bundled = Path(bundled) if bundled is not None else None  # type: ignore[arg-type]
 
     # -- reading -----------------------------------------------------------
     def _versions_dir(self, name: str) -> Path:

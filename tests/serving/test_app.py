@@ -14,6 +14,8 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from aezoo.errors import ConfigError
+from aezoo.registry import store as store_module
+from aezoo.registry.store import BUNDLED_DIR
 from aezoo.serving import schemas
 from aezoo.serving.app import ServeSettings, create_app
 from aezoo.serving.runtime import OnnxModel
@@ -205,10 +207,12 @@ def test_load_models_default_is_whole_registry(
     aezoo_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AEZOO_HOME", str(aezoo_home))
-    assert list(load_models(threads=1)) == ["sda-tiny", "sda-tiny-nohead"]
+    bundled = sorted(p.name for p in BUNDLED_DIR.iterdir() if (p / "manifest.json").is_file())
+    assert list(load_models(threads=1)) == sorted([*bundled, "sda-tiny", "sda-tiny-nohead"])
     with pytest.raises(ConfigError, match="two models are named 'sda-tiny'"):
         load_models(["sda-tiny", "sda-tiny@1"])
     monkeypatch.setenv("AEZOO_HOME", str(tmp_path))
+    monkeypatch.setattr(store_module, "BUNDLED_DIR", tmp_path / "no-bundled-models")
     with pytest.raises(ConfigError, match=r"registry .* is empty"):
         load_models()
 
