@@ -16,12 +16,37 @@ from aezoo.spec import ModelConfig
 _FAMILY_TEXT = {
     "sda": "Stacked denoising autoencoder (Vincent et al., JMLR 2010); "
     "joint training of all layers with local denoising terms (Zhou et al., arXiv:1405.1380).",
+    "drsae": "Discriminative recurrent sparse auto-encoder (Rolfe & LeCun, arXiv:1301.3775): "
+    "the ReLU encoder z_{t+1} = relu(E x + S z_t - b) unrolled T times from z_0 = 0 on the "
+    "unit-norm input, a linear decoder D and a linear classifier C on z_T / ||z_T||; trained "
+    "by back-propagation through time, first on reconstruction + L1 on z_T, then with the "
+    "logistic loss added. Inputs are pixels in [0, 1]; the model scales them to unit norm "
+    "itself. D z_T reconstructs the unit-norm input, so decode (and denoise, interpolate) "
+    "returns clip(s * D z, 0, 1) with the fixed scale s = pixel_scale, the mean L2 norm of "
+    "the training images: an image of average norm comes back at its own brightness, a "
+    "fainter or bolder one at the average brightness.",
+}
+_METRIC_TEXT = {
+    "test_error_pct": "classification error on the test split, %",
+    "recon_psnr_db": "PSNR of decode(encode(x)) on clean test images, dB (R = 1)",
+    "masking25_noisy_psnr_db": "PSNR of test images with 25% masking noise, dB",
+    "masking25_denoised_psnr_db": "PSNR of denoise() on those noisy images, dB",
+    "probe_accuracy_pct": "logistic regression on the codes (fit on train, scored on test), %",
 }
 _FIGURE_TEXT = {
     "filters.png": "First-layer filters (rows of W1, each scaled to its own range).",
     "reconstructions.png": "Test images (top), corrupted with 25% masking noise (middle), "
     "denoised (bottom).",
     "interpolation.png": "Decoded interpolations between pairs of test images.",
+    "unit_selectivity.png": "Decoder atoms (columns of D). Row c, left: the five units most "
+    "selective for class c (share of their mean test-set activity that class c draws), the "
+    "paper's categorical units, shaped like whole digits; right (five per row): the 50 least "
+    "selective live units, the part units, strokes shared by many classes.",
+    "step_activity.png": "Activity over the unrolled steps t = 1..T on the test set, each "
+    "curve divided by its value at t = T: the mean code norm ||z_t||, and the summed "
+    "activity of the most (categorical) and least (part) class-selective quarter of the "
+    "live units. Part units are driven by the input from the first step; categorical "
+    "units build up through the recurrence.",
 }
 
 
@@ -88,8 +113,8 @@ def render_card(
         "```",
     ]
     if metrics:
-        lines += ["", "## Evaluation", "", "| metric | value |", "|---|---|"]
-        lines += [f"| {k} | {_fmt(v)} |" for k, v in metrics.items()]
+        lines += ["", "## Evaluation", "", "| metric | value | meaning |", "|---|---|---|"]
+        lines += [f"| {k} | {_fmt(v)} | {_METRIC_TEXT.get(k, '')} |" for k, v in metrics.items()]
         if training.get("protocol"):
             lines += ["", f"Protocol: {training['protocol']}"]
     if body:
