@@ -10,8 +10,10 @@ seeds:
     regression trained on the 17,690 training images), claim (b);
   - test error after supervised fine-tuning (early-stopped on validation), claim (c).
 
-Usage:
-  python benchmarks/sda_joint_vs_layerwise.py --data-dir ../shared/data/mnist --seeds 0 1 2
+Usage (one process per seed in parallel, then merge the tables):
+  for s in 0 1 2; do OMP_NUM_THREADS=1 python benchmarks/sda_joint_vs_layerwise.py \
+      --data-dir ../shared/data/mnist --seeds $s --json runs/bench-sda-$s.json & done; wait
+  python benchmarks/sda_joint_vs_layerwise.py --merge runs/bench-sda-*.json
 """
 
 from __future__ import annotations
@@ -83,16 +85,26 @@ def main() -> None:
     )
     p.add_argument("--data-dir", default=None)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--hidden-sizes", type=int, nargs="+", default=[400, 300, 200])
-    p.add_argument("--pretrain-epochs", type=int, default=15)
-    p.add_argument("--finetune-epochs", type=int, default=40)
-    p.add_argument("--patience", type=int, default=8)
+    p.add_argument("--hidden-sizes", type=int, nargs="+", default=[500, 300, 200])
+    p.add_argument("--pretrain-epochs", type=int, default=10)
+    p.add_argument("--finetune-epochs", type=int, default=30)
+    p.add_argument("--patience", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--arms", nargs="+", default=["layerwise", "joint", "mlp"])
     p.add_argument("--json", type=Path, help="also write raw per-seed results here")
     p.add_argument("--workdir", type=Path, default=Path("runs/bench-sda"))
+    p.add_argument("--merge", type=Path, nargs="+", help="print the table of these --json files")
     args = p.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    if args.merge:
+        merged: dict[str, list[dict[str, float]]] = {}
+        meta = {}
+        for f in args.merge:
+            data = json.loads(f.read_text())
+            meta = data.pop("_args")
+            for arm, rows in data.items():
+                merged.setdefault(arm, []).extend(rows)
+        print_table(merged, argparse.Namespace(**meta))
+        return
     splits = {s: load_mnist(s, args.data_dir) for s in ("train", "val", "test")}
     results: dict[str, list[dict[str, float]]] = {a: [] for a in args.arms}
     for seed in args.seeds:
@@ -103,11 +115,24 @@ def main() -> None:
                 f"seed {seed} {arm}: " + ", ".join(f"{k}={v:.4g}" for k, v in r.items()), flush=True
             )
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        meta = {
+            k: v
+            for k, v in vars(args).items()
+            if k in ("hidden_sizes", "pretrain_epochs", "finetune_epochs", "patience", "seeds")
+        }
+        args.json.write_text(json.dumps({**results, "_args": meta}, indent=2))
+    print_table(results, args)
+
+
+def print_table(results: dict[str, list[dict[str, float]]], args: argparse.Namespace) -> None:
+    """Markdown table: mean ± std over seeds of every column, one row per arm."""
+    n_seeds = max(len(rows) for rows in results.values())
     cols = ["recon_mse", "recon_ce", "probe_acc_pct", "test_error_pct", "minutes"]
+    arch = "-".join(map(str, args.hidden_sizes))
     print(
-        f"\nMNIST (train 17,690 / val 2,000 / test = first 5,000), 784-{'-'.join(map(str, args.hidden_sizes))}"
-        f"-10 sigmoid, masking 25%, {args.pretrain_epochs} pre-training passes, seeds {args.seeds}\n"
+        f"\nMNIST (train 17,690 / val 2,000 / test = first 5,000), 784-{arch}-10 sigmoid, "
+        f"masking 25%, {args.pretrain_epochs} pre-training passes, fine-tuning <= "
+        f"{args.finetune_epochs} epochs (patience {args.patience}), {n_seeds} seeds\n"
     )
     print("| arm | " + " | ".join(cols) + " |")
     print("|---|" + "---|" * len(cols))
