@@ -34,7 +34,7 @@ def evaluate_artifact(
     metrics: dict[str, float] = {"n_samples": float(len(X))}
     if "classify" in model.operations:
         logits = lambda a: model.predict_proba(a)  # noqa: E731  (argmax is what counts)
-        metrics["test_error_pct"] = 100 * classification_error(logits, X, y)
+        metrics[f"{split}_error_pct"] = 100 * classification_error(logits, X, y)
     metrics["recon_psnr_db"] = reconstruction_metrics(model.denoise, X)["recon_psnr"]
     dn = denoising_metrics(model.denoise, X, masking_noise_np(X, MASKING_LEVEL))
     metrics["masking25_noisy_psnr_db"] = dn["noisy_psnr"]
