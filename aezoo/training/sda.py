@@ -19,9 +19,6 @@ splits them evenly across layers, joint spends them all on the whole stack.
 
 from __future__ import annotations
 
-import math
-import time
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -30,10 +27,10 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from aezoo.models.sda import DenoisingAutoencoder, SdAConfig, StackedDenoisingAutoencoder
-from aezoo.training import loop
 from aezoo.training.augment import random_shift
 from aezoo.training.corruptions import CorruptionConfig, corrupt
-from aezoo.training.evaluate import classification_error, linear_probe
+from aezoo.training.evaluate import linear_probe
+from aezoo.training.trainer import StagedTrainer
 
 
 class SdATrainConfig(BaseModel):
@@ -57,7 +54,9 @@ class SdATrainConfig(BaseModel):
     finetune_lr: float = Field(1e-3, gt=0.0)
     finetune_recon_weight: float = Field(0.0, ge=0.0)  # keep the decoder useful for denoise
     finetune_corruption: CorruptionConfig = CorruptionConfig(kind="none", level=0.0)  # input noise
-    finetune_max_shift: int = Field(0, ge=0)  # random +-pixels translation while fine-tuning; 0 = off
+    finetune_max_shift: int = Field(
+        0, ge=0
+    )  # random +-pixels translation while fine-tuning; 0 = off
     weight_decay: float = Field(0.0, ge=0.0)
     lr_schedule: Literal["constant", "cosine"] = "constant"  # per stage, over its max epochs
     batch_size: int = Field(128, ge=1)
@@ -142,57 +141,22 @@ def stages(cfg: SdATrainConfig) -> list[dict[str, Any]]:
         ]
         out += [{"kind": "layerwise", "layer": i, "epochs": e} for i, e in enumerate(per_layer)]
     if cfg.model.n_classes and cfg.finetune_epochs > 0:
-        out.append({"kind": "finetune", "layer": -1, "epochs": cfg.finetune_epochs})
+        out.append(
+            {"kind": "finetune", "layer": -1, "epochs": cfg.finetune_epochs, "validate": True}
+        )
     return [s for s in out if s["epochs"] > 0]
 
 
-class SdATrainer:
-    """Runs the stages of an :class:`SdATrainConfig`, checkpointing after every epoch.
-
-    Args:
-        cfg: the recipe.
-        data: ``{"train": (X, y), "val": (X, y)}`` float32 ``(n, n_features)`` / int64
-            (plus ``"train_full"`` when ``cfg.train_split == "train_full"``).
-        run_dir: where ``checkpoint.pt`` is written each epoch.
-        resume: continue from ``run_dir/checkpoint.pt``.
-        show_progress: tqdm bars with the running loss.
-    """
+class SdATrainer(StagedTrainer):
+    """Runs the stages of an :class:`SdATrainConfig` (see :class:`StagedTrainer` for the
+    loop, checkpoints, resume and early stopping)."""
 
     model_class = StackedDenoisingAutoencoder
 
-    def __init__(
-        self,
-        cfg: SdATrainConfig,
-        data: dict[str, tuple[np.ndarray, np.ndarray]],
-        run_dir: Path,
-        resume: bool = False,
-        show_progress: bool = True,
-        device: str = "cpu",
-    ) -> None:
-        self.cfg, self.run_dir, self.show_progress = cfg, Path(run_dir), show_progress
-        self.device = torch.device(device)
-        X, y = data[cfg.train_split]
-        if cfg.max_train_samples:
-            X, y = X[: cfg.max_train_samples], y[: cfg.max_train_samples]
-        self.X = torch.from_numpy(X).to(self.device)
-        self.y = torch.from_numpy(y).to(self.device)
-        self.X_val, self.y_val = data["val"]
-        loop.seed_everything(cfg.seed)
-        self.model = StackedDenoisingAutoencoder(cfg.model).to(self.device)
-        self.stages = stages(cfg)
-        self.state: dict[str, Any] = {"stage": 0, "epoch": 0, "best_val_error": None, "history": []}
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self._opt_state: dict[str, Any] | None = None
-        if resume:
-            ckpt = loop.load_checkpoint(self.run_dir)
-            if ckpt["train_config"] != cfg.model_dump(mode="json"):
-                raise ValueError("checkpoint was written by a different recipe; refusing to resume")
-            self.model.load_state_dict(ckpt["model"])
-            self.state = ckpt["progress"]
-            self.best_state = ckpt.get("best_model")
-            self._opt_state = ckpt.get("optimizer")
+    def make_stages(self) -> list[dict[str, Any]]:
+        return stages(self.cfg)
 
-    def _optimizer(self, stage: dict[str, Any]) -> torch.optim.Optimizer:
+    def make_optimizer(self, stage: dict[str, Any]) -> torch.optim.Optimizer:
         if stage["kind"] == "layerwise":
             params = list(self.model.layers[stage["layer"]].parameters())
         else:
@@ -200,108 +164,14 @@ class SdATrainer:
         lr = self.cfg.finetune_lr if stage["kind"] == "finetune" else self.cfg.pretrain_lr
         return torch.optim.Adam(params, lr=lr, weight_decay=self.cfg.weight_decay)
 
-    def val_error(self) -> float:
-        self.model.eval()
-        with torch.no_grad():
-            fn = lambda a: self.model.classify(torch.from_numpy(a).to(self.device)).cpu().numpy()  # noqa: E731
-            err = classification_error(fn, self.X_val, self.y_val)
-        return err
-
-    def fit(self) -> StackedDenoisingAutoencoder:
-        cfg = self.cfg
-        while self.state["stage"] < len(self.stages):
-            si = self.state["stage"]
-            stage = self.stages[si]
-            opt = self._optimizer(stage)
-            if self._opt_state is not None:
-                opt.load_state_dict(self._opt_state)
-                self._opt_state = None
-            stop = False
-            base_lr = [g["initial_lr"] if "initial_lr" in g else g["lr"] for g in opt.param_groups]
-            while self.state["epoch"] < stage["epochs"] and not stop:
-                ep = self.state["epoch"]
-                if cfg.lr_schedule == "cosine":
-                    for g, lr in zip(opt.param_groups, base_lr, strict=True):
-                        g["initial_lr"], g["lr"] = (
-                            lr,
-                            lr * 0.5 * (1 + math.cos(math.pi * ep / stage["epochs"])),
-                        )
-                t0 = time.perf_counter()
-                loss = self._epoch(stage, opt, loop.generator(cfg.seed, si, ep))
-                record = {
-                    "stage": stage["kind"],
-                    "layer": stage["layer"],
-                    "epoch": ep + 1,
-                    "loss": loss,
-                    "seconds": time.perf_counter() - t0,
-                }
-                if stage["kind"] == "finetune":
-                    err = self.val_error()
-                    record["val_error"] = err
-                    best = self.state["best_val_error"]
-                    if best is None or err < best:
-                        self.state["best_val_error"], self.state["best_epoch"] = err, ep + 1
-                        self.best_state = {
-                            k: v.detach().clone() for k, v in self.model.state_dict().items()
-                        }
-                    elif cfg.patience and ep + 1 - self.state["best_epoch"] >= cfg.patience:
-                        stop = True
-                self.state["history"].append(record)
-                self.state["epoch"] = stage["epochs"] if stop else ep + 1
-                if self.show_progress:
-                    loop.tqdm.write(_describe(record, len(self.stages), si))
-                self._checkpoint(opt)
-            self.state["stage"], self.state["epoch"] = si + 1, 0
-            self._checkpoint(None)
-        if self.best_state is not None and cfg.train_split == "train":
-            self.model.load_state_dict(self.best_state)  # early stopping's choice
-        return self.model.eval()
-
-    def _epoch(
-        self, stage: dict[str, Any], opt: torch.optim.Optimizer, gen: torch.Generator
-    ) -> float:
-        self.model.train()
-        n = len(self.X)
-        bar = loop.progress(
-            n, f"{stage['kind']} ep {self.state['epoch'] + 1}/{stage['epochs']}", self.show_progress
-        )
-        total, seen = 0.0, 0
-        for idx in loop.batch_indices(n, self.cfg.batch_size, gen):
-            x = self.X[idx]
-            if stage["kind"] == "joint":
-                loss = joint_loss(self.model, x, self.cfg, gen)
-            elif stage["kind"] == "layerwise":
-                loss = layer_loss(self.model, stage["layer"], x, self.cfg, gen)
-            else:
-                loss = finetune_loss(self.model, x, self.y[idx], self.cfg, gen)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total, seen = total + loss.item() * len(idx), seen + len(idx)
-            bar.update(len(idx))
-            bar.set_postfix(loss=f"{total / seen:.4f}")
-        bar.close()
-        return total / max(seen, 1)
-
-    def _checkpoint(self, opt: torch.optim.Optimizer | None) -> None:
-        state = {
-            "train_config": self.cfg.model_dump(mode="json"),
-            "model": self.model.state_dict(),
-            "progress": self.state,
-        }
-        if opt is not None:
-            state["optimizer"] = opt.state_dict()
-        if self.best_state is not None:
-            state["best_model"] = self.best_state
-        loop.save_checkpoint(self.run_dir, state)
-
-
-def _describe(r: dict[str, Any], n_stages: int, si: int) -> str:
-    where = f" layer {r['layer'] + 1}" if r["layer"] >= 0 else ""
-    s = f"[{si + 1}/{n_stages}] {r['stage']}{where} epoch {r['epoch']}: loss {r['loss']:.4f}"
-    if "val_error" in r:
-        s += f", val error {100 * r['val_error']:.2f}%"
-    return s + f" ({r['seconds']:.1f}s)"
+    def batch_loss(
+        self, stage: dict[str, Any], x: torch.Tensor, y: torch.Tensor, gen: torch.Generator
+    ) -> torch.Tensor:
+        if stage["kind"] == "joint":
+            return joint_loss(self.model, x, self.cfg, gen)
+        if stage["kind"] == "layerwise":
+            return layer_loss(self.model, stage["layer"], x, self.cfg, gen)
+        return finetune_loss(self.model, x, y, self.cfg, gen)
 
 
 def top_code_probe(

@@ -1,0 +1,192 @@
+"""The training loop every family shares: stages of epochs, resumable to the epoch.
+
+A family's trainer subclasses :class:`StagedTrainer` and supplies only what is
+its own: the stages (``make_stages``), the optimizer of a stage
+(``make_optimizer``), the loss of a batch (``batch_loss``) and, if any, what
+must hold after each step (``after_step``, e.g. norm constraints). The base
+class owns the epoch loop, seeded shuffling, the cosine schedule, early
+stopping on the validation error for stages marked ``"validate"``, per-epoch
+checkpoints (``run_dir/checkpoint.pt``) and ``resume``.
+
+A stage is a dict: ``{"kind": str, "layer": int, "epochs": int, "validate": bool}``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from aezoo.models.base import AutoEncoder
+from aezoo.training import loop
+from aezoo.training.evaluate import classification_error
+
+
+class StagedTrainer:
+    """Base trainer; see the module docstring for the contract.
+
+    Args:
+        cfg: the recipe; must have ``model``, ``seed``, ``batch_size``, ``patience``, and
+            may have ``lr_schedule`` ("constant" | "cosine"), ``train_split`` ("train" |
+            "train_full") and ``max_train_samples``.
+        data: ``{"train": (X, y), "val": (X, y)}`` float32 ``(n, n_features)`` / int64
+            (plus ``"train_full"`` when ``cfg.train_split == "train_full"``).
+        run_dir: where ``checkpoint.pt`` is written after every epoch.
+        resume: continue from ``run_dir/checkpoint.pt`` (same recipe only).
+        show_progress: tqdm bars and one line per epoch.
+
+    Raises:
+        ValueError: ``resume`` with a checkpoint written by a different recipe.
+        FileNotFoundError: ``resume`` without a checkpoint.
+    """
+
+    model_class: ClassVar[type[AutoEncoder]]
+
+    def __init__(
+        self,
+        cfg: Any,
+        data: dict[str, tuple[np.ndarray, np.ndarray]],
+        run_dir: Path,
+        resume: bool = False,
+        show_progress: bool = True,
+        device: str = "cpu",
+    ) -> None:
+        self.cfg, self.run_dir, self.show_progress = cfg, Path(run_dir), show_progress
+        self.device = torch.device(device)
+        X, y = data[getattr(cfg, "train_split", "train")]
+        if getattr(cfg, "max_train_samples", None):
+            X, y = X[: cfg.max_train_samples], y[: cfg.max_train_samples]
+        self.X = torch.from_numpy(X).to(self.device)
+        self.y = torch.from_numpy(y).to(self.device)
+        self.X_val, self.y_val = data["val"]
+        loop.seed_everything(cfg.seed)
+        self.model = self.model_class(cfg.model).to(self.device)
+        self.stages = self.make_stages()
+        self.state: dict[str, Any] = {"stage": 0, "epoch": 0, "best_val_error": None, "history": []}
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self._opt_state: dict[str, Any] | None = None
+        if resume:
+            ckpt = loop.load_checkpoint(self.run_dir)
+            if ckpt["train_config"] != cfg.model_dump(mode="json"):
+                raise ValueError("checkpoint was written by a different recipe; refusing to resume")
+            self.model.load_state_dict(ckpt["model"])
+            self.state = ckpt["progress"]
+            self.best_state = ckpt.get("best_model")
+            self._opt_state = ckpt.get("optimizer")
+
+    # -- what a family supplies ------------------------------------------------
+    def make_stages(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def make_optimizer(self, stage: dict[str, Any]) -> torch.optim.Optimizer:
+        raise NotImplementedError
+
+    def batch_loss(
+        self, stage: dict[str, Any], x: torch.Tensor, y: torch.Tensor, gen: torch.Generator
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+    def after_step(self, stage: dict[str, Any]) -> None:
+        """Called after every optimizer step (projections, constraints); default nothing."""
+
+    def val_error(self) -> float:
+        """Classification error in [0, 1] of ``model.classify`` on the validation split."""
+        self.model.eval()
+        with torch.no_grad():
+            fn = lambda a: self.model.classify(torch.from_numpy(a).to(self.device)).cpu().numpy()  # noqa: E731
+            return classification_error(fn, self.X_val, self.y_val)
+
+    # -- the loop ----------------------------------------------------------------
+    def fit(self) -> AutoEncoder:
+        """Run the remaining stages; returns the model (best validated weights) in eval mode."""
+        cfg = self.cfg
+        while self.state["stage"] < len(self.stages):
+            si = self.state["stage"]
+            stage = self.stages[si]
+            opt = self.make_optimizer(stage)
+            if self._opt_state is not None:
+                opt.load_state_dict(self._opt_state)
+                self._opt_state = None
+            base_lr = [g.get("initial_lr", g["lr"]) for g in opt.param_groups]
+            stop = False
+            while self.state["epoch"] < stage["epochs"] and not stop:
+                ep = self.state["epoch"]
+                if getattr(cfg, "lr_schedule", "constant") == "cosine":
+                    scale = 0.5 * (1 + math.cos(math.pi * ep / stage["epochs"]))
+                    for g, lr in zip(opt.param_groups, base_lr, strict=True):
+                        g["initial_lr"], g["lr"] = lr, lr * scale
+                t0 = time.perf_counter()
+                record: dict[str, Any] = {
+                    "stage": stage["kind"],
+                    "layer": stage["layer"],
+                    "epoch": ep + 1,
+                }
+                record["loss"] = self._epoch(stage, opt, loop.generator(cfg.seed, si, ep))
+                record["seconds"] = time.perf_counter() - t0
+                if stage.get("validate"):
+                    stop = self._validate(record, ep)
+                self.state["history"].append(record)
+                self.state["epoch"] = stage["epochs"] if stop else ep + 1
+                if self.show_progress:
+                    loop.tqdm.write(describe(record, len(self.stages), si))
+                self._checkpoint(opt)
+            self.state["stage"], self.state["epoch"] = si + 1, 0
+            self._checkpoint(None)
+        if self.best_state is not None and getattr(cfg, "train_split", "train") == "train":
+            self.model.load_state_dict(self.best_state)  # early stopping's choice
+        return self.model.eval()
+
+    def _validate(self, record: dict[str, Any], ep: int) -> bool:
+        """Record the validation error, keep the best weights; True when patience ran out."""
+        err = record["val_error"] = self.val_error()
+        best = self.state["best_val_error"]
+        if best is None or err < best:
+            self.state["best_val_error"], self.state["best_epoch"] = err, ep + 1
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            return False
+        return bool(self.cfg.patience) and ep + 1 - self.state["best_epoch"] >= self.cfg.patience
+
+    def _epoch(
+        self, stage: dict[str, Any], opt: torch.optim.Optimizer, gen: torch.Generator
+    ) -> float:
+        self.model.train()
+        n = len(self.X)
+        desc = f"{stage['kind']} ep {self.state['epoch'] + 1}/{stage['epochs']}"
+        bar = loop.progress(n, desc, self.show_progress)
+        total, seen = 0.0, 0
+        for idx in loop.batch_indices(n, self.cfg.batch_size, gen):
+            loss = self.batch_loss(stage, self.X[idx], self.y[idx], gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            self.after_step(stage)
+            total, seen = total + loss.item() * len(idx), seen + len(idx)
+            bar.update(len(idx))
+            bar.set_postfix(loss=f"{total / seen:.4f}")
+        bar.close()
+        return total / max(seen, 1)
+
+    def _checkpoint(self, opt: torch.optim.Optimizer | None) -> None:
+        state: dict[str, Any] = {
+            "train_config": self.cfg.model_dump(mode="json"),
+            "model": self.model.state_dict(),
+            "progress": self.state,
+        }
+        if opt is not None:
+            state["optimizer"] = opt.state_dict()
+        if self.best_state is not None:
+            state["best_model"] = self.best_state
+        loop.save_checkpoint(self.run_dir, state)
+
+
+def describe(r: dict[str, Any], n_stages: int, si: int) -> str:
+    """One log line per epoch: stage, loss, validation error, seconds."""
+    where = f" layer {r['layer'] + 1}" if r["layer"] >= 0 else ""
+    s = f"[{si + 1}/{n_stages}] {r['stage']}{where} epoch {r['epoch']}: loss {r['loss']:.4f}"
+    if "val_error" in r:
+        s += f", val error {100 * r['val_error']:.2f}%"
+    return s + f" ({r['seconds']:.1f}s)"
