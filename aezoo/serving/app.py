@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -246,7 +247,16 @@ def create_app(
             threading.Thread(target=_load, name="aezoo-load", daemon=True).start()
         yield
 
-    app = FastAPI(title="aezoo", version=__version__, lifespan=lifespan, description=_DESCRIPTION)
+    local_docs = _swagger_assets()
+    app = FastAPI(
+        title="aezoo",
+        version=__version__,
+        lifespan=lifespan,
+        description=_DESCRIPTION,
+        docs_url=None if local_docs else "/docs",
+    )
+    if local_docs:
+        _mount_local_docs(app, local_docs)
     app.state.serving, app.state.metrics, app.state.settings = state, metrics, settings
 
     @app.exception_handler(AezooError)
@@ -320,6 +330,34 @@ def create_app(
             openapi_extra=_request_body(request_model, first),
         )
     return app
+
+
+def _swagger_assets() -> str | None:
+    """Directory of the Swagger UI 5 files packaged by fastapi-offline, or None (CDN page)."""
+    try:
+        import fastapi_offline
+    except ImportError:
+        return None
+    static = Path(fastapi_offline.__file__).parent / "static"
+    return str(static) if (static / "swagger-ui-bundle.js").is_file() else None
+
+
+def _mount_local_docs(app: FastAPI, assets: str) -> None:
+    """Serve /docs from local files, so the page works on machines without internet access."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="aezoo API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon.png",
+        )
 
 
 def _endpoint(

@@ -248,3 +248,11 @@ def test_chunked_body_above_limit(client: TestClient) -> None:
     response = client.post("/v1/models/sda-tiny/encode", content=chunks)
     assert response.status_code == 413
     assert "max_body_bytes=2000000" in response.json()["error"]["message"]
+
+
+def test_docs_page_needs_no_internet(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "/docs-assets/swagger-ui-bundle.js" in page.text and "cdn." not in page.text
+    js = client.get("/docs-assets/swagger-ui-bundle.js")
+    assert js.status_code == 200 and len(js.content) > 100_000
