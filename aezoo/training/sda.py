@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from aezoo.models.sda import DenoisingAutoencoder, SdAConfig, StackedDenoisingAutoencoder
+from aezoo.training.acai import ACAIConfig
 from aezoo.training.augment import random_shift
 from aezoo.training.corruptions import CorruptionConfig, corrupt
 from aezoo.training.evaluate import linear_probe
@@ -65,6 +66,7 @@ class SdATrainConfig(BaseModel):
     # "train_full": refit on train + val (all training images) for the fixed epoch budget chosen
     # on the validation split; keeps the final weights (validation is then not held out).
     train_split: Literal["train", "train_full"] = "train"
+    acai: ACAIConfig = ACAIConfig()  # ACAI regulariser on the joint stage; off by default
 
 
 def recon_loss(layer: DenoisingAutoencoder, h: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -133,7 +135,7 @@ def stages(cfg: SdATrainConfig) -> list[dict[str, Any]]:
     n_layers = len(cfg.model.hidden_sizes)
     out: list[dict[str, Any]] = []
     if cfg.scheme == "joint":
-        out.append({"kind": "joint", "layer": -1, "epochs": cfg.pretrain_epochs})
+        out.append({"kind": "joint", "layer": -1, "epochs": cfg.pretrain_epochs, "acai": True})
     else:
         per_layer = [
             cfg.pretrain_epochs // n_layers + (i < cfg.pretrain_epochs % n_layers)

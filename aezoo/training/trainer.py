@@ -8,7 +8,12 @@ class owns the epoch loop, seeded shuffling, the cosine schedule, early
 stopping on the validation error for stages marked ``"validate"``, per-epoch
 checkpoints (``run_dir/checkpoint.pt``) and ``resume``.
 
-A stage is a dict: ``{"kind": str, "layer": int, "epochs": int, "validate": bool}``.
+A stage is a dict: ``{"kind": str, "layer": int, "epochs": int, "validate": bool,
+"acai": bool}``. When the recipe has an enabled ``acai`` field
+(:class:`~aezoo.training.acai.ACAIConfig`), stages marked ``"acai"`` (a family's
+reconstruction stages) add the ACAI autoencoder term to ``batch_loss`` and take
+one critic step after every optimizer step (on the batch and the updated
+model's reconstruction); the critic's state is checkpointed with the run.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import torch
 
 from aezoo.models.base import AutoEncoder
 from aezoo.training import loop
+from aezoo.training.acai import ACAIRegularizer
 from aezoo.training.evaluate import classification_error
 
 
@@ -66,6 +72,8 @@ class StagedTrainer:
         loop.seed_everything(cfg.seed)
         self.model = self.model_class(cfg.model).to(self.device)
         self.stages = self.make_stages()
+        acai_cfg = getattr(cfg, "acai", None)
+        self.acai = ACAIRegularizer(self.model, acai_cfg) if acai_cfg and acai_cfg.enabled else None
         self.state: dict[str, Any] = {"stage": 0, "epoch": 0, "best_val_error": None, "history": []}
         self.best_state: dict[str, torch.Tensor] | None = None
         self._opt_state: dict[str, Any] | None = None
@@ -77,6 +85,8 @@ class StagedTrainer:
             self.state = ckpt["progress"]
             self.best_state = ckpt.get("best_model")
             self._opt_state = ckpt.get("optimizer")
+            if self.acai is not None and "acai" in ckpt:
+                self.acai.load_state_dict(ckpt["acai"])
 
     # -- what a family supplies ------------------------------------------------
     def make_stages(self) -> list[dict[str, Any]]:
@@ -126,6 +136,8 @@ class StagedTrainer:
                     "epoch": ep + 1,
                 }
                 record["loss"] = self._epoch(stage, opt, loop.generator(cfg.seed, si, ep))
+                if self.acai is not None and stage.get("acai"):
+                    record["critic_loss"] = self._critic_loss
                 record["seconds"] = time.perf_counter() - t0
                 if stage.get("validate"):
                     stop = self._validate(record, ep)
@@ -157,17 +169,26 @@ class StagedTrainer:
         n = len(self.X)
         desc = f"{stage['kind']} ep {self.state['epoch'] + 1}/{stage['epochs']}"
         bar = loop.progress(n, desc, self.show_progress)
-        total, seen = 0.0, 0
+        acai = self.acai if stage.get("acai") else None
+        total, critic_total, seen = 0.0, 0.0, 0
         for idx in loop.batch_indices(n, self.cfg.batch_size, gen):
-            loss = self.batch_loss(stage, self.X[idx], self.y[idx], gen)
+            x = self.X[idx]
+            loss = self.batch_loss(stage, x, self.y[idx], gen)
+            if acai is not None:
+                loss = loss + acai.autoencoder_term(x, gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             self.after_step(stage)
+            if acai is not None:
+                with torch.no_grad():
+                    x_hat = self.model.decode(self.model.encode(x))  # (B, n_features)
+                critic_total += acai.critic_step(x, x_hat, gen) * len(idx)
             total, seen = total + loss.item() * len(idx), seen + len(idx)
             bar.update(len(idx))
             bar.set_postfix(loss=f"{total / seen:.4f}")
         bar.close()
+        self._critic_loss = critic_total / max(seen, 1)
         return total / max(seen, 1)
 
     def _checkpoint(self, opt: torch.optim.Optimizer | None) -> None:
@@ -180,6 +201,8 @@ class StagedTrainer:
             state["optimizer"] = opt.state_dict()
         if self.best_state is not None:
             state["best_model"] = self.best_state
+        if self.acai is not None:
+            state["acai"] = self.acai.state_dict()
         loop.save_checkpoint(self.run_dir, state)
 
 

@@ -1,0 +1,209 @@
+"""The synthetic "lines" benchmark of ACAI (Berthelot et al., arXiv:1807.07543, §4).
+
+Images are 32x32 (flattened row-major to 1024 values), each a single line from
+the image centre, 15 px long and 2 px wide, at an angle drawn uniformly from
+[0, 2 pi); values are in [-1, 1] with background -1 and the line at +1.
+
+Rendering (exact; ours, not a copy of the official rasteriser):
+
+* pixel ``(row r, col c)`` has its centre at ``(x, y) = (c + 0.5, r + 0.5)``;
+  the image centre is ``(16, 16)``, a pixel corner;
+* the line is the segment from the centre to
+  ``(16 + 15 cos(theta), 16 - 15 sin(theta))``: angle 0 points right and angles
+  grow counter-clockwise as seen on screen (rows grow downwards);
+* ``d`` is the Euclidean distance from a pixel centre to that segment (so both
+  ends are rounded), ``coverage = clip(1.5 - d, 0, 1)``: full within 0.5 px
+  of the segment, a linear 1-px fall-off to 0 at 1.5 px. Integrated across the
+  line this is exactly 2 px of ink (the width);
+* ``value = 2 * coverage - 1``.
+
+Metrics (§4 of the paper; details as in the official evaluation code):
+
+* the 10,000 "true" lines have angles ``2 pi k / 10000``, ``k = 0..9999``;
+* each decoded frame is matched to its nearest true line by cosine distance
+  ``1 - <a, b> / (|a| |b|)`` on the raw values (no centring);
+* **Mean Distance** is the mean of those minimum distances over every frame;
+* **Smoothness** of one interpolation of N frames: the nearest-line angles are
+  unwrapped along the frames (``numpy.unwrap``: a step larger than pi in
+  magnitude is taken the other way round the circle, starting from the first
+  frame), then ``max_i |theta_{i+1} - theta_i| / |theta_{N-1} - theta_0| - 1/(N-1)``.
+  0 means perfectly even steps; a single jump from start to end scores
+  ``1 - 1/(N-1)``. When ``|theta_end - theta_start| < 1e-4`` (the decoded ends
+  match the same line) the score is undefined; as in the official code such a
+  pair is left out of the sum but still counted in the denominator of the
+  average (it contributes 0), and the average is NaN when every pair is
+  undefined. The number of undefined pairs is reported alongside.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from aezoo.models.base import AutoEncoder
+
+SIZE = 32  # image side in pixels
+LENGTH = 15.0  # line length in pixels, from the centre
+WIDTH = 2.0  # line width in pixels
+N_REFERENCE = 10_000  # evenly spaced true lines for the metrics
+UNDEFINED_TOL = 1e-4  # |theta_end - theta_start| below this: smoothness undefined
+
+
+def render_lines(angles: np.ndarray) -> np.ndarray:
+    """Render lines from the image centre at the given angles.
+
+    Args:
+        angles: float array of shape ``(n,)`` in radians (any real value; taken mod 2 pi).
+
+    Returns:
+        float32 array of shape ``(n, 1024)``: row-major 32x32 images in [-1, 1],
+        background -1 (see the module docstring for the exact rendering).
+    """
+    angles = np.asarray(angles, dtype=np.float64).reshape(-1)
+    centre = SIZE / 2
+    grid = np.arange(SIZE) + 0.5
+    px, py = np.meshgrid(grid, grid)  # (32, 32) each: x = column, y = row
+    px, py = px.reshape(1, -1) - centre, py.reshape(1, -1) - centre  # (1, 1024)
+    ux, uy = np.cos(angles)[:, None], -np.sin(angles)[:, None]  # (n, 1) unit direction
+    t = np.clip(px * ux + py * uy, 0.0, LENGTH)  # (n, 1024) projection onto the segment
+    d = np.hypot(px - t * ux, py - t * uy)  # (n, 1024) distance to the segment
+    coverage = np.clip(WIDTH / 2 + 0.5 - d, 0.0, 1.0)
+    return (2.0 * coverage - 1.0).astype(np.float32)
+
+
+def make_lines(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A lines data set: ``n`` images at angles uniform in [0, 2 pi).
+
+    Returns:
+        ``(X, angles)``: float32 ``(n, 1024)`` in [-1, 1] and float64 ``(n,)`` radians.
+
+    Raises:
+        ValueError: ``n < 0``.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    angles = np.random.default_rng(seed).uniform(0.0, 2 * np.pi, size=n)
+    return render_lines(angles), angles
+
+
+def interpolation_pairs(
+    n_pairs: int = 16, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start and end images of the interpolations the metrics are averaged over (paper: 16).
+
+    Returns:
+        ``(x_start, x_end, angles)``: float32 ``(n_pairs, 1024)`` twice and float64
+        ``(n_pairs, 2)`` with the start and end angles in [0, 2 pi).
+    """
+    X, angles = make_lines(2 * n_pairs, seed)
+    return X[:n_pairs], X[n_pairs:], np.stack([angles[:n_pairs], angles[n_pairs:]], axis=1)
+
+
+def interpolate(
+    model: AutoEncoder, x_start: np.ndarray, x_end: np.ndarray, n_steps: int = 16
+) -> np.ndarray:
+    """Decode mixed codes ``decode((1 - t) z_start + t z_end)`` for ``t`` in ``linspace(0, 1, n_steps)``.
+
+    Args:
+        x_start, x_end: float32 ``(n_pairs, n_features)``.
+
+    Returns:
+        float32 frames ``(n_pairs, n_steps, n_features)``, frame 0 from ``x_start``.
+    """
+    model.eval()
+    with torch.no_grad():
+        z0 = model.encode(torch.as_tensor(x_start))  # (P, n_components)
+        z1 = model.encode(torch.as_tensor(x_end))
+        t = torch.linspace(0.0, 1.0, n_steps).view(1, -1, 1)  # (1, N, 1)
+        z = (1 - t) * z0[:, None] + t * z1[:, None]  # (P, N, n_components)
+        frames = model.decode(z.reshape(-1, z.shape[-1]))  # (P * N, n_features)
+    return frames.reshape(len(x_start), n_steps, -1).numpy().astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _reference() -> tuple[np.ndarray, np.ndarray]:
+    """The 10,000 true lines, unit-normalised ``(1024, 10000)`` float32, and their angles."""
+    angles = 2 * np.pi * np.arange(N_REFERENCE) / N_REFERENCE
+    ref = render_lines(angles)
+    ref /= np.linalg.norm(ref, axis=1, keepdims=True)
+    return np.ascontiguousarray(ref.T), angles
+
+
+def nearest_lines(images: np.ndarray, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine distance to, and angle of, the nearest of the 10,000 true lines.
+
+    Args:
+        images: float ``(n, 1024)``.
+
+    Returns:
+        ``(distance, angle)``: float64 ``(n,)`` each; distance in [0, 2], angle in [0, 2 pi).
+
+    Raises:
+        ValueError: images not of shape ``(n, 1024)``.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 2 or images.shape[1] != SIZE * SIZE:
+        raise ValueError(f"images must have shape (n, {SIZE * SIZE}), got {images.shape}")
+    ref, ref_angles = _reference()
+    norms = np.linalg.norm(images, axis=1, keepdims=True)
+    unit = images / np.maximum(norms, 1e-12)  # an all-zero frame has distance 1 to every line
+    dist, idx = np.empty(len(images)), np.empty(len(images), dtype=np.int64)
+    for i in range(0, len(images), chunk):
+        sim = unit[i : i + chunk] @ ref  # (chunk, 10000) cosine similarity
+        j = sim.argmax(axis=1)
+        idx[i : i + chunk] = j
+        best = sim[np.arange(len(j)), j].astype(np.float64)
+        dist[i : i + chunk] = np.clip(1.0 - best, 0.0, 2.0)  # float32 rounding can dip below 0
+    return dist, ref_angles[idx]
+
+
+def smoothness(angles: np.ndarray) -> np.ndarray:
+    """Smoothness of each interpolation from its frames' nearest-line angles.
+
+    Args:
+        angles: ``(n_pairs, N)`` radians, ``N >= 2``.
+
+    Returns:
+        float64 ``(n_pairs,)``: ``max |delta theta| / |theta_end - theta_start| - 1/(N - 1)``
+        on the unwrapped angles; NaN where ``|theta_end - theta_start| < 1e-4``.
+    """
+    angles = np.unwrap(np.atleast_2d(np.asarray(angles, dtype=np.float64)), axis=-1)
+    if angles.shape[1] < 2:
+        raise ValueError(f"need >= 2 frames per interpolation, got {angles.shape[1]}")
+    steps = np.abs(np.diff(angles, axis=-1))  # (n_pairs, N - 1)
+    total = np.abs(angles[:, -1] - angles[:, 0])  # (n_pairs,)
+    out = np.full(len(angles), np.nan)
+    ok = total >= UNDEFINED_TOL
+    out[ok] = steps[ok].max(axis=-1) / total[ok] - 1.0 / (angles.shape[1] - 1)
+    return out
+
+
+def lines_metrics(frames: np.ndarray) -> dict[str, float]:
+    """Mean Distance and Smoothness of decoded interpolations (ACAI §4), averaged over pairs.
+
+    Args:
+        frames: float ``(n_pairs, N, 1024)``, frame 0 the start and frame N-1 the end.
+
+    Returns:
+        ``{"mean_distance", "smoothness", "n_undefined"}``: mean nearest-line cosine
+        distance over all frames; mean smoothness over pairs (undefined pairs count 0,
+        NaN if all are undefined; see the module docstring); how many were undefined.
+
+    Raises:
+        ValueError: frames not of shape ``(n_pairs, N, 1024)`` with ``N >= 2``.
+    """
+    frames = np.asarray(frames, dtype=np.float32)
+    if frames.ndim != 3 or frames.shape[2] != SIZE * SIZE or frames.shape[1] < 2:
+        raise ValueError(f"frames must have shape (n_pairs, N >= 2, 1024), got {frames.shape}")
+    n_pairs, n_steps = frames.shape[:2]
+    dist, angles = nearest_lines(frames.reshape(-1, SIZE * SIZE))
+    scores = smoothness(angles.reshape(n_pairs, n_steps))
+    undefined = np.isnan(scores)
+    smooth = float("nan") if undefined.all() else float(scores[~undefined].sum() / n_pairs)
+    return {
+        "mean_distance": float(dist.mean()),
+        "smoothness": smooth,
+        "n_undefined": int(undefined.sum()),
+    }
