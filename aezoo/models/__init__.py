@@ -13,10 +13,12 @@ from typing import Any
 
 from aezoo.errors import ConfigError
 from aezoo.models.base import AutoEncoder
+from aezoo.models.lista import SparseCodingAutoencoder
 from aezoo.models.sda import StackedDenoisingAutoencoder
 
 ARCHITECTURES: dict[str, type[AutoEncoder]] = {
     StackedDenoisingAutoencoder.architecture: StackedDenoisingAutoencoder,
+    SparseCodingAutoencoder.architecture: SparseCodingAutoencoder,
 }
 
 _VARIANTS: dict[str, Callable[..., AutoEncoder]] = {}
@@ -57,9 +59,10 @@ def create_variant(name: str, **kwargs: Any) -> AutoEncoder:
         raise ConfigError(f"unknown model variant {name!r}; known: {list_variants()}") from None
 
 
+from aezoo.models import lista as _lista  # noqa: E402
 from aezoo.models import sda as _sda  # noqa: E402
 
-for _fn in _sda.VARIANTS:
+for _fn in [*_sda.VARIANTS, *_lista.VARIANTS]:
     register_model(_fn)
 
 __all__ = ["ARCHITECTURES", "AutoEncoder", "create_model", "create_variant", "list_variants"]

@@ -1,0 +1,396 @@
+"""Sparse coding with variance regularisation and a LISTA encoder.
+
+Evtimova & LeCun, "Sparse Coding with Multi-Layer Decoders using Variance
+Regularization", arXiv:2112.09214 (TMLR 2022), §3 (energy, eq. 1-3 and the
+variance hinge), §3.1 (FISTA inference), §3.2 (LISTA amortised encoder), §4
+(linear and "NL" decoders). LISTA: Gregor & LeCun, "Learning Fast Approximations
+of Sparse Coding", ICML 2010, §3. FISTA: Beck & Teboulle, SIAM J. Imaging
+Sciences 2(1), 2009.
+
+The energy of an input ``y`` (normalised pixels) and a code ``z >= 0``::
+
+    E(y, z) = ||y - D(z)||^2 / 2 + lam ||z||_1
+              + beta * sum_j max(0, T - std_j(Z))^2 + gamma ||z - E(y)||^2
+
+Training (``aezoo.training.lista``) finds ``z*`` by FISTA from the encoder's
+prediction, then updates the decoder on the reconstruction of ``z*`` and the
+encoder by regression onto ``z*``; at serving time the encoder alone gives the
+code (amortised inference), so the exported graphs contain no FISTA.
+
+Orientation: inputs ``X`` float32 ``(batch, n_features)`` are pixels in [0, 1];
+``Y = (X - mean) / std`` is the normalised input the energy is written on; codes
+``Z`` are ``(batch, n_components)`` and non-negative. The linear dictionary ``D``
+is ``(n_features, n_components)``: its columns are the atoms, and on a batch of
+rows ``D z`` is ``Z @ D.T``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from torch import nn
+
+from aezoo.models.base import AutoEncoder
+from aezoo.spec import InputSpec
+
+Decoder = Callable[[torch.Tensor], torch.Tensor]
+
+
+# -- numeric kernels -----------------------------------------------------------------
+def fista(
+    y: torch.Tensor,
+    decoder: torch.Tensor | Decoder,
+    lam: float,
+    step: float | None = None,
+    z0: torch.Tensor | None = None,
+    max_steps: int = 200,
+    tol: float = 1e-3,
+    penalty: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, int]:
+    """Non-negative sparse codes by FISTA (Beck & Teboulle 2009; arXiv:2112.09214 §3.1).
+
+    Minimises, over ``Z >= 0``, ``sum_i ||y_i - D(z_i)||^2 / 2 + lam ||z_i||_1 [+ penalty(Z)]``
+    with the proximal step ``z = max(0, u - step * lam)`` and Nesterov momentum.
+
+    Args:
+        y: targets ``(B, n_features)``.
+        decoder: either the dictionary ``D`` ``(n_features, n_components)`` (atoms as
+            columns; the gradient is computed in closed form) or a callable mapping
+            codes ``(B, n_components)`` to ``(B, n_features)`` (the NL decoder; the
+            gradient of the smooth part comes from autograd).
+        lam: L1 weight ``lambda >= 0``.
+        step: FISTA step size. ``None`` with a dictionary: ``1 / ||D||_2^2`` (the inverse
+            Lipschitz constant of the gradient). Required with a callable decoder.
+        z0: warm start ``(B, n_components)`` (the encoder's prediction); clamped to
+            ``>= 0``. ``None``: zeros (needs a dictionary to know ``n_components``).
+        max_steps: at most this many FISTA steps (>= 1).
+        tol: stop when ``||Z_k - Z_{k-1}||_F <= tol * ||Z_{k-1}||_F`` over the batch.
+        penalty: optional smooth scalar function of the whole code batch ``Z`` (e.g.
+            ``beta * variance_hinge(Z) + gamma ||Z - E(y)||^2``); its autograd gradient
+            is added. The step is not adapted to it: pass a step small enough.
+
+    Returns:
+        ``(Z, n_steps)``: the codes ``(B, n_components)``, detached, and the number of
+        steps taken.
+
+    Raises:
+        ValueError: shapes disagree, a callable decoder without ``step`` or ``z0``, or
+            ``max_steps < 1``.
+    """
+    if max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+    y = y.detach()
+    if isinstance(decoder, torch.Tensor):
+        D = decoder.detach()  # (n_features, n_components)
+        if D.ndim != 2 or D.shape[0] != y.shape[1]:
+            raise ValueError(f"D must be (n_features={y.shape[1]}, n_components), got {D.shape}")
+        if step is None:
+            step = 1.0 / float(torch.linalg.matrix_norm(D, ord=2)) ** 2
+        if z0 is None:
+            z0 = y.new_zeros(y.shape[0], D.shape[1])
+
+        def smooth_grad(z: torch.Tensor) -> torch.Tensor:
+            return (z @ D.T - y) @ D  # (B, n_components)
+
+    else:
+        if step is None or z0 is None:
+            raise ValueError("fista with a callable decoder needs both step and z0")
+        fn = decoder
+
+        def smooth_grad(z: torch.Tensor) -> torch.Tensor:
+            with torch.enable_grad():
+                zz = z.detach().requires_grad_(True)
+                loss = 0.5 * (fn(zz) - y).pow(2).sum()
+                (g,) = torch.autograd.grad(loss, zz)
+            return g  # (B, n_components)
+
+    def grad(z: torch.Tensor) -> torch.Tensor:
+        g = smooth_grad(z)
+        if penalty is not None:
+            with torch.enable_grad():
+                zz = z.detach().requires_grad_(True)
+                (gp,) = torch.autograd.grad(penalty(zz), zz)
+            g = g + gp
+        return g
+
+    with torch.no_grad():
+        z_prev = z0.detach().clamp_min(0.0)  # (B, n_components)
+        v, t, thresh = z_prev, 1.0, step * lam
+        k = 0
+        for k in range(1, max_steps + 1):  # noqa: B007 (k is returned)
+            z = (v - step * grad(v) - thresh).clamp_min(0.0)  # prox of lam |z|_1 + I(z >= 0)
+            t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
+            v = z + ((t - 1.0) / t_next) * (z - z_prev)  # momentum
+            diff = float(torch.linalg.vector_norm(z - z_prev))
+            ref = float(torch.linalg.vector_norm(z_prev))
+            z_prev, t = z, t_next
+            if diff <= tol * ref:
+                break
+    return z_prev, k
+
+
+def sparse_coding_energy(
+    y: torch.Tensor, y_hat: torch.Tensor, z: torch.Tensor, lam: float
+) -> torch.Tensor:
+    """Per-sample lasso energy ``||y - y_hat||^2 / 2 + lam ||z||_1``, shape ``(B,)``."""
+    return 0.5 * (y - y_hat).pow(2).sum(dim=1) + lam * z.abs().sum(dim=1)
+
+
+def variance_hinge(Z: torch.Tensor, threshold: float = 0.5, eps: float = 0.0) -> torch.Tensor:
+    """Variance regulariser ``sum_j max(0, T - std_j(Z))^2`` (arXiv:2112.09214 §3, eq. 3).
+
+    Args:
+        Z: codes ``(B, n_components)`` with ``B >= 2``.
+        threshold: the hinge threshold ``T`` (0.5 in the official code).
+        eps: added to the variance under the square root; ``> 0`` keeps the gradient
+            finite for a component that is constant over the batch (its std is 0).
+
+    Returns:
+        A scalar tensor ``>= 0``; 0 when every component's unbiased std is ``>= T``.
+
+    Raises:
+        ValueError: ``Z`` is not 2-D or has fewer than 2 rows (no unbiased std).
+    """
+    if Z.ndim != 2 or Z.shape[0] < 2:
+        raise ValueError(f"Z must be (B >= 2, n_components), got {tuple(Z.shape)}")
+    std = torch.sqrt(Z.var(dim=0, correction=1) + eps)  # (n_components,)
+    return F.relu(threshold - std).pow(2).sum()
+
+
+# -- building blocks -----------------------------------------------------------------
+class LISTAEncoder(nn.Module):
+    """``B = W y + b; z = relu(B); K times: z = relu(B + S z)`` (Gregor & LeCun 2010, §3).
+
+    Args:
+        n_features: input width.
+        n_components: code width.
+        n_iterations: ``K`` unrolled refinements (0: a single ReLU layer).
+    """
+
+    def __init__(self, n_features: int, n_components: int, n_iterations: int) -> None:
+        super().__init__()
+        self.W = nn.Linear(n_features, n_components)  # W: (n_components, n_features), b
+        self.S = nn.Linear(n_components, n_components, bias=False)
+        self.n_iterations = n_iterations
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        b = self.W(y)  # (B, n_components)
+        z = F.relu(b)  # (B, n_components)
+        for _ in range(self.n_iterations):
+            z = F.relu(b + self.S(z))  # (B, n_components)
+        return z
+
+
+class LinearDecoder(nn.Module):
+    """``D z`` with no bias; ``weight`` is ``D`` ``(n_features, n_components)``."""
+
+    def __init__(self, n_features: int, n_components: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(n_features, n_components))
+        self.normalize_atoms()  # unit-norm random atoms at start
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z @ self.weight.T  # (B, n_features)
+
+    @torch.no_grad()
+    def normalize_atoms(self) -> None:
+        """Rescale every column of ``D`` to unit L2 norm (SDL's constraint)."""
+        self.weight.div_(self.weight.norm(dim=0, keepdim=True).clamp_min(1e-12))
+
+    def atoms(self) -> torch.Tensor:
+        return self.weight.T  # (n_components, n_features)
+
+
+class NLDecoder(nn.Module):
+    """``W2 relu(W1 z + b1)``, no bias on the output (arXiv:2112.09214 §4, "NL").
+
+    ``W1`` is ``(n_hidden, n_components)``, ``W2`` is ``(n_features, n_hidden)``.
+    """
+
+    def __init__(self, n_features: int, n_components: int, n_hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(n_components, n_hidden)
+        self.fc2 = nn.Linear(n_hidden, n_features, bias=False)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.fc1(z))  # (B, n_hidden)
+        return self.fc2(h)  # (B, n_features)
+
+    @torch.no_grad()
+    def normalize_atoms(self) -> None:
+        """Rescale the columns of ``W1`` and of ``W2`` to unit L2 norm (SDL-NL)."""
+        for w in (self.fc1.weight, self.fc2.weight):
+            w.div_(w.norm(dim=0, keepdim=True).clamp_min(1e-12))
+
+    def atoms(self) -> torch.Tensor:
+        return self.fc2.weight.T  # (n_hidden, n_features): the output layer's atoms
+
+    def lipschitz_bound(self) -> float:
+        """``||W2||_2^2 ||W1||_2^2``: bounds ``||J^T J||`` of the decoder on every ReLU region."""
+        w1 = torch.linalg.matrix_norm(self.fc1.weight.detach(), ord=2)
+        w2 = torch.linalg.matrix_norm(self.fc2.weight.detach(), ord=2)
+        return float(w1 * w2) ** 2
+
+
+# -- the model -------------------------------------------------------------------------
+class LISTAConfig(BaseModel):
+    """Hyperparameters of a LISTA sparse-coding autoencoder (constructor arguments only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_features: int = Field(784, gt=0)  # input width (MNIST: 28*28 pixels in [0, 1])
+    n_components: int = Field(128, gt=0)  # code width (128 for MNIST in the paper)
+    n_iterations: int = Field(3, ge=0)  # K, LISTA's unrolled refinements (3 officially)
+    decoder: Literal["linear", "nl"] = "linear"  # D z, or W2 relu(W1 z + b1)
+    nl_hidden: int = Field(1024, gt=0)  # width of the NL decoder's hidden layer
+    unit_norm_atoms: bool = False  # SDL: renormalise the decoder's columns after each step
+    input_mean: float = 0.1307  # y = (x - mean) / std inside encode (MNIST train pixels)
+    input_std: float = Field(0.3081, gt=0.0)
+    image_shape: list[int] | None = [28, 28]  # for the input spec and figures
+    lam: float = Field(0.02, ge=0.0)  # lambda, the L1 weight of the energy (VDL: 0.02)
+    fista_step: float | None = Field(None, gt=0.0)  # None: 1 / Lipschitz bound of the decoder
+    fista_max_steps: int = Field(200, ge=1)  # FISTA steps at most
+    fista_tol: float = Field(1e-3, gt=0.0)  # stop at relative change of Z below this
+
+    @model_validator(mode="after")
+    def _check(self) -> LISTAConfig:
+        if self.image_shape is not None and math.prod(self.image_shape) != self.n_features:
+            raise ValueError(
+                f"image_shape {self.image_shape} has {math.prod(self.image_shape)} values, "
+                f"n_features is {self.n_features}"
+            )
+        return self
+
+
+class SparseCodingAutoencoder(AutoEncoder):
+    """LISTA encoder + linear or NL decoder trained on the sparse-coding energy.
+
+    ``encode`` normalises pixels ``(B, n_features)`` in [0, 1] and returns the LISTA
+    code ``(B, n_components)`` (no FISTA at serving time). ``decode`` maps a code
+    to pixels: ``clamp(D(z) * std + mean, 0, 1)``. The clamp is the projection onto
+    the declared pixel range: the linear decoder's output is unbounded, the serving
+    contract promises pixels in [0, 1], and clamping can only bring each pixel
+    closer to any target in [0, 1], so it never lowers PSNR. The energy and its
+    training use :meth:`reconstruct` (normalised space, no clamp).
+    """
+
+    architecture = "lista"
+    family = "lista"
+    config_class = LISTAConfig
+
+    def __init__(self, config: LISTAConfig) -> None:
+        super().__init__(config)
+        c = config
+        self.encoder = LISTAEncoder(c.n_features, c.n_components, c.n_iterations)
+        self.decoder: LinearDecoder | NLDecoder = (
+            LinearDecoder(c.n_features, c.n_components)
+            if c.decoder == "linear"
+            else NLDecoder(c.n_features, c.n_components, c.nl_hidden)
+        )
+        if c.unit_norm_atoms:
+            self.decoder.normalize_atoms()
+
+    @property
+    def n_components(self) -> int:
+        return self.config.n_components
+
+    def input_spec(self) -> InputSpec:
+        return InputSpec(
+            n_features=self.config.n_features,
+            shape=self.config.image_shape,
+            value_range=(0.0, 1.0),
+            preprocessing="grayscale pixels scaled to [0, 1] (uint8 / 255); the model "
+            f"standardises them itself ((x - {self.config.input_mean:g}) / "
+            f"{self.config.input_std:g})",
+        )
+
+    def filters(self) -> torch.Tensor:
+        """Decoder atoms in normalised pixel space: the columns of ``D``
+        ``(n_components, n_features)``, or for the NL decoder the columns of ``W2``
+        ``(nl_hidden, n_features)`` (the output layer's atoms)."""
+        return self.decoder.atoms()
+
+    # -- the energy's pieces (normalised space) -----------------------------------------
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Pixels ``(B, n_features)`` -> ``y = (x - mean) / std``."""
+        return (x - self.config.input_mean) / self.config.input_std
+
+    def reconstruct(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder's output ``D(z)`` ``(B, n_features)`` in normalised space."""
+        return self.decoder(z)
+
+    def fista_step(self, extra_lipschitz: float = 0.0) -> float:
+        """The FISTA step: ``config.fista_step`` if set, else ``1 / (L + extra_lipschitz)``
+        with ``L = ||D||_2^2`` (linear) or the bound ``||W2||_2^2 ||W1||_2^2`` (NL; exact
+        on each ReLU region). ``extra_lipschitz`` is the curvature of any smooth penalty
+        added to the energy (``2 gamma`` for ``gamma ||z - E(y)||^2``)."""
+        if self.config.fista_step is not None:
+            return self.config.fista_step
+        if isinstance(self.decoder, LinearDecoder):
+            lip = float(torch.linalg.matrix_norm(self.decoder.weight.detach(), ord=2)) ** 2
+        else:
+            lip = self.decoder.lipschitz_bound()
+        return 1.0 / (lip + extra_lipschitz)
+
+    def sparse_code(
+        self,
+        y: torch.Tensor,
+        z0: torch.Tensor | None = None,
+        penalty: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        extra_lipschitz: float = 0.0,
+    ) -> tuple[torch.Tensor, int]:
+        """FISTA codes of normalised inputs ``y`` ``(B, n_features)``, warm-started at
+        ``z0`` (default: the encoder's prediction), on the lasso energy plus ``penalty``
+        (see :func:`fista` and :meth:`fista_step`). Returns ``(Z, n_steps)``."""
+        if z0 is None:
+            with torch.no_grad():
+                z0 = self.encoder(y)
+        dec = self.decoder.weight if isinstance(self.decoder, LinearDecoder) else self.decoder
+        c = self.config
+        return fista(
+            y,
+            dec,
+            c.lam,
+            self.fista_step(extra_lipschitz),
+            z0,
+            c.fista_max_steps,
+            c.fista_tol,
+            penalty,
+        )
+
+    # -- operations ---------------------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.normalize(x)  # (B, n_features)
+        return self.encoder(y)  # (B, n_components)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        d = self.reconstruct(z)  # (B, n_features), normalised space
+        return (d * self.config.input_std + self.config.input_mean).clamp(0.0, 1.0)
+
+
+def lista_vdl_mnist(**kwargs) -> SparseCodingAutoencoder:
+    """VDL: 128 codes, linear decoder, lambda 0.02 (official MNIST setting)."""
+    return SparseCodingAutoencoder(LISTAConfig(**{"lam": 0.02, **kwargs}))
+
+
+def lista_vdl_nl_mnist(**kwargs) -> SparseCodingAutoencoder:
+    """VDL-NL: 128 codes, decoder W2 relu(W1 z + b1) with 1024 hidden units, lambda 0.01."""
+    return SparseCodingAutoencoder(LISTAConfig(**{"decoder": "nl", "lam": 0.01, **kwargs}))
+
+
+def lista_sdl_mnist(**kwargs) -> SparseCodingAutoencoder:
+    """SDL: 128 codes, linear decoder with unit-norm atoms, lambda 0.005."""
+    return SparseCodingAutoencoder(LISTAConfig(**{"unit_norm_atoms": True, "lam": 0.005, **kwargs}))
+
+
+def lista_mnist_tiny(**kwargs) -> SparseCodingAutoencoder:
+    """16 codes, K = 2, linear decoder: for unit tests."""
+    return SparseCodingAutoencoder(LISTAConfig(**{"n_components": 16, "n_iterations": 2, **kwargs}))
+
+
+VARIANTS = [lista_vdl_mnist, lista_vdl_nl_mnist, lista_sdl_mnist, lista_mnist_tiny]
