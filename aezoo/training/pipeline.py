@@ -146,7 +146,7 @@ def package(
 
 
 def load_splits(data_dir: str | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    return {s: mnist.load_mnist(s, data_dir) for s in ("train", "val", "test")}
+    return {s: mnist.load_mnist(s, data_dir) for s in ("train", "val", "test", "train_full")}
 
 
 def run_recipe(
