@@ -131,3 +131,21 @@ def test_recipes_validate_and_reject_unknown_keys() -> None:
         apply_overrides({}, ["seed"])
     with pytest.raises(ConfigError, match="unknown recipe"):
         read_recipe("no-such-recipe")
+
+
+def test_train_full_refits_on_all_training_images_and_keeps_the_final_weights(
+    tmp_path: Path,
+) -> None:
+    data = _data()
+    X, y = data["train"]
+    data["train_full"] = (np.concatenate([X, X[:32]]), np.concatenate([y, y[:32]]))
+    cfg = SdATrainConfig(
+        model=TINY, pretrain_epochs=1, finetune_epochs=3, batch_size=32, train_split="train_full"
+    )
+    trainer = SdATrainer(cfg, data, tmp_path, show_progress=False)
+    assert len(trainer.X) == len(X) + 32
+    model = trainer.fit()
+    last = trainer.model.state_dict()
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, last[k])
+    assert trainer.best_state is not None  # validation still recorded, just not used to choose
