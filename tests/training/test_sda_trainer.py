@@ -133,19 +133,31 @@ def test_recipes_validate_and_reject_unknown_keys() -> None:
         read_recipe("no-such-recipe")
 
 
-def test_train_full_refits_on_all_training_images_and_keeps_the_final_weights(
-    tmp_path: Path,
+@pytest.mark.parametrize("split", ["train", "train_full"])
+def test_train_split_decides_between_best_and_final_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, split: str
 ) -> None:
     data = _data()
     X, y = data["train"]
     data["train_full"] = (np.concatenate([X, X[:32]]), np.concatenate([y, y[:32]]))
+    errors = iter([0.1, 0.5, 0.9])  # the first fine-tuning epoch is the best one
+    monkeypatch.setattr(SdATrainer, "val_error", lambda self: next(errors))
     cfg = SdATrainConfig(
-        model=TINY, pretrain_epochs=1, finetune_epochs=3, batch_size=32, train_split="train_full"
+        model=TINY,
+        pretrain_epochs=1,
+        finetune_epochs=3,
+        batch_size=32,
+        patience=0,
+        train_split=split,
     )
     trainer = SdATrainer(cfg, data, tmp_path, show_progress=False)
-    assert len(trainer.X) == len(X) + 32
+    assert len(trainer.X) == len(X) + (32 if split == "train_full" else 0)
     model = trainer.fit()
-    last = trainer.model.state_dict()
-    for k, v in model.state_dict().items():
-        torch.testing.assert_close(v, last[k])
-    assert trainer.best_state is not None  # validation still recorded, just not used to choose
+    final = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["model"]
+    best = trainer.best_state
+    assert best is not None and trainer.state["best_epoch"] == 1
+    want = final if split == "train_full" else best
+    other = best if split == "train_full" else final
+    got = model.state_dict()
+    assert all(torch.equal(got[k], want[k]) for k in got)
+    assert not all(torch.equal(got[k], other[k]) for k in got)
