@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
 from safetensors.torch import load_file, save_file
 
 from aezoo._version import __version__
@@ -120,9 +119,3 @@ def load_torch_model(path: Path, verify: bool = True) -> AutoEncoder:
     except RuntimeError as e:
         raise ArtifactError(f"{path / WEIGHTS} does not fit {config.architecture}: {e}") from e
     return model.eval()
-
-
-def torch_device(prefer: str = "auto") -> torch.device:
-    if prefer == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(prefer)
