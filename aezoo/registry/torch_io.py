@@ -6,6 +6,7 @@ Needs ``aezoo[train]`` (torch, onnx). Serving never imports this module.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -78,6 +79,9 @@ def build_artifact(
         raise FileExistsError(f"{out_dir} already exists; choose a new directory")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it owner-only; an artifact is shareable
     try:
         model = model.eval()
         config = model_config(model)
@@ -94,6 +98,9 @@ def build_artifact(
         (tmp / CARD).write_text(
             render_card(name, config, record, export_record, sorted(figures or {}), card_text)
         )
+        for f in tmp.rglob("*"):
+            if f.is_file():
+                os.chmod(f, 0o666 & ~umask)  # safetensors writes 0600
         write_manifest(tmp, name, version)
         tmp.rename(out_dir)
     except BaseException:

@@ -36,8 +36,8 @@ def bundled_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSer
         yield server
 
 
-def _post(server: LiveServer, op: str, body: dict) -> dict:
-    r = httpx.post(f"{server.url}/v1/models/sda-mnist/{op}", json=body, timeout=120)
+def _post(server: LiveServer, op: str, body: dict, model: str = "sda-mnist") -> dict:
+    r = httpx.post(f"{server.url}/v1/models/{model}/{op}", json=body, timeout=120)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -57,11 +57,16 @@ def test_sda_mnist_is_listed_with_its_spec(bundled_server: LiveServer) -> None:
     assert sda["input"]["n_features"] == 784 and sda["input"]["value_range"] == [0.0, 1.0]
 
 
-def test_sda_mnist_classifies_the_test_set(bundled_server: LiveServer, mnist_dir: Path) -> None:
+@pytest.mark.parametrize("model", ["sda-mnist", "drsae-mnist"])
+def test_bundled_classifiers_err_at_most_3_percent(
+    bundled_server: LiveServer, mnist_dir: Path, model: str
+) -> None:
     X, y = load_mnist("test", mnist_dir)
     labels = np.concatenate(
         [
-            _post(bundled_server, "classify", {"inputs": X[i : i + CHUNK].tolist()})["labels"]
+            _post(bundled_server, "classify", {"inputs": X[i : i + CHUNK].tolist()}, model)[
+                "labels"
+            ]
             for i in range(0, len(X), CHUNK)
         ]
     )
@@ -93,3 +98,22 @@ def test_sda_mnist_interpolates_and_encodes_deterministically(
     first = _post(bundled_server, "encode", {"inputs": X[:64].tolist()})["codes"]
     second = _post(bundled_server, "encode", {"inputs": X[:64].tolist()})["codes"]
     assert first == second and np.asarray(first).shape == (64, 200)
+
+
+def test_drsae_mnist_codes_are_400_non_negative_values(
+    bundled_server: LiveServer, mnist_dir: Path
+) -> None:
+    X, _ = load_mnist("test", mnist_dir)
+    codes = np.asarray(
+        _post(bundled_server, "encode", {"inputs": X[:64].tolist()}, "drsae-mnist")["codes"]
+    )
+    assert codes.shape == (64, 400) and codes.min() >= 0.0 and (codes > 0).any()
+    out = np.asarray(
+        _post(
+            bundled_server,
+            "interpolate",
+            {"a": X[0].tolist(), "b": X[1].tolist(), "steps": 5},
+            "drsae-mnist",
+        )["outputs"]
+    )
+    assert out.shape == (5, 784) and out.min() >= 0.0 and out.max() <= 1.0
