@@ -24,7 +24,9 @@ _FAMILY_TEXT = {
     "itself. D z_T reconstructs the unit-norm input, so decode (and denoise, interpolate) "
     "returns clip(s * D z, 0, 1) with the fixed scale s = pixel_scale, the mean L2 norm of "
     "the training images: an image of average norm comes back at its own brightness, a "
-    "fainter or bolder one at the average brightness.",
+    "fainter or bolder one at the average brightness. training.json holds the recipe: the "
+    "optimiser (the paper used SGD), phase lengths, lambda, and any input corruption during "
+    "phase 2 (a denoising regulariser that the paper does not use).",
 }
 _METRIC_TEXT = {
     "test_error_pct": "classification error on the test split, %",
@@ -40,13 +42,15 @@ _FIGURE_TEXT = {
     "interpolation.png": "Decoded interpolations between pairs of test images.",
     "unit_selectivity.png": "Decoder atoms (columns of D). Row c, left: the five units most "
     "selective for class c (share of their mean test-set activity that class c draws), the "
-    "paper's categorical units, shaped like whole digits; right (five per row): the 50 least "
-    "selective live units, the part units, strokes shared by many classes.",
+    "paper's categorical units (prototypes of one class); right (five per row): the 50 least "
+    "selective live units, candidates for the paper's part units (deformations shared by "
+    "many classes).",
     "step_activity.png": "Activity over the unrolled steps t = 1..T on the test set, each "
     "curve divided by its value at t = T: the mean code norm ||z_t||, and the summed "
     "activity of the most (categorical) and least (part) class-selective quarter of the "
-    "live units. Part units are driven by the input from the first step; categorical "
-    "units build up through the recurrence.",
+    "live units. The paper reports that part units are driven by the input from the "
+    "first step while categorical units build up through the recurrence (arXiv:1301.3775, "
+    "abstract and analysis); the curves show how far this model does the same.",
 }
 
 

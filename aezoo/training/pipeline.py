@@ -25,6 +25,7 @@ from aezoo.registry.torch_io import build_artifact
 from aezoo.training import data as mnist
 from aezoo.training import figures
 from aezoo.training.corruptions import masking_noise
+from aezoo.training.drsae import DrSAETrainConfig, DrSAETrainer
 from aezoo.training.evaluate import (
     classification_error,
     denoising_metrics,
@@ -34,7 +35,10 @@ from aezoo.training.evaluate import (
 from aezoo.training.recipes import validate
 from aezoo.training.sda import SdATrainConfig, SdATrainer
 
-FAMILIES: dict[str, tuple[type, type]] = {"sda": (SdATrainConfig, SdATrainer)}
+FAMILIES: dict[str, tuple[type, type]] = {
+    "sda": (SdATrainConfig, SdATrainer),
+    "drsae": (DrSAETrainConfig, DrSAETrainer),
+}
 DENOISE_MASKING_LEVEL = 0.25
 
 
@@ -81,9 +85,17 @@ def evaluate_model(
 
 
 def make_figures(
-    model: AutoEncoder, X: np.ndarray, shape: tuple[int, int], seed: int = 0
+    model: AutoEncoder,
+    X: np.ndarray,
+    shape: tuple[int, int],
+    seed: int = 0,
+    y: np.ndarray | None = None,
 ) -> dict[str, bytes]:
-    """filters.png, reconstructions.png (clean / 25% masked / denoised), interpolation.png."""
+    """filters.png, reconstructions.png (clean / 25% masked / denoised), interpolation.png.
+
+    Plus the family's own analysis figures when its trainer class offers
+    ``extra_figures(model, X, y, shape) -> {name: png_bytes}`` and labels ``y`` are given.
+    """
     out: dict[str, bytes] = {}
     with torch.no_grad():
         w = model.filters()
@@ -100,6 +112,10 @@ def make_figures(
             model.decode((1 - alphas) * z[2 * i] + alphas * z[2 * i + 1]).numpy() for i in range(4)
         ]
         out["interpolation.png"] = figures.rows_figure(strips, shape)
+    family = FAMILIES.get(model.family)
+    extra = getattr(family[1], "extra_figures", None) if family else None
+    if extra is not None and y is not None:
+        out.update(extra(model, X, y, shape))
     return out
 
 
@@ -125,7 +141,9 @@ def package(
         "metrics": metrics,
         "history": history or [],
         "train_seconds": None if train_seconds is None else round(train_seconds, 1),
-        "command": "aezoo " + shlex.join(sys.argv[1:]) if Path(sys.argv[0]).name == "aezoo" else "",
+        "command": "aezoo " + shlex.join(sys.argv[1:])
+        if Path(sys.argv[0]).name in ("aezoo", "__main__.py")
+        else "",
         "versions": {
             "aezoo": __version__,
             "torch": torch.__version__,
@@ -141,7 +159,7 @@ def package(
         out,
         name=cfg.name,
         training=record,
-        figures=make_figures(model, splits["test"][0], shape, cfg.seed),  # type: ignore[arg-type]
+        figures=make_figures(model, splits["test"][0], shape, cfg.seed, splits["test"][1]),  # type: ignore[arg-type]
     )
 
 

@@ -97,8 +97,14 @@ class StagedTrainer:
 
     def batch_loss(
         self, stage: dict[str, Any], x: torch.Tensor, y: torch.Tensor, gen: torch.Generator
-    ) -> torch.Tensor:
+    ) -> torch.Tensor | dict[str, torch.Tensor]:
+        """The loss to minimise on one batch: a scalar, or ``{"loss": total, name: term, ...}``
+        whose other terms are averaged over the epoch and logged with it."""
         raise NotImplementedError
+
+    def epoch_metrics(self, stage: dict[str, Any]) -> dict[str, float]:
+        """Extra numbers logged after each epoch (e.g. a validation loss); default none."""
+        return {}
 
     def after_step(self, stage: dict[str, Any]) -> None:
         """Called after every optimizer step (projections, constraints); default nothing."""
@@ -135,7 +141,8 @@ class StagedTrainer:
                     "layer": stage["layer"],
                     "epoch": ep + 1,
                 }
-                record["loss"] = self._epoch(stage, opt, loop.generator(cfg.seed, si, ep))
+                record.update(self._epoch(stage, opt, loop.generator(cfg.seed, si, ep)))
+                record.update(self.epoch_metrics(stage))
                 if self.acai is not None and stage.get("acai"):
                     record["critic_loss"] = self._critic_loss
                 record["seconds"] = time.perf_counter() - t0
@@ -164,16 +171,23 @@ class StagedTrainer:
 
     def _epoch(
         self, stage: dict[str, Any], opt: torch.optim.Optimizer, gen: torch.Generator
-    ) -> float:
+    ) -> dict[str, float]:
+        """One pass over the training set; returns the epoch means of the loss and its terms."""
         self.model.train()
         n = len(self.X)
         desc = f"{stage['kind']} ep {self.state['epoch'] + 1}/{stage['epochs']}"
+        last = self.state["history"][-1] if self.state["history"] else {}
+        if "val_error" in last:
+            desc += f" (val err {100 * last['val_error']:.2f}%)"
         bar = loop.progress(n, desc, self.show_progress)
         acai = self.acai if stage.get("acai") else None
-        total, critic_total, seen = 0.0, 0.0, 0
+        totals: dict[str, float] = {}
+        critic_total, seen = 0.0, 0
         for idx in loop.batch_indices(n, self.cfg.batch_size, gen):
             x = self.X[idx]
-            loss = self.batch_loss(stage, x, self.y[idx], gen)
+            out = self.batch_loss(stage, x, self.y[idx], gen)
+            terms = out if isinstance(out, dict) else {"loss": out}
+            loss = terms["loss"]
             if acai is not None:
                 loss = loss + acai.autoencoder_term(x, gen)
             opt.zero_grad(set_to_none=True)
@@ -184,12 +198,16 @@ class StagedTrainer:
                 with torch.no_grad():
                     x_hat = self.model.decode(self.model.encode(x))  # (B, n_features)
                 critic_total += acai.critic_step(x, x_hat, gen) * len(idx)
-            total, seen = total + loss.item() * len(idx), seen + len(idx)
+            seen += len(idx)
+            totals["loss"] = totals.get("loss", 0.0) + loss.item() * len(idx)
+            for k, v in terms.items():
+                if k != "loss":
+                    totals[k] = totals.get(k, 0.0) + float(v.detach()) * len(idx)
             bar.update(len(idx))
-            bar.set_postfix(loss=f"{total / seen:.4f}")
+            bar.set_postfix({k: f"{v / seen:.4f}" for k, v in totals.items()})
         bar.close()
         self._critic_loss = critic_total / max(seen, 1)
-        return total / max(seen, 1)
+        return {k: v / max(seen, 1) for k, v in totals.items()}
 
     def _checkpoint(self, opt: torch.optim.Optimizer | None) -> None:
         state: dict[str, Any] = {
@@ -207,9 +225,13 @@ class StagedTrainer:
 
 
 def describe(r: dict[str, Any], n_stages: int, si: int) -> str:
-    """One log line per epoch: stage, loss, validation error, seconds."""
-    where = f" layer {r['layer'] + 1}" if r["layer"] >= 0 else ""
-    s = f"[{si + 1}/{n_stages}] {r['stage']}{where} epoch {r['epoch']}: loss {r['loss']:.4f}"
+    """One log line per epoch: stage, loss and its terms, validation error, seconds."""
+    where = f" layer {r['layer'] + 1}" if r.get("layer", -1) >= 0 else ""
+    skip = {"stage", "layer", "epoch", "seconds", "val_error"}
+    terms = ", ".join(
+        f"{k} {v:.4f}" for k, v in r.items() if k not in skip and isinstance(v, float)
+    )
+    s = f"[{si + 1}/{n_stages}] {r['stage']}{where} epoch {r['epoch']}: {terms}"
     if "val_error" in r:
         s += f", val error {100 * r['val_error']:.2f}%"
     return s + f" ({r['seconds']:.1f}s)"
