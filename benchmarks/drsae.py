@@ -16,6 +16,10 @@ without the decoder D) and training minutes.
 
 Usage:
   python benchmarks/drsae.py --data-dir ../shared/data/mnist --seeds 0 1 2
+  # one process per seed, then one table:
+  for s in 0 1 2; do OMP_NUM_THREADS=1 python benchmarks/drsae.py --data-dir ../shared/data/mnist \
+      --seeds $s --json runs/bench-drsae-$s.json & done; wait
+  python benchmarks/drsae.py --merge runs/bench-drsae-0.json runs/bench-drsae-1.json runs/bench-drsae-2.json
   python benchmarks/drsae.py --arms drsae-200-T11 drsae-200-T2 --discriminative-epochs 30
 """
 
@@ -153,7 +157,16 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--json", type=Path, help="also write raw per-seed results here")
     p.add_argument("--workdir", type=Path, default=Path("runs/bench-drsae"))
+    p.add_argument("--merge", type=Path, nargs="+", help="print the table of these --json files")
     args = p.parse_args()
+    if args.merge:
+        merged: dict[str, list[dict[str, Any]]] = {}
+        for f in args.merge:
+            for arm, rows in json.loads(f.read_text()).items():
+                if rows:  # an arm still running has no rows yet
+                    merged.setdefault(arm, []).extend(rows)
+        print(table(merged))
+        return
     torch.set_num_threads(args.threads)
     splits = {s: load_mnist(s, args.data_dir) for s in ("train", "val", "test")}
     results: dict[str, list[dict[str, Any]]] = {a: [] for a in args.arms}
