@@ -14,6 +14,7 @@ from aezoo.training import loop
 from aezoo.training.acai import ACAIConfig, ACAIRegularizer
 from aezoo.training.recipes import read_recipe
 from aezoo.training.sda import SdATrainConfig, SdATrainer
+from tests.training.helpers import killed_after
 
 torch.set_num_threads(1)
 TINY = SdAConfig(hidden_sizes=[16, 8])
@@ -89,9 +90,7 @@ def test_default_recipe_leaves_acai_off(tmp_path: Path) -> None:
         ACAIConfig(lamda=1.0)  # type: ignore[call-arg]
 
 
-def test_sda_with_acai_trains_checkpoints_and_resumes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_sda_with_acai_trains_checkpoints_and_resumes(tmp_path: Path) -> None:
     cfg = SdATrainConfig(
         model=TINY,
         pretrain_epochs=2,
@@ -103,19 +102,8 @@ def test_sda_with_acai_trains_checkpoints_and_resumes(
     full.fit()
     assert all(np.isfinite(r["critic_loss"]) for r in full.state["history"])
 
-    real_epoch = SdATrainer._epoch
-    calls = {"n": 0}
-
-    def crash_on_second(self, *a, **kw):  # killed after the first epoch
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real_epoch(self, *a, **kw)
-
-    monkeypatch.setattr(SdATrainer, "_epoch", crash_on_second)
-    with pytest.raises(KeyboardInterrupt):
+    with killed_after(1), pytest.raises(KeyboardInterrupt):  # killed after the first epoch
         SdATrainer(cfg, _data(), tmp_path / "cut", show_progress=False).fit()
-    monkeypatch.setattr(SdATrainer, "_epoch", real_epoch)
     saved = loop.load_checkpoint(tmp_path / "cut")["acai"]
     resumed = SdATrainer(cfg, _data(), tmp_path / "cut", resume=True, show_progress=False)
     for k, v in saved["critic"].items():

@@ -13,6 +13,7 @@ from aezoo.models.drsae import DrSAEConfig
 from aezoo.training.drsae import DrSAETrainConfig, DrSAETrainer, losses, stages
 from aezoo.training.pipeline import make_figures, parse_config
 from aezoo.training.recipes import apply_overrides, read_recipe
+from tests.training.helpers import killed_after
 
 TINY = DrSAEConfig(n_components=16, n_steps=5)
 
@@ -98,24 +99,11 @@ def test_two_phases_train_checkpoint_and_early_stop(tmp_path: Path) -> None:
     assert len([r for r in stopped.state["history"] if r["stage"] == "discriminative"]) == 2
 
 
-def test_resume_continues_exactly_where_it_stopped(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_resume_continues_exactly_where_it_stopped(tmp_path: Path) -> None:
     cfg = _cfg()
     full = DrSAETrainer(cfg, _data(), tmp_path / "full", show_progress=False).fit()
-    calls = {"n": 0}
-    real_epoch = DrSAETrainer._epoch
-
-    def crash_on_third(self, *a, **kw):  # killed in the middle of phase 2
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real_epoch(self, *a, **kw)
-
-    monkeypatch.setattr(DrSAETrainer, "_epoch", crash_on_third)
-    with pytest.raises(KeyboardInterrupt):
+    with killed_after(2), pytest.raises(KeyboardInterrupt):  # killed in the middle of phase 2
         DrSAETrainer(cfg, _data(), tmp_path / "cut", show_progress=False).fit()
-    monkeypatch.setattr(DrSAETrainer, "_epoch", real_epoch)
     resumed = DrSAETrainer(cfg, _data(), tmp_path / "cut", resume=True, show_progress=False)
     assert resumed.state["stage"] == 1 and resumed.state["epoch"] == 1
     model = resumed.fit()

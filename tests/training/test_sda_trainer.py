@@ -13,6 +13,7 @@ from aezoo.models.sda import SdAConfig, StackedDenoisingAutoencoder
 from aezoo.training.pipeline import parse_config
 from aezoo.training.recipes import apply_overrides, list_recipes, read_recipe
 from aezoo.training.sda import SdATrainConfig, SdATrainer, joint_loss, layer_loss, stages
+from tests.training.helpers import killed_after
 
 TINY = SdAConfig(hidden_sizes=[24, 12, 8])
 
@@ -82,25 +83,15 @@ def test_training_reduces_loss_and_checkpoints(tmp_path: Path) -> None:
     assert trainer.state["best_val_error"] is not None
 
 
-def test_resume_continues_exactly_where_it_stopped(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_resume_continues_exactly_where_it_stopped(tmp_path: Path) -> None:
     cfg = SdATrainConfig(model=TINY, pretrain_epochs=2, finetune_epochs=2, batch_size=32)
     full = SdATrainer(cfg, _data(), tmp_path / "full", show_progress=False).fit()
 
-    calls = {"n": 0}
-    real_epoch = SdATrainer._epoch
-
-    def crash_on_third(self, *a, **kw):  # stop after 2 epochs, like a killed job
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real_epoch(self, *a, **kw)
-
-    monkeypatch.setattr(SdATrainer, "_epoch", crash_on_third)
-    with pytest.raises(KeyboardInterrupt):
+    with (
+        killed_after(2),
+        pytest.raises(KeyboardInterrupt),
+    ):  # stop after 2 epochs, like a killed job
         SdATrainer(cfg, _data(), tmp_path / "cut", show_progress=False).fit()
-    monkeypatch.setattr(SdATrainer, "_epoch", real_epoch)
     resumed = SdATrainer(cfg, _data(), tmp_path / "cut", resume=True, show_progress=False)
     assert resumed.state["stage"] == 1 and resumed.state["epoch"] == 0
     model = resumed.fit()
