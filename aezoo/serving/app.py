@@ -42,7 +42,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aezoo._version import __version__
-from aezoo.errors import AezooError, InputError, ModelNotFoundError, OperationNotSupportedError
+from aezoo.errors import AezooError, ModelNotFoundError, OperationNotSupportedError
 from aezoo.registry.artifact import CARD, TRAINING
 from aezoo.serving import schemas as s
 from aezoo.serving.runtime import OnnxModel
@@ -132,9 +132,7 @@ def _card(m: OnnxModel) -> dict[str, Any]:
 
 
 def _batch(req: s.BatchRequest, settings: ServeSettings) -> np.ndarray:
-    n = len(req.inputs)
-    if n == 0:
-        raise InputError("inputs is an empty batch; send at least one sample")
+    n = len(req.inputs)  # emptiness, shape and values are the runtime's to judge
     if n > settings.max_batch_size:
         raise s.BatchTooLargeError(
             f"batch of {n} samples exceeds max_batch_size={settings.max_batch_size}; "

@@ -96,6 +96,8 @@ class OnnxModel:
         except (TypeError, ValueError) as e:
             raise InputError(f"{what} must be numbers in arrays of equal length: {e}") from None
         shape = tuple(spec.shape or ())
+        if arr.size == 0:  # [] or (0, n_features): one message for every empty form
+            raise InputError(f"{what} is an empty batch; send at least one sample")
         if arr.shape in ((spec.n_features,), shape):
             arr = arr.reshape(1, spec.n_features)
         elif arr.ndim >= 2 and (arr.shape[1:] == (spec.n_features,) or arr.shape[1:] == shape):
@@ -105,8 +107,6 @@ class OnnxModel:
                 f" or (batch, {', '.join(map(str, shape))})" if shape else ""
             )
             raise InputError(f"{what} has shape {arr.shape}; expected {want}")
-        if arr.shape[0] == 0:
-            raise InputError(f"{what} is an empty batch; send at least one sample")
         if not np.isfinite(arr).all():
             bad = np.argwhere(~np.isfinite(arr))[0]
             raise InputError(
