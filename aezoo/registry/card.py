@@ -6,6 +6,7 @@ metadata (library_name, tags, datasets, metrics and ``model-index`` results).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ _METRIC_TEXT = {
     "recon_psnr_db": "PSNR of decode(encode(x)) on clean test images, dB (R = 1)",
     "masking25_noisy_psnr_db": "PSNR of test images with 25% masking noise, dB",
     "masking25_denoised_psnr_db": "PSNR of denoise() on those noisy images, dB",
+    "denoise_gain_db": "denoised minus noisy PSNR, dB",
     "probe_accuracy_pct": "logistic regression on the codes (fit on train, scored on test), %",
 }
 _FIGURE_TEXT = {
@@ -148,6 +150,4 @@ def _fmt(v: Any) -> str:
 
 
 def _json(obj: Any) -> str:
-    import json
-
     return json.dumps(obj, indent=2)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
+MASKING_LEVEL = 0.25  # the denoising metrics' corruption (Vincent et al. 2010, §4.2)
 
 
 def batched(fn: ArrayFn, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
@@ -60,3 +61,45 @@ def linear_probe(
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, random_state=seed))
     clf.fit(Z_train, y_train)
     return float(clf.score(Z_test, y_test))
+
+
+def masking_noise_np(X: np.ndarray, level: float, seed: int = 0) -> np.ndarray:
+    """Set exactly ``round(level * n_features)`` random inputs of each row to 0 (seeded, numpy)."""
+    rng = np.random.default_rng(seed)
+    k = round(level * X.shape[1])
+    idx = np.argsort(rng.random(X.shape), axis=1)[:, :k]
+    out = X.copy()
+    np.put_along_axis(out, idx, 0.0, axis=1)
+    return out
+
+
+def headline_metrics(
+    denoise: ArrayFn,
+    X: np.ndarray,
+    y: np.ndarray,
+    predict: ArrayFn | None = None,
+    split: str = "test",
+    seed: int = 0,
+) -> dict[str, float]:
+    """The metrics of a model card and of ``aezoo evaluate``, from the model's operations.
+
+    Args:
+        denoise: ``decode(encode(x))``, ``(n, n_features)`` -> same, values in [0, 1].
+        X, y: a split, ``(n, n_features)`` float32 in [0, 1] and ``(n,)`` labels.
+        predict: logits or probabilities ``(n, n_classes)``; None when the model has no head.
+        split: names the error metric (``test_error_pct``, ``val_error_pct``).
+        seed: of the 25% masking noise.
+
+    Returns:
+        ``{split}_error_pct`` (if ``predict``), ``recon_psnr_db``, ``masking25_noisy_psnr_db``,
+        ``masking25_denoised_psnr_db``, ``denoise_gain_db``.
+    """
+    metrics: dict[str, float] = {}
+    if predict is not None:
+        metrics[f"{split}_error_pct"] = 100 * classification_error(predict, X, y)
+    metrics["recon_psnr_db"] = reconstruction_metrics(denoise, X)["recon_psnr"]
+    dn = denoising_metrics(denoise, X, masking_noise_np(X, MASKING_LEVEL, seed))
+    metrics["masking25_noisy_psnr_db"] = dn["noisy_psnr"]
+    metrics["masking25_denoised_psnr_db"] = dn["denoised_psnr"]
+    metrics["denoise_gain_db"] = dn["denoise_gain_db"]
+    return metrics

@@ -24,14 +24,8 @@ from aezoo.registry.store import LocalStore, ModelVersion
 from aezoo.registry.torch_io import build_artifact
 from aezoo.training import data as mnist
 from aezoo.training import figures
-from aezoo.training.corruptions import masking_noise
 from aezoo.training.drsae import DrSAETrainConfig, DrSAETrainer
-from aezoo.training.evaluate import (
-    classification_error,
-    denoising_metrics,
-    linear_probe,
-    reconstruction_metrics,
-)
+from aezoo.training.evaluate import MASKING_LEVEL, headline_metrics, linear_probe, masking_noise_np
 from aezoo.training.recipes import validate
 from aezoo.training.sda import SdATrainConfig, SdATrainer
 
@@ -39,7 +33,6 @@ FAMILIES: dict[str, tuple[type, type]] = {
     "sda": (SdATrainConfig, SdATrainer),
     "drsae": (DrSAETrainConfig, DrSAETrainer),
 }
-DENOISE_MASKING_LEVEL = 0.25
 
 
 def parse_config(data: dict[str, Any]) -> Any:
@@ -63,20 +56,11 @@ def _np(model: AutoEncoder, op: str):
 def evaluate_model(
     model: AutoEncoder, splits: dict[str, tuple[np.ndarray, np.ndarray]], seed: int = 0
 ) -> dict[str, float]:
-    """Headline test metrics: error, reconstruction PSNR, denoising gain, linear probe."""
+    """The card's metrics: :func:`headline_metrics` on the test split plus a linear probe."""
     model.eval()
     X, y = splits["test"]
-    metrics: dict[str, float] = {}
-    if model.has_classifier:
-        metrics["test_error_pct"] = 100 * classification_error(_np(model, "classify"), X, y)
-    denoise = _np(model, "forward")
-    metrics["recon_psnr_db"] = reconstruction_metrics(denoise, X)["recon_psnr"]
-    noisy = masking_noise(
-        torch.from_numpy(X), DENOISE_MASKING_LEVEL, torch.Generator().manual_seed(seed)
-    ).numpy()
-    dn = denoising_metrics(denoise, X, noisy)
-    metrics["masking25_noisy_psnr_db"] = dn["noisy_psnr"]
-    metrics["masking25_denoised_psnr_db"] = dn["denoised_psnr"]
+    predict = _np(model, "classify") if model.has_classifier else None
+    metrics = headline_metrics(_np(model, "forward"), X, y, predict, "test", seed)
     Xtr, ytr = splits["train"]
     metrics["probe_accuracy_pct"] = 100 * linear_probe(
         _np(model, "encode")(Xtr), ytr, _np(model, "encode")(X), y, seed
@@ -102,7 +86,7 @@ def make_figures(
         if w is not None:
             out["filters.png"] = figures.filters_figure(w.detach().cpu().numpy(), shape)
         x = torch.from_numpy(X[:10])
-        noisy = masking_noise(x, DENOISE_MASKING_LEVEL, torch.Generator().manual_seed(seed))
+        noisy = torch.from_numpy(masking_noise_np(X[:10], MASKING_LEVEL, seed))
         out["reconstructions.png"] = figures.rows_figure(
             [x.numpy(), noisy.numpy(), model(noisy).numpy()], shape
         )

@@ -16,9 +16,8 @@ import numpy as np
 import pytest
 
 from aezoo.registry.store import BUNDLED_DIR
-from aezoo.serving.evaluate import masking_noise_np
 from aezoo.training.data import load_mnist
-from aezoo.training.evaluate import psnr
+from aezoo.training.evaluate import masking_noise_np, psnr
 from tests.serving.conftest import LiveServer, running_server
 
 pytestmark = pytest.mark.integration
