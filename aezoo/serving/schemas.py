@@ -5,9 +5,9 @@ is decoded by pydantic-core (Rust; the ``NaN``/``Infinity`` literals are kept so
 the runtime can name them) and validated in pydantic's strict mode, so ``"0.5"``,
 ``true``, ``null`` and objects are rejected instead of coerced. Every list
 fails fast on its first bad element: a body full of bad values costs no more to
-reject than a good one costs to accept (``fail_fast`` needs pydantic >= 2.8). A
-1024 x 784 batch (16 MB of JSON) decodes, validates and becomes a float32 array
-in about 65 ms flat, 100 ms in the 28 x 28 image shape (one CPU core).
+reject than a good one costs to accept (``fail_fast`` needs pydantic >= 2.8). What
+this costs for a full batch is measured by ``benchmarks/serving_validation.py``
+(results in benchmarks/RESULTS.md): the same as pydantic's lax mode.
 
 Shapes, finiteness and value ranges are checked by the runtime
 (:meth:`aezoo.serving.runtime.OnnxModel.check_inputs`), the one authority on

@@ -223,17 +223,15 @@ def test_ready_message(models: dict[str, OnnxModel]) -> None:
     assert "[0.0] * 784" in text and "curl" in text
 
 
-def test_full_size_batch_is_fast(models: dict[str, OnnxModel]) -> None:
-    """A 1024 x 784 batch (16 MB of JSON) parses and validates in well under a second."""
+def test_full_size_batch_is_accepted_exactly(models: dict[str, OnnxModel]) -> None:
+    """A 1024 x 784 batch (16 MB of JSON) parses to the exact array and is served.
+
+    Its speed is measured by benchmarks/serving_validation.py, not asserted here.
+    """
     x = np.random.default_rng(1).random((1024, N), dtype=np.float32)
     body = json.dumps({"inputs": x.tolist()}).encode()
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        arr = schemas.to_array(schemas.parse_request(body, schemas.BatchRequest).inputs, "inputs")
-        best = min(best, time.perf_counter() - start)
+    arr = schemas.to_array(schemas.parse_request(body, schemas.BatchRequest).inputs, "inputs")
     assert arr.shape == (1024, N) and np.array_equal(arr, x)
-    assert best < 1.0, f"parse + validate took {best:.3f} s"
     with TestClient(create_app(models)) as client:  # default limits: 1024 rows, 64 MiB
         response = client.post("/v1/models/sda-tiny/encode", content=body)
         assert response.status_code == 200 and len(response.json()["codes"]) == 1024
