@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,17 @@ def tiny_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
         training={"metrics": {"test_error_pct": 90.0}},
     )
     return out
+
+
+def run_cli(
+    *args: str, env: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """``python -m aezoo ARGS`` in a subprocess from the repo root; output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "aezoo", *args],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

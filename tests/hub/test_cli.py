@@ -19,7 +19,8 @@ import pytest
 
 from aezoo.registry.store import LocalStore
 from aezoo.serving.runtime import OnnxModel
-from tests.hub.conftest import REPO_ROOT, TOKEN, FakeHub, closed_port_url, hub_env, run_cli
+from tests.conftest import run_cli
+from tests.hub.conftest import REPO_ROOT, TOKEN, FakeHub, closed_port_url, hub_env
 
 pytestmark = pytest.mark.integration
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, run_cli
 
 pytestmark = pytest.mark.integration
 TINY = [
@@ -29,14 +28,7 @@ TINY = [
 
 def aezoo(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "AEZOO_HOME": str(home), "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "aezoo", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO_ROOT,
-        timeout=600,
-    )
+    proc = run_cli(*args, env=env)
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
