@@ -82,14 +82,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import aezoo
-    from aezoo.serving.evaluate import evaluate_artifact
+    from aezoo.serving.evaluate import evaluate_artifact, training_record
 
     model = aezoo.load(args.model)
     metrics = evaluate_artifact(model, data_dir=args.data_dir, split=args.split)
+    dataset = training_record(model).get("dataset", "mnist")
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
-        print(f"{model.name}@{model.version} on MNIST {args.split}:")
+        print(f"{model.name}@{model.version} on {dataset} {args.split}:")
         for k, v in metrics.items():
             print(f"  {k:<28} {v:.4g}")
     return 0

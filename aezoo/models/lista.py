@@ -252,6 +252,8 @@ class LISTAConfig(BaseModel):
     input_mean: float = 0.1307  # y = (x - mean) / std inside encode (MNIST train pixels)
     input_std: float = Field(0.3081, gt=0.0)
     image_shape: list[int] | None = [28, 28]  # for the input spec and figures
+    value_range: tuple[float, float] = (0.0, 1.0)  # inputs' range; decode clamps to it
+    preprocessing: str | None = None  # input spec text; None: MNIST pixels / 255
     lam: float = Field(0.02, ge=0.0)  # lambda, the L1 weight of the energy (VDL: 0.02)
     fista_step: float | None = Field(None, gt=0.0)  # None: 1 / Lipschitz bound of the decoder
     fista_max_steps: int = Field(200, ge=1)  # FISTA steps at most
@@ -264,6 +266,8 @@ class LISTAConfig(BaseModel):
                 f"image_shape {self.image_shape} has {math.prod(self.image_shape)} values, "
                 f"n_features is {self.n_features}"
             )
+        if not self.value_range[0] < self.value_range[1]:
+            raise ValueError(f"value_range must satisfy low < high, got {self.value_range}")
         return self
 
 
@@ -272,10 +276,10 @@ class SparseCodingAutoencoder(AutoEncoder):
 
     ``encode`` normalises pixels ``(B, n_features)`` in [0, 1] and returns the LISTA
     code ``(B, n_components)`` (no FISTA at serving time). ``decode`` maps a code
-    to pixels: ``clamp(D(z) * std + mean, 0, 1)``. The clamp is the projection onto
-    the declared pixel range: the linear decoder's output is unbounded, the serving
-    contract promises pixels in [0, 1], and clamping can only bring each pixel
-    closer to any target in [0, 1], so it never lowers PSNR. The energy and its
+    to pixels: ``clamp(D(z) * std + mean, *value_range)`` ([0, 1] for MNIST). The clamp
+    is the projection onto the declared input range: the linear decoder's output is
+    unbounded, the serving contract promises values in that range, and clamping can
+    only bring each value closer to any target inside it, so it never lowers PSNR. The energy and its
     training use :meth:`reconstruct` (normalised space, no clamp).
     """
 
@@ -300,13 +304,14 @@ class SparseCodingAutoencoder(AutoEncoder):
         return self.config.n_components
 
     def input_spec(self) -> InputSpec:
+        c = self.config
+        text = c.preprocessing or "grayscale pixels scaled to [0, 1] (uint8 / 255)"
         return InputSpec(
-            n_features=self.config.n_features,
-            shape=self.config.image_shape,
-            value_range=(0.0, 1.0),
-            preprocessing="grayscale pixels scaled to [0, 1] (uint8 / 255); the model "
-            f"standardises them itself ((x - {self.config.input_mean:g}) / "
-            f"{self.config.input_std:g})",
+            n_features=c.n_features,
+            shape=c.image_shape,
+            value_range=c.value_range,
+            preprocessing=f"{text}; the model standardises them itself "
+            f"((x - {c.input_mean:g}) / {c.input_std:g})",
         )
 
     def filters(self) -> torch.Tensor:
@@ -370,7 +375,8 @@ class SparseCodingAutoencoder(AutoEncoder):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         d = self.reconstruct(z)  # (B, n_features), normalised space
-        return (d * self.config.input_std + self.config.input_mean).clamp(0.0, 1.0)
+        lo, hi = self.config.value_range
+        return (d * self.config.input_std + self.config.input_mean).clamp(lo, hi)
 
 
 def lista_vdl_mnist(**kwargs) -> SparseCodingAutoencoder:

@@ -63,13 +63,14 @@ def linear_probe(
     return float(clf.score(Z_test, y_test))
 
 
-def masking_noise_np(X: np.ndarray, level: float, seed: int = 0) -> np.ndarray:
-    """Set exactly ``round(level * n_features)`` random inputs of each row to 0 (seeded, numpy)."""
+def masking_noise_np(X: np.ndarray, level: float, seed: int = 0, fill: float = 0.0) -> np.ndarray:
+    """Set exactly ``round(level * n_features)`` random inputs of each row to ``fill``
+    (seeded, numpy; ``fill`` = the background: 0 for MNIST pixels)."""
     rng = np.random.default_rng(seed)
     k = round(level * X.shape[1])
     idx = np.argsort(rng.random(X.shape), axis=1)[:, :k]
     out = X.copy()
-    np.put_along_axis(out, idx, 0.0, axis=1)
+    np.put_along_axis(out, idx, fill, axis=1)
     return out
 
 

@@ -48,7 +48,14 @@ def filters_figure(weights: np.ndarray, shape: tuple[int, int], n: int = 100) ->
     return tile(w, ncols=10, per_image_norm=True)
 
 
-def rows_figure(rows: list[np.ndarray], shape: tuple[int, int]) -> bytes:
-    """Stack equal-length batches ``(k, n_features)`` as rows of a grid (e.g. clean/noisy/denoised)."""
+def rows_figure(
+    rows: list[np.ndarray], shape: tuple[int, int], value_range: tuple[float, float] = (0.0, 1.0)
+) -> bytes:
+    """Stack equal-length batches ``(k, n_features)`` as rows of a grid (e.g. clean/noisy/denoised).
+
+    ``value_range`` maps to black..white (values outside are clipped).
+    """
     k = rows[0].shape[0]
-    return tile(np.concatenate(rows).reshape(-1, *shape), ncols=k)
+    lo, hi = value_range
+    images = (np.concatenate(rows).reshape(-1, *shape) - lo) / (hi - lo)
+    return tile(images, ncols=k)

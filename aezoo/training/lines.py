@@ -38,11 +38,12 @@ Metrics (§4 of the paper; details as in the official evaluation code):
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from aezoo.models.base import AutoEncoder
+if TYPE_CHECKING:  # torch is needed only by ``interpolate`` (the metrics are numpy)
+    from aezoo.models.base import AutoEncoder
 
 SIZE = 32  # image side in pixels
 LENGTH = 15.0  # line length in pixels, from the centre
@@ -112,6 +113,8 @@ def interpolate(
     Returns:
         float32 frames ``(n_pairs, n_steps, n_features)``, frame 0 from ``x_start``.
     """
+    import torch
+
     model.eval()
     with torch.no_grad():
         z0 = model.encode(torch.as_tensor(x_start))  # (P, n_components)

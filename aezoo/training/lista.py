@@ -49,7 +49,7 @@ class LISTATrainConfig(BaseModel):
     family: Literal["lista"] = "lista"
     name: str = "lista-vdl-mnist"  # registry name of the resulting model
     model: LISTAConfig = LISTAConfig()  # lambda and the FISTA settings live here
-    dataset: Literal["mnist"] = "mnist"
+    dataset: Literal["mnist", "patches"] = "mnist"  # patches: model.n_components 256
     seed: int = 0
     beta: float = Field(10.0, ge=0.0)  # weight of the variance hinge; 0 = SDL
     gamma: float = Field(5.0, ge=0.0)  # weight of the encoder's prediction term
@@ -131,8 +131,26 @@ class LISTATrainer(StagedTrainer):
 
     def batch_loss(
         self, stage: dict[str, Any], x: torch.Tensor, y: torch.Tensor, gen: torch.Generator
-    ) -> torch.Tensor:
-        return energy(self.model, x, self.cfg)["loss"]
+    ) -> dict[str, torch.Tensor]:
+        """The energy and, for the progress bar and history, its terms, the FISTA codes'
+        sparsity (``zero_pct``, % exact zeros) and the PSNR of their reconstruction in
+        input units (``psnr``, dB, R = width of ``model.value_range``)."""
+        out = energy(self.model, x, self.cfg)
+        with torch.no_grad():
+            c = self.model.config
+            mse = (x - self.model.decode(out["codes"])).pow(2).mean(1)  # (B,) input units
+            peak = (c.value_range[1] - c.value_range[0]) ** 2
+            psnr = (10 * torch.log10(peak / mse.clamp_min(1e-12))).mean()
+        return {
+            "loss": out["loss"],
+            "recon": out["recon"],
+            "l1": out["l1"],
+            "hinge": out["hinge"],
+            "pred": out["pred"],
+            "zero_pct": 100 * (out["codes"] == 0).float().mean(),
+            "psnr": psnr,
+            "fista_steps": out["fista_steps"].float(),
+        }
 
     def after_step(self, stage: dict[str, Any]) -> None:
         if self.model.config.unit_norm_atoms:

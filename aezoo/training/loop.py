@@ -62,12 +62,13 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
 
 
 def progress(total: int, desc: str, enabled: bool = True) -> tqdm:
-    """A tqdm bar on stderr; disabled when not wanted (tests, non-interactive CI logs)."""
+    """A tqdm bar on stderr; off when not wanted (tests) and when stderr is not a
+    terminal (log files keep only the one line per epoch)."""
     return tqdm(
         total=total,
         desc=desc,
         leave=False,
-        disable=not enabled,
+        disable=None if enabled else True,  # None: tqdm turns itself off on non-TTYs
         file=sys.stderr,
         dynamic_ncols=True,
     )

@@ -7,6 +7,7 @@ draws the figures, exports the artifact and registers it.
 
 from __future__ import annotations
 
+import math
 import platform
 import shlex
 import shutil
@@ -23,15 +24,17 @@ from aezoo.models.base import AutoEncoder
 from aezoo.registry.store import LocalStore, ModelVersion
 from aezoo.registry.torch_io import build_artifact
 from aezoo.training import data as mnist
-from aezoo.training import figures
+from aezoo.training import datasets, figures, scores
 from aezoo.training.drsae import DrSAETrainConfig, DrSAETrainer
-from aezoo.training.evaluate import MASKING_LEVEL, headline_metrics, linear_probe, masking_noise_np
+from aezoo.training.evaluate import MASKING_LEVEL, masking_noise_np
+from aezoo.training.lista import LISTATrainConfig, LISTATrainer
 from aezoo.training.recipes import validate
 from aezoo.training.sda import SdATrainConfig, SdATrainer
 
 FAMILIES: dict[str, tuple[type, type]] = {
     "sda": (SdATrainConfig, SdATrainer),
     "drsae": (DrSAETrainConfig, DrSAETrainer),
+    "lista": (LISTATrainConfig, LISTATrainer),
 }
 
 
@@ -45,27 +48,15 @@ def parse_config(data: dict[str, Any]) -> Any:
     return validate(FAMILIES[family][0], data)
 
 
-def _np(model: AutoEncoder, op: str):
-    def fn(a: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return getattr(model, op)(torch.from_numpy(a)).numpy()
-
-    return fn
-
-
 def evaluate_model(
-    model: AutoEncoder, splits: dict[str, tuple[np.ndarray, np.ndarray]], seed: int = 0
+    model: AutoEncoder,
+    splits: dict[str, tuple[np.ndarray, np.ndarray]],
+    seed: int = 0,
+    dataset: str = "mnist",
 ) -> dict[str, float]:
-    """The card's metrics: :func:`headline_metrics` on the test split plus a linear probe."""
-    model.eval()
-    X, y = splits["test"]
-    predict = _np(model, "classify") if model.has_classifier else None
-    metrics = headline_metrics(_np(model, "forward"), X, y, predict, "test", seed)
-    Xtr, ytr = splits["train"]
-    metrics["probe_accuracy_pct"] = 100 * linear_probe(
-        _np(model, "encode")(Xtr), ytr, _np(model, "encode")(X), y, seed
-    )
-    return metrics
+    """The card's metrics: :func:`aezoo.training.scores.score` of the torch model, with
+    the full-training-set linear probe."""
+    return scores.score(dataset, model.family, scores.torch_ops(model), splits, seed, probe=True)
 
 
 def make_figures(
@@ -74,31 +65,34 @@ def make_figures(
     shape: tuple[int, int],
     seed: int = 0,
     y: np.ndarray | None = None,
+    dataset: str = "mnist",
 ) -> dict[str, bytes]:
     """filters.png, reconstructions.png (clean / 25% masked / denoised), interpolation.png.
 
     Plus the family's own analysis figures when its trainer class offers
     ``extra_figures(model, X, y, shape) -> {name: png_bytes}`` and labels ``y`` are given.
+    Masked inputs take the data set's ``mask_value`` (MNIST and patches 0, lines -1:
+    the background); images are drawn over its ``display_range``.
     """
+    info = datasets.info(dataset)
     out: dict[str, bytes] = {}
     with torch.no_grad():
         w = model.filters()
-        if w is not None:
+        if w is not None and w.shape[-1] == math.prod(shape):
             out["filters.png"] = figures.filters_figure(w.detach().cpu().numpy(), shape)
         x = torch.from_numpy(X[:10])
-        noisy = torch.from_numpy(masking_noise_np(X[:10], MASKING_LEVEL, seed))
-        out["reconstructions.png"] = figures.rows_figure(
-            [x.numpy(), noisy.numpy(), model(noisy).numpy()], shape
-        )
+        noisy = masking_noise_np(X[:10], MASKING_LEVEL, seed, fill=info.mask_value)
+        rows = [x.numpy(), noisy, model(torch.from_numpy(noisy)).numpy()]
+        out["reconstructions.png"] = figures.rows_figure(rows, shape, info.display_range)
         z = model.encode(torch.from_numpy(X[10:18]))  # 4 pairs
         alphas = torch.linspace(0, 1, 10)[:, None]
         strips = [
             model.decode((1 - alphas) * z[2 * i] + alphas * z[2 * i + 1]).numpy() for i in range(4)
         ]
-        out["interpolation.png"] = figures.rows_figure(strips, shape)
+        out["interpolation.png"] = figures.rows_figure(strips, shape, info.display_range)
     family = FAMILIES.get(model.family)
     extra = getattr(family[1], "extra_figures", None) if family else None
-    if extra is not None and y is not None:
+    if extra is not None and y is not None and info.labelled:
         out.update(extra(model, X, y, shape))
     return out
 
@@ -112,13 +106,14 @@ def package(
     train_seconds: float | None = None,
 ) -> Path:
     """Evaluate ``model``, draw its figures and write its artifact to ``out`` (replaced)."""
-    metrics = evaluate_model(model, splits, cfg.seed)
+    dataset = getattr(cfg, "dataset", "mnist")
+    metrics = evaluate_model(model, splits, cfg.seed, dataset)
     shape = tuple(cfg.model.image_shape or (28, 28))
     record = {
         "recipe": cfg.model_dump(mode="json"),
         "seed": cfg.seed,
-        "dataset": "mnist",
-        "protocol": mnist.SPLIT_PROTOCOL,
+        "dataset": dataset,
+        "protocol": datasets.info(dataset).protocol,
         "data_fingerprint": mnist.data_fingerprint(
             *splits["train"], *splits["val"], *splits["test"]
         ),
@@ -143,12 +138,22 @@ def package(
         out,
         name=cfg.name,
         training=record,
-        figures=make_figures(model, splits["test"][0], shape, cfg.seed, splits["test"][1]),  # type: ignore[arg-type]
+        figures=make_figures(
+            model,
+            splits["test"][0],
+            shape,  # type: ignore[arg-type]
+            cfg.seed,
+            splits["test"][1],
+            dataset,
+        ),
     )
 
 
-def load_splits(data_dir: str | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    return {s: mnist.load_mnist(s, data_dir) for s in ("train", "val", "test", "train_full")}
+def load_splits(cfg: Any, data_dir: str | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The splits of the recipe's data set (:func:`aezoo.training.datasets.load_splits`)."""
+    return datasets.load_splits(
+        getattr(cfg, "dataset", "mnist"), data_dir, cfg.seed, getattr(cfg, "n_train", None)
+    )
 
 
 def run_recipe(
@@ -167,7 +172,7 @@ def run_recipe(
         The artifact directory ``run_dir/artifact`` and the registered version (or None).
     """
     run_dir = Path(run_dir)
-    splits = load_splits(data_dir)
+    splits = load_splits(cfg, data_dir)
     trainer_cls = FAMILIES[cfg.family][1]
     t0 = time.perf_counter()
     trainer = trainer_cls(cfg, splits, run_dir, resume=resume, show_progress=show_progress)
@@ -196,7 +201,7 @@ def export_run(run_dir: Path, out: Path | None = None, data_dir: str | None = No
     return package(
         model.eval(),
         cfg,
-        load_splits(data_dir),
+        load_splits(cfg, data_dir),
         Path(out or Path(run_dir) / "artifact"),
         progress.get("history"),
     )
