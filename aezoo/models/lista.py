@@ -7,10 +7,15 @@ variance hinge), §3.1 (FISTA inference), §3.2 (LISTA amortised encoder), §4
 of Sparse Coding", ICML 2010, §3. FISTA: Beck & Teboulle, SIAM J. Imaging
 Sciences 2(1), 2009.
 
-The energy of an input ``y`` (normalised pixels) and a code ``z >= 0``::
+The energy of a batch ``Y`` (normalised pixels) and codes ``Z >= 0`` (eq. 1-3 with
+the scaling of the official code, github.com/kevtimova/deep-sparse, so that its
+lambda, beta and gamma mean the same here; ``n`` = n_features, ``m`` = n_components)::
 
-    E(y, z) = ||y - D(z)||^2 / 2 + lam ||z||_1
-              + beta * sum_j max(0, T - std_j(Z))^2 + gamma ||z - E(y)||^2
+    E(Y, Z) = sum_i [ ||y_i - D(z_i)||^2 / n + lam ||z_i||_1 + gamma ||z_i - E(y_i)||^2 / m ]
+              + beta * sum_j max(0, T - std_j(Z))^2
+
+(the paper writes the data term as ``||y - D(z)||^2 / 2``; per pixel it is the same
+energy with lambda and gamma rescaled, and the official settings are for this form).
 
 Training (``aezoo.training.lista``) finds ``z*`` by FISTA from the encoder's
 prediction, then updates the decoder on the reconstruction of ``z*`` and the
@@ -51,11 +56,18 @@ def fista(
     max_steps: int = 200,
     tol: float = 1e-3,
     penalty: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    data_weight: float = 1.0,
 ) -> tuple[torch.Tensor, int]:
     """Non-negative sparse codes by FISTA (Beck & Teboulle 2009; arXiv:2112.09214 §3.1).
 
-    Minimises, over ``Z >= 0``, ``sum_i ||y_i - D(z_i)||^2 / 2 + lam ||z_i||_1 [+ penalty(Z)]``
-    with the proximal step ``z = max(0, u - step * lam)`` and Nesterov momentum.
+    Minimises, over ``Z >= 0``,
+    ``sum_i [w ||y_i - D(z_i)||^2 / 2 + lam ||z_i||_1] [+ penalty(Z)]`` (``w`` =
+    ``data_weight``) with the proximal step ``z = max(0, u - step * lam)`` and
+    Nesterov momentum. Each sample stops on its own: once its relative change
+    ``||z_k - z_{k-1}|| / ||z_{k-1}||`` falls below ``tol`` it is frozen (no further
+    steps), and the loop ends when every sample is frozen or after ``max_steps``
+    (a sample whose previous code is all zero has an undefined ratio and keeps going,
+    as in the official code).
 
     Args:
         y: targets ``(B, n_features)``.
@@ -64,15 +76,18 @@ def fista(
             codes ``(B, n_components)`` to ``(B, n_features)`` (the NL decoder; the
             gradient of the smooth part comes from autograd).
         lam: L1 weight ``lambda >= 0``.
-        step: FISTA step size. ``None`` with a dictionary: ``1 / ||D||_2^2`` (the inverse
-            Lipschitz constant of the gradient). Required with a callable decoder.
+        step: FISTA step size. ``None`` with a dictionary: ``1 / (w ||D||_2^2)`` (the
+            inverse Lipschitz constant of the data term's gradient). Required with a
+            callable decoder.
         z0: warm start ``(B, n_components)`` (the encoder's prediction); clamped to
             ``>= 0``. ``None``: zeros (needs a dictionary to know ``n_components``).
         max_steps: at most this many FISTA steps (>= 1).
-        tol: stop when ``||Z_k - Z_{k-1}||_F <= tol * ||Z_{k-1}||_F`` over the batch.
+        tol: per-sample relative change below which a sample is frozen.
         penalty: optional smooth scalar function of the whole code batch ``Z`` (e.g.
             ``beta * variance_hinge(Z) + gamma ||Z - E(y)||^2``); its autograd gradient
             is added. The step is not adapted to it: pass a step small enough.
+        data_weight: ``w`` > 0, the weight of the data term (the official energy of
+            arXiv:2112.09214 uses the per-pixel mean, ``w = 2 / n_features``).
 
     Returns:
         ``(Z, n_steps)``: the codes ``(B, n_components)``, detached, and the number of
@@ -90,12 +105,12 @@ def fista(
         if D.ndim != 2 or D.shape[0] != y.shape[1]:
             raise ValueError(f"D must be (n_features={y.shape[1]}, n_components), got {D.shape}")
         if step is None:
-            step = 1.0 / float(torch.linalg.matrix_norm(D, ord=2)) ** 2
+            step = 1.0 / (data_weight * float(torch.linalg.matrix_norm(D, ord=2)) ** 2)
         if z0 is None:
             z0 = y.new_zeros(y.shape[0], D.shape[1])
 
         def smooth_grad(z: torch.Tensor) -> torch.Tensor:
-            return (z @ D.T - y) @ D  # (B, n_components)
+            return data_weight * ((z @ D.T - y) @ D)  # (B, n_components)
 
     else:
         if step is None or z0 is None:
@@ -105,7 +120,7 @@ def fista(
         def smooth_grad(z: torch.Tensor) -> torch.Tensor:
             with torch.enable_grad():
                 zz = z.detach().requires_grad_(True)
-                loss = 0.5 * (fn(zz) - y).pow(2).sum()
+                loss = 0.5 * data_weight * (fn(zz) - y).pow(2).sum()
                 (g,) = torch.autograd.grad(loss, zz)
             return g  # (B, n_components)
 
@@ -120,16 +135,20 @@ def fista(
 
     with torch.no_grad():
         z_prev = z0.detach().clamp_min(0.0)  # (B, n_components)
+        active = torch.ones(len(z_prev), 1, dtype=z_prev.dtype)  # (B, 1): 0 once converged
         v, t, thresh = z_prev, 1.0, step * lam
         k = 0
         for k in range(1, max_steps + 1):  # noqa: B007 (k is returned)
-            z = (v - step * grad(v) - thresh).clamp_min(0.0)  # prox of lam |z|_1 + I(z >= 0)
+            # prox of lam |z|_1 + I(z >= 0); frozen samples take a zero step
+            z = (v - active * (step * grad(v) + thresh)).clamp_min(0.0)
             t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
-            v = z + ((t - 1.0) / t_next) * (z - z_prev)  # momentum
-            diff = float(torch.linalg.vector_norm(z - z_prev))
-            ref = float(torch.linalg.vector_norm(z_prev))
+            v = z + active * ((t - 1.0) / t_next) * (z - z_prev)  # momentum
+            diff = torch.linalg.vector_norm(z - z_prev, dim=1)  # (B,)
+            ref = torch.linalg.vector_norm(z_prev, dim=1)
+            converged = (diff / ref < tol)[:, None]  # 0/0 = NaN: not converged
+            active = active * (~converged).to(active.dtype)
             z_prev, t = z, t_next
-            if diff <= tol * ref:
+            if not active.any():
                 break
     return z_prev, k
 
@@ -147,8 +166,9 @@ def variance_hinge(Z: torch.Tensor, threshold: float = 0.5, eps: float = 0.0) ->
     Args:
         Z: codes ``(B, n_components)`` with ``B >= 2``.
         threshold: the hinge threshold ``T`` (0.5 in the official code).
-        eps: added to the variance under the square root; ``> 0`` keeps the gradient
-            finite for a component that is constant over the batch (its std is 0).
+        eps: added to the variance under the square root. 0 (the official code): the
+            std is ``||Z_j - mean_j|| / sqrt(B - 1)``, whose gradient torch defines as 0
+            for a component that is constant over the batch.
 
     Returns:
         A scalar tensor ``>= 0``; 0 when every component's unbiased std is ``>= T``.
@@ -158,7 +178,11 @@ def variance_hinge(Z: torch.Tensor, threshold: float = 0.5, eps: float = 0.0) ->
     """
     if Z.ndim != 2 or Z.shape[0] < 2:
         raise ValueError(f"Z must be (B >= 2, n_components), got {tuple(Z.shape)}")
-    std = torch.sqrt(Z.var(dim=0, correction=1) + eps)  # (n_components,)
+    u = Z - Z.mean(dim=0, keepdim=True)  # (B, n_components)
+    if eps > 0:
+        std = torch.sqrt(u.pow(2).sum(dim=0) / (len(Z) - 1) + eps)
+    else:
+        std = torch.linalg.vector_norm(u, dim=0) / math.sqrt(len(Z) - 1)  # (n_components,)
     return F.relu(threshold - std).pow(2).sum()
 
 
@@ -177,6 +201,7 @@ class LISTAEncoder(nn.Module):
         self.W = nn.Linear(n_features, n_components)  # W: (n_components, n_features), b
         self.S = nn.Linear(n_components, n_components, bias=False)
         self.n_iterations = n_iterations
+        nn.init.zeros_(self.W.bias)  # as the official code
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         b = self.W(y)  # (B, n_components)
@@ -187,12 +212,15 @@ class LISTAEncoder(nn.Module):
 
 
 class LinearDecoder(nn.Module):
-    """``D z`` with no bias; ``weight`` is ``D`` ``(n_features, n_components)``."""
+    """``D z`` with no bias; ``weight`` is ``D`` ``(n_features, n_components)``.
+
+    Initialised as ``nn.Linear(n_components, n_features)``: uniform in
+    ``+-1 / sqrt(n_components)`` (the official code; SDL then renormalises the atoms).
+    """
 
     def __init__(self, n_features: int, n_components: int) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(n_features, n_components))
-        self.normalize_atoms()  # unit-norm random atoms at start
+        self.weight = nn.Parameter(nn.Linear(n_components, n_features, bias=False).weight.data)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return z @ self.weight.T  # (B, n_features)
@@ -216,6 +244,7 @@ class NLDecoder(nn.Module):
         super().__init__()
         self.fc1 = nn.Linear(n_components, n_hidden)
         self.fc2 = nn.Linear(n_hidden, n_features, bias=False)
+        nn.init.zeros_(self.fc1.bias)  # as the official code
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.fc1(z))  # (B, n_hidden)
@@ -255,7 +284,7 @@ class LISTAConfig(BaseModel):
     value_range: tuple[float, float] = (0.0, 1.0)  # inputs' range; decode clamps to it
     preprocessing: str | None = None  # input spec text; None: MNIST pixels / 255
     lam: float = Field(0.02, ge=0.0)  # lambda, the L1 weight of the energy (VDL: 0.02)
-    fista_step: float | None = Field(None, gt=0.0)  # None: 1 / Lipschitz bound of the decoder
+    fista_step: float | None = Field(None, gt=0.0)  # official lrt_Z (VDL 0.5, SDL 1); None: 1/L
     fista_max_steps: int = Field(200, ge=1)  # FISTA steps at most
     fista_tol: float = Field(1e-3, gt=0.0)  # stop at relative change of Z below this
 
@@ -329,18 +358,25 @@ class SparseCodingAutoencoder(AutoEncoder):
         """The decoder's output ``D(z)`` ``(B, n_features)`` in normalised space."""
         return self.decoder(z)
 
+    @property
+    def data_weight(self) -> float:
+        """``w = 2 / n_features``: the energy's data term is ``||y - D(z)||^2 / n_features``
+        (the per-pixel mean of the official code), i.e. ``w ||y - D(z)||^2 / 2``."""
+        return 2.0 / self.config.n_features
+
     def fista_step(self, extra_lipschitz: float = 0.0) -> float:
-        """The FISTA step: ``config.fista_step`` if set, else ``1 / (L + extra_lipschitz)``
-        with ``L = ||D||_2^2`` (linear) or the bound ``||W2||_2^2 ||W1||_2^2`` (NL; exact
+        """The FISTA step: ``config.fista_step`` if set (the official code's fixed
+        ``lrt_Z``), else ``1 / (w L + extra_lipschitz)`` with ``w`` = :attr:`data_weight`
+        and ``L = ||D||_2^2`` (linear) or the bound ``||W2||_2^2 ||W1||_2^2`` (NL; exact
         on each ReLU region). ``extra_lipschitz`` is the curvature of any smooth penalty
-        added to the energy (``2 gamma`` for ``gamma ||z - E(y)||^2``)."""
+        added to the energy."""
         if self.config.fista_step is not None:
             return self.config.fista_step
         if isinstance(self.decoder, LinearDecoder):
             lip = float(torch.linalg.matrix_norm(self.decoder.weight.detach(), ord=2)) ** 2
         else:
             lip = self.decoder.lipschitz_bound()
-        return 1.0 / (lip + extra_lipschitz)
+        return 1.0 / (self.data_weight * lip + extra_lipschitz)
 
     def sparse_code(
         self,
@@ -350,7 +386,8 @@ class SparseCodingAutoencoder(AutoEncoder):
         extra_lipschitz: float = 0.0,
     ) -> tuple[torch.Tensor, int]:
         """FISTA codes of normalised inputs ``y`` ``(B, n_features)``, warm-started at
-        ``z0`` (default: the encoder's prediction), on the lasso energy plus ``penalty``
+        ``z0`` (default: the encoder's prediction), on
+        ``sum_i ||y_i - D(z_i)||^2 / n_features + lam ||z_i||_1`` plus ``penalty``
         (see :func:`fista` and :meth:`fista_step`). Returns ``(Z, n_steps)``."""
         if z0 is None:
             with torch.no_grad():
@@ -366,6 +403,7 @@ class SparseCodingAutoencoder(AutoEncoder):
             c.fista_max_steps,
             c.fista_tol,
             penalty,
+            self.data_weight,
         )
 
     # -- operations ---------------------------------------------------------------------

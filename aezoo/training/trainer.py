@@ -109,6 +109,14 @@ class StagedTrainer:
     def after_step(self, stage: dict[str, Any]) -> None:
         """Called after every optimizer step (projections, constraints); default nothing."""
 
+    def lr_factors(self, stage: dict[str, Any], epoch: int, n_groups: int) -> list[float] | None:
+        """Learning-rate multipliers of the optimizer's groups for ``epoch`` (0-based) of
+        ``stage``; None keeps the rates as they are. Default: the recipe's
+        ``lr_schedule``, "cosine" = ``0.5 (1 + cos(pi epoch / epochs))`` for every group."""
+        if getattr(self.cfg, "lr_schedule", "constant") != "cosine":
+            return None
+        return [0.5 * (1 + math.cos(math.pi * epoch / stage["epochs"]))] * n_groups
+
     def val_error(self) -> float:
         """Classification error in [0, 1] of ``model.classify`` on the validation split."""
         self.model.eval()
@@ -131,10 +139,10 @@ class StagedTrainer:
             stop = False
             while self.state["epoch"] < stage["epochs"] and not stop:
                 ep = self.state["epoch"]
-                if getattr(cfg, "lr_schedule", "constant") == "cosine":
-                    scale = 0.5 * (1 + math.cos(math.pi * ep / stage["epochs"]))
-                    for g, lr in zip(opt.param_groups, base_lr, strict=True):
-                        g["initial_lr"], g["lr"] = lr, lr * scale
+                factors = self.lr_factors(stage, ep, len(opt.param_groups))
+                if factors is not None:
+                    for g, lr, f in zip(opt.param_groups, base_lr, factors, strict=True):
+                        g["initial_lr"], g["lr"] = lr, lr * f
                 t0 = time.perf_counter()
                 record: dict[str, Any] = {
                     "stage": stage["kind"],

@@ -23,7 +23,7 @@ def _data(n: int = 128) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 def _energy(trainer: LISTATrainer, x: torch.Tensor) -> float:
     with torch.no_grad():
-        return float(energy(trainer.model, x, trainer.cfg)["loss"])
+        return float(energy(trainer.model, x, trainer.cfg)["energy"])
 
 
 @pytest.mark.parametrize(
@@ -33,7 +33,7 @@ def _energy(trainer: LISTATrainer, x: torch.Tensor) -> float:
 )
 def test_one_epoch_lowers_the_energy(model: LISTAConfig, tmp_path: Path) -> None:
     torch.set_num_threads(1)
-    cfg = LISTATrainConfig(model=model, epochs=1, batch_size=32, decoder_lr=1e-2, encoder_lr=1e-2)
+    cfg = LISTATrainConfig(model=model, epochs=1, batch_size=32, decoder_lr=1e-3, encoder_lr=1e-3)
     data = _data()
     trainer = LISTATrainer(cfg, data, tmp_path, show_progress=False)
     x = torch.from_numpy(data["train"][0][:64])
