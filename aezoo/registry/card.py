@@ -28,6 +28,20 @@ _FAMILY_TEXT = {
     "fainter or bolder one at the average brightness. training.json holds the recipe: the "
     "optimiser (the paper used SGD), phase lengths, lambda, and any input corruption during "
     "phase 2 (a denoising regulariser that the paper does not use).",
+    "lista": "Sparse coding with a LISTA encoder (Gregor & LeCun, ICML 2010) trained with "
+    "variance-regularised dictionary learning (Evtimova & LeCun, arXiv:2112.09214): per batch, "
+    "FISTA finds non-negative codes minimising reconstruction + lambda L1 + gamma times the "
+    "distance to the encoder's prediction + beta times a hinge on each code component's "
+    "standard deviation over the batch (beta = 0 with unit-norm atoms is plain SDL); then the "
+    "decoder regresses the input from the codes and the encoder regresses the codes. At "
+    "serving time the encoder alone gives the code (amortised inference: no FISTA), ReLU "
+    "outputs, so exact zeros. Inputs are standardised inside the model; decode clamps to the "
+    "input range.",
+    "conv-ae": "Convolutional autoencoder of the ACAI paper (Berthelot et al., arXiv:1807.07543, "
+    "§4): strided-by-pooling 3x3 convolutions down to a small latent image, mirrored with "
+    "nearest-neighbour upsampling. Trained on reconstruction, optionally with the ACAI critic "
+    "(adversarially constrained interpolation, eq. 2-3), input noise (denoising baseline) or "
+    "latent dropout (dropout baseline); training.json says which.",
 }
 _METRIC_TEXT = {
     "test_error_pct": "classification error on the test split, %",
@@ -36,10 +50,26 @@ _METRIC_TEXT = {
     "masking25_denoised_psnr_db": "PSNR of denoise() on those noisy images, dB",
     "denoise_gain_db": "denoised minus noisy PSNR, dB",
     "probe_accuracy_pct": "logistic regression on the codes (fit on train, scored on test), %",
+    "code_zero_pct": "code entries exactly 0 on the test set (encoder codes), %",
+    "collapsed_components": "code components never non-zero on the test set",
+    "negative_code_entries": "code entries < 0 on the test set (count)",
+    "gaussian_noisy_psnr_db": "PSNR of test images + Gaussian noise (std 0.3, clipped), dB",
+    "gaussian_denoised_psnr_db": "PSNR of denoise() on those noisy images, dB",
+    "probe100_accuracy_pct": "logistic regression on the codes of 100 training images per "
+    "class, scored on the test set, %",
+    "pixels_probe100_accuracy_pct": "the same classifier on raw pixels (reference), %",
+    "recon_mse": "mean squared error of decode(encode(x)) on the test set, per value",
+    "lines_mean_distance": "ACAI Mean Distance: cosine distance of each interpolated frame "
+    "to its nearest true line, mean over 16 pairs x 16 steps (lower is better)",
+    "lines_smoothness": "ACAI Smoothness: largest angle step over the total angle change "
+    "minus 1/15, mean over the 16 pairs (0 = perfectly even; lower is better)",
+    "lines_undefined_pairs": "pairs whose decoded ends match the same line (smoothness "
+    "undefined, counted as 0)",
 }
 _FIGURE_TEXT = {
     "filters.png": "First-layer filters (rows of W1, each scaled to its own range).",
-    "reconstructions.png": "Test images (top), corrupted with 25% masking noise (middle), "
+    "reconstructions.png": "Test inputs (top), with 25% of the values masked to the "
+    "background (middle), "
     "denoised (bottom).",
     "interpolation.png": "Decoded interpolations between pairs of test images.",
     "unit_selectivity.png": "Decoder atoms (columns of D). Row c, left: the five units most "
@@ -53,6 +83,12 @@ _FIGURE_TEXT = {
     "live units. The paper reports that part units are driven by the input from the "
     "first step while categorical units build up through the recurrence (arXiv:1301.3775, "
     "abstract and analysis); the curves show how far this model does the same.",
+}
+
+
+_FAMILY_FIGURE_TEXT = {
+    ("lista", "filters.png"): "Dictionary atoms: the columns of the decoder D (for the NL "
+    "decoder, of its output layer W2), each scaled to its own range.",
 }
 
 
@@ -128,7 +164,8 @@ def render_card(
     if figures:
         lines += ["", "## Figures", ""]
         for f in figures:
-            lines += [f"![{f}](figures/{f})", "", _FIGURE_TEXT.get(f, ""), ""]
+            text = _FAMILY_FIGURE_TEXT.get((config.family, f), _FIGURE_TEXT.get(f, ""))
+            lines += [f"![{f}](figures/{f})", "", text, ""]
     parity = export_record.get("parity_max_abs_error", {})
     if parity:
         worst = max(e for graph in parity.values() for e in graph.values())

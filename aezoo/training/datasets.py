@@ -38,6 +38,8 @@ class DatasetInfo:
         labelled: class labels exist (probes, classification error).
         display_range: values mapped to black and white in figures.
         mask_value: what masking noise writes into a dropped input (the background).
+        psnr_peak: ``R`` of every PSNR on this data set (the value range's width; for the
+            unbounded LCN patches, 8, about their peak-to-peak range).
     """
 
     name: str
@@ -46,6 +48,7 @@ class DatasetInfo:
     labelled: bool
     display_range: tuple[float, float]
     mask_value: float = 0.0
+    psnr_peak: float = 1.0
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -60,8 +63,11 @@ DATASETS: dict[str, DatasetInfo] = {
         False,
         (-1.0, 1.0),
         mask_value=-1.0,
+        psnr_peak=2.0,
     ),
-    "patches": DatasetInfo("patches", patches.PROTOCOL, patches.VALUE_RANGE, False, (-3.0, 3.0)),
+    "patches": DatasetInfo(
+        "patches", patches.PROTOCOL, patches.VALUE_RANGE, False, (-3.0, 3.0), psnr_peak=8.0
+    ),
 }
 
 

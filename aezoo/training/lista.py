@@ -37,6 +37,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from aezoo.models.lista import LISTAConfig, NLDecoder, SparseCodingAutoencoder, variance_hinge
+from aezoo.training import datasets
 from aezoo.training.trainer import StagedTrainer
 
 
@@ -152,9 +153,8 @@ class LISTATrainer(StagedTrainer):
     ) -> dict[str, torch.Tensor]:
         out = energy(self.model, x, self.cfg)
         with torch.no_grad():
-            c = self.model.config
             mse = (x - self.model.decode(out["codes"])).pow(2).mean(1)  # (B,) input units
-            peak = (c.value_range[1] - c.value_range[0]) ** 2
+            peak = datasets.info(self.cfg.dataset).psnr_peak ** 2
             psnr = (10 * torch.log10(peak / mse.clamp_min(1e-12))).mean()
         keep = ("loss", "energy", "recon", "pred", "fista_steps")
         return {

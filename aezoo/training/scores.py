@@ -9,8 +9,8 @@ the exported ONNX graphs afterwards (:func:`onnx_ops`); both print identical key
   families also :func:`sparse_code_metrics`.
 * ``lines``: reconstruction MSE and PSNR (R = 2 for [-1, 1]) on the test lines, and
   the ACAI interpolation metrics (arXiv:1807.07543 §4) on 16 pairs x 16 steps.
-* ``patches``: reconstruction PSNR with ``R`` the test set's peak-to-peak range, code
-  sparsity and collapsed components.
+* ``patches``: reconstruction PSNR (``R`` = 8, about the LCN patches' peak-to-peak
+  range), code sparsity and collapsed components.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def lines_scores(ops: Ops, splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> 
     m = lines.lines_metrics(interpolation_frames(ops, xs, xe, N_STEPS))
     return {
         "recon_mse": float(np.mean((X - X_hat) ** 2)),
-        "recon_psnr_db": psnr(X, X_hat, data_range=2.0),
+        "recon_psnr_db": psnr(X, X_hat, data_range=datasets.info("lines").psnr_peak),
         "lines_mean_distance": m["mean_distance"],
         "lines_smoothness": m["smoothness"],
         "lines_undefined_pairs": float(m["n_undefined"]),
@@ -198,7 +198,7 @@ def score(
     X, y = splits["test"]
     if dataset == "patches":
         X_hat = batched(ops.denoise, X)
-        out = {"recon_psnr_db": psnr(X, X_hat, data_range=float(X.max() - X.min()))}
+        out = {"recon_psnr_db": psnr(X, X_hat, data_range=datasets.info(dataset).psnr_peak)}
         return {**out, **sparse_code_metrics(batched(ops.encode, X))}
     out = headline_metrics(ops.denoise, X, y, ops.predict, "test", seed)
     if probe:
