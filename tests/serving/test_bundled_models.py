@@ -41,9 +41,11 @@ def _post(server: LiveServer, op: str, body: dict, model: str = "sda-mnist") -> 
     return r.json()
 
 
-def _batched(server: LiveServer, op: str, key: str, X: np.ndarray) -> np.ndarray:
+def _batched(
+    server: LiveServer, op: str, key: str, X: np.ndarray, model: str = "sda-mnist"
+) -> np.ndarray:
     rows = [
-        _post(server, op, {"inputs": X[i : i + CHUNK].tolist()})[key]
+        _post(server, op, {"inputs": X[i : i + CHUNK].tolist()}, model)[key]
         for i in range(0, len(X), CHUNK)
     ]
     return np.concatenate([np.asarray(r) for r in rows])
@@ -116,3 +118,17 @@ def test_drsae_mnist_codes_are_400_non_negative_values(
         )["outputs"]
     )
     assert out.shape == (5, 784) and out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_lista_vdl_mnist_codes_are_sparse_non_negative_and_reconstruct(
+    bundled_server: LiveServer, mnist_dir: Path
+) -> None:
+    """Issue 3's acceptance, through the server, on the 5,000 test images."""
+    X, _ = load_mnist("test", mnist_dir)
+    Z = _batched(bundled_server, "encode", "codes", X, "lista-vdl-mnist")
+    assert Z.shape == (5000, 128)
+    assert Z.min() >= 0.0, "negative code entries"
+    assert np.mean(Z == 0) >= 0.80, f"only {100 * np.mean(Z == 0):.1f}% exact zeros"
+    assert np.all((Z != 0).any(axis=0)), "collapsed component(s)"
+    X_hat = _batched(bundled_server, "denoise", "outputs", X, "lista-vdl-mnist")
+    assert psnr(X, X_hat) >= 16.0, f"reconstruction PSNR {psnr(X, X_hat):.2f} dB < 16"
