@@ -57,6 +57,7 @@ def fista(
     tol: float = 1e-3,
     penalty: Callable[[torch.Tensor], torch.Tensor] | None = None,
     data_weight: float = 1.0,
+    penalty_grad: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, int]:
     """Non-negative sparse codes by FISTA (Beck & Teboulle 2009; arXiv:2112.09214 §3.1).
 
@@ -88,6 +89,12 @@ def fista(
             is added. The step is not adapted to it: pass a step small enough.
         data_weight: ``w`` > 0, the weight of the data term (the official energy of
             arXiv:2112.09214 uses the per-pixel mean, ``w = 2 / n_features``).
+        penalty_grad: the gradient of ``penalty`` in closed form, ``(B, n_components)`` ->
+            same; used instead of autograd when given (faster on small batches).
+
+    With a dictionary the data term's gradient is ``w (Z G - Y D)`` with the Gram matrix
+    ``G = D^T D`` ``(n_components, n_components)`` and ``Y D`` computed once per call, so
+    a step costs ``B m^2`` instead of ``2 B n m`` multiply-adds.
 
     Returns:
         ``(Z, n_steps)``: the codes ``(B, n_components)``, detached, and the number of
@@ -109,8 +116,11 @@ def fista(
         if z0 is None:
             z0 = y.new_zeros(y.shape[0], D.shape[1])
 
+        gram = D.T @ D  # (n_components, n_components)
+        yd = y @ D  # (B, n_components)
+
         def smooth_grad(z: torch.Tensor) -> torch.Tensor:
-            return data_weight * ((z @ D.T - y) @ D)  # (B, n_components)
+            return data_weight * (z @ gram - yd)  # (B, n_components) = w (z D^T - y) D
 
     else:
         if step is None or z0 is None:
@@ -126,7 +136,9 @@ def fista(
 
     def grad(z: torch.Tensor) -> torch.Tensor:
         g = smooth_grad(z)
-        if penalty is not None:
+        if penalty_grad is not None:
+            g = g + penalty_grad(z)
+        elif penalty is not None:
             with torch.enable_grad():
                 zz = z.detach().requires_grad_(True)
                 (gp,) = torch.autograd.grad(penalty(zz), zz)
@@ -184,6 +196,26 @@ def variance_hinge(Z: torch.Tensor, threshold: float = 0.5, eps: float = 0.0) ->
     else:
         std = torch.linalg.vector_norm(u, dim=0) / math.sqrt(len(Z) - 1)  # (n_components,)
     return F.relu(threshold - std).pow(2).sum()
+
+
+def variance_hinge_grad(
+    Z: torch.Tensor, threshold: float = 0.5, eps: float = 0.0
+) -> torch.Tensor:
+    """Closed-form gradient of :func:`variance_hinge` with respect to ``Z``.
+
+    With ``u_j`` the centred column and ``s_j`` its std,
+    ``d/dZ_ij = -2 max(0, T - s_j) u_ij / ((B - 1) s_j)`` (the centring's Jacobian drops
+    out because the ``u_j`` sum to zero); 0 for a constant column (``s_j = 0``), as
+    torch's gradient of the norm.
+
+    Returns:
+        ``(B, n_components)``, same dtype as ``Z``.
+    """
+    B = len(Z)
+    u = Z - Z.mean(dim=0, keepdim=True)  # (B, n_components)
+    std = torch.sqrt(u.pow(2).sum(dim=0) / (B - 1) + eps)  # (n_components,)
+    coef = -2.0 * F.relu(threshold - std) / ((B - 1) * std)
+    return u * torch.where(std > 0, coef, torch.zeros_like(coef))
 
 
 # -- building blocks -----------------------------------------------------------------
@@ -384,6 +416,7 @@ class SparseCodingAutoencoder(AutoEncoder):
         z0: torch.Tensor | None = None,
         penalty: Callable[[torch.Tensor], torch.Tensor] | None = None,
         extra_lipschitz: float = 0.0,
+        penalty_grad: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, int]:
         """FISTA codes of normalised inputs ``y`` ``(B, n_features)``, warm-started at
         ``z0`` (default: the encoder's prediction), on
@@ -404,6 +437,7 @@ class SparseCodingAutoencoder(AutoEncoder):
             c.fista_tol,
             penalty,
             self.data_weight,
+            penalty_grad,
         )
 
     # -- operations ---------------------------------------------------------------------
