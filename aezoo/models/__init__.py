@@ -13,6 +13,7 @@ from typing import Any
 
 from aezoo.errors import ConfigError
 from aezoo.models.base import AutoEncoder
+from aezoo.models.conv import ConvAutoEncoder
 from aezoo.models.drsae import DrSAE
 from aezoo.models.lista import SparseCodingAutoencoder
 from aezoo.models.sda import StackedDenoisingAutoencoder
@@ -21,6 +22,7 @@ ARCHITECTURES: dict[str, type[AutoEncoder]] = {
     StackedDenoisingAutoencoder.architecture: StackedDenoisingAutoencoder,
     DrSAE.architecture: DrSAE,
     SparseCodingAutoencoder.architecture: SparseCodingAutoencoder,
+    ConvAutoEncoder.architecture: ConvAutoEncoder,
 }
 
 _VARIANTS: dict[str, Callable[..., AutoEncoder]] = {}
@@ -61,11 +63,12 @@ def create_variant(name: str, **kwargs: Any) -> AutoEncoder:
         raise ConfigError(f"unknown model variant {name!r}; known: {list_variants()}") from None
 
 
+from aezoo.models import conv as _conv  # noqa: E402
 from aezoo.models import drsae as _drsae  # noqa: E402
 from aezoo.models import lista as _lista  # noqa: E402
 from aezoo.models import sda as _sda  # noqa: E402
 
-for _fn in [*_sda.VARIANTS, *_drsae.VARIANTS, *_lista.VARIANTS]:
+for _fn in [*_sda.VARIANTS, *_drsae.VARIANTS, *_lista.VARIANTS, *_conv.VARIANTS]:
     register_model(_fn)
 
 __all__ = ["ARCHITECTURES", "AutoEncoder", "create_model", "create_variant", "list_variants"]

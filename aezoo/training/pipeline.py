@@ -25,6 +25,7 @@ from aezoo.registry.store import LocalStore, ModelVersion
 from aezoo.registry.torch_io import build_artifact
 from aezoo.training import data as mnist
 from aezoo.training import datasets, figures, scores
+from aezoo.training.conv import ConvAETrainConfig, ConvAETrainer
 from aezoo.training.drsae import DrSAETrainConfig, DrSAETrainer
 from aezoo.training.evaluate import MASKING_LEVEL, masking_noise_np
 from aezoo.training.lista import LISTATrainConfig, LISTATrainer
@@ -35,6 +36,7 @@ FAMILIES: dict[str, tuple[type, type]] = {
     "sda": (SdATrainConfig, SdATrainer),
     "drsae": (DrSAETrainConfig, DrSAETrainer),
     "lista": (LISTATrainConfig, LISTATrainer),
+    "conv-ae": (ConvAETrainConfig, ConvAETrainer),
 }
 
 
