@@ -45,7 +45,8 @@ _FAMILY_TEXT = {
 }
 _METRIC_TEXT = {
     "test_error_pct": "classification error on the test split, %",
-    "recon_psnr_db": "PSNR of decode(encode(x)) on clean test images, dB (R = 1)",
+    "recon_psnr_db": "PSNR of decode(encode(x)) on clean test inputs, dB (R = 1 for pixels, "
+    "2 for lines in [-1, 1], 8 for LCN patches)",
     "masking25_noisy_psnr_db": "PSNR of test images with 25% masking noise, dB",
     "masking25_denoised_psnr_db": "PSNR of denoise() on those noisy images, dB",
     "denoise_gain_db": "denoised minus noisy PSNR, dB",

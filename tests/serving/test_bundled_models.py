@@ -132,3 +132,31 @@ def test_lista_vdl_mnist_codes_are_sparse_non_negative_and_reconstruct(
     assert np.all((Z != 0).any(axis=0)), "collapsed component(s)"
     X_hat = _batched(bundled_server, "denoise", "outputs", X, "lista-vdl-mnist")
     assert psnr(X, X_hat) >= 16.0, f"reconstruction PSNR {psnr(X, X_hat):.2f} dB < 16"
+
+
+def test_acai_lines_interpolates_better_than_ae_lines(bundled_server: LiveServer) -> None:
+    """Issue 5's acceptance: through the served interpolate route, 16 pairs x 16 steps,
+    ACAI's interpolations are closer to real lines and more even than the baseline's."""
+    from aezoo.training.lines import interpolation_pairs, lines_metrics
+
+    xs, xe, _ = interpolation_pairs(16, seed=0)
+    scores = {}
+    for model in ("ae-lines", "acai-lines"):
+        frames = np.stack(
+            [
+                np.asarray(
+                    _post(
+                        bundled_server,
+                        "interpolate",
+                        {"a": a.tolist(), "b": b.tolist(), "steps": 16},
+                        model,
+                    )["outputs"]
+                )
+                for a, b in zip(xs, xe, strict=True)
+            ]
+        )
+        assert frames.shape == (16, 16, 1024) and frames.min() >= -1.0 and frames.max() <= 1.0
+        scores[model] = lines_metrics(frames)
+    ae, acai = scores["ae-lines"], scores["acai-lines"]
+    assert acai["mean_distance"] < ae["mean_distance"], scores
+    assert acai["smoothness"] < ae["smoothness"], scores
