@@ -128,14 +128,16 @@ def print_table(results: dict[str, list[dict[str, float]]]) -> None:
     print("| arm | " + " | ".join(COLS) + " |")
     print("|---|" + "---|" * len(COLS))
     for arm, rows in results.items():
-        cells = [
-            f"{np.mean([r[c] for r in rows]):.4g} ± {np.std([r[c] for r in rows]):.2g}"
-            for c in COLS
-        ]
+        cells = []
+        for c in COLS:
+            vals = np.array([r[c] for r in rows], dtype=float)
+            ok = ~np.isnan(vals)  # smoothness is NaN when every pair of a run is undefined
+            cell = f"{np.mean(vals[ok]):.4g} ± {np.std(vals[ok]):.2g}" if ok.any() else "n/a"
+            cells.append(cell + (f" ({ok.sum()} of {len(vals)} runs)" if not ok.all() else ""))
         print(f"| {arm} | " + " | ".join(cells) + " |")
     if "acai" in results:
         best = {
-            c: min(results, key=lambda a: np.mean([r[c] for r in results[a]])) for c in COLS[:2]
+            c: min(results, key=lambda a: np.nanmean([r[c] for r in results[a]])) for c in COLS[:2]
         }
         won = all(best[c] == "acai" for c in COLS[:2])
         print(f"\nbest per metric: {best}; ACAI best on both: {'YES' if won else 'NO'}")
