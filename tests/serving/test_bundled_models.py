@@ -134,13 +134,10 @@ def test_lista_vdl_mnist_codes_are_sparse_non_negative_and_reconstruct(
     assert psnr(X, X_hat) >= 16.0, f"reconstruction PSNR {psnr(X, X_hat):.2f} dB < 16"
 
 
-def test_acai_lines_interpolates_more_evenly_than_ae_lines(bundled_server: LiveServer) -> None:
-    """Issue 5's acceptance, through the served interpolate route, 16 pairs x 16 steps.
-
-    Holds for Smoothness (0.20 vs 0.42 for the shipped pair). Mean Distance did NOT hold
-    at the shipped 3-epoch budget (0.0228 vs 0.0186: ACAI's frames are a little further
-    from real lines); both are measured here and the Mean Distance gap is bounded so a
-    regression shows, but only Smoothness is required to favour ACAI (see RESULTS.md)."""
+def test_acai_lines_interpolates_better_than_ae_lines(bundled_server: LiveServer) -> None:
+    """Issue 5's acceptance: through the served interpolate route, 16 pairs x 16 steps,
+    ACAI's interpolations are closer to real lines (Mean Distance) and more even
+    (Smoothness) than the baseline's (shipped pair: 0.0046 vs 0.0068, 0.30 vs 0.51)."""
     from aezoo.training.lines import interpolation_pairs, lines_metrics
 
     xs, xe, _ = interpolation_pairs(16, seed=0)
@@ -162,5 +159,5 @@ def test_acai_lines_interpolates_more_evenly_than_ae_lines(bundled_server: LiveS
         assert frames.shape == (16, 16, 1024) and frames.min() >= -1.0 and frames.max() <= 1.0
         scores[model] = lines_metrics(frames)
     ae, acai = scores["ae-lines"], scores["acai-lines"]
-    assert acai["smoothness"] < 0.75 * ae["smoothness"], scores
-    assert acai["mean_distance"] < 0.03 and ae["mean_distance"] < 0.03, scores  # line-like
+    assert acai["mean_distance"] < ae["mean_distance"], scores
+    assert acai["smoothness"] < ae["smoothness"], scores
