@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aezoo.models.drsae import DrSAE, DrSAEConfig, unit_norm
 from aezoo.training import figures
+from aezoo.training.acai import ACAIConfig
 from aezoo.training.corruptions import CorruptionConfig, corrupt
 from aezoo.training.trainer import StagedTrainer
 
@@ -67,6 +68,7 @@ class DrSAETrainConfig(BaseModel):
     batch_size: int = Field(64, ge=1)
     input_corruption: CorruptionConfig = CorruptionConfig(kind="none", level=0.0)  # phase 2 input
     patience: int = Field(15, ge=0)  # early stopping (phase 2) in epochs; 0 disables
+    acai: ACAIConfig = ACAIConfig()  # ACAI on both phases' reconstruction; off by default
     max_train_samples: int | None = Field(None, ge=1)  # truncate the training set (quick runs)
 
 
@@ -119,7 +121,7 @@ def project_norm_bounds(model: DrSAE, cfg: DrSAETrainConfig) -> None:
 
 def stages(cfg: DrSAETrainConfig) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [
-        {"kind": "unsupervised", "layer": -1, "epochs": cfg.unsupervised_epochs}
+        {"kind": "unsupervised", "layer": -1, "epochs": cfg.unsupervised_epochs, "acai": True}
     ]
     if cfg.model.n_classes:
         out.append(
@@ -128,6 +130,7 @@ def stages(cfg: DrSAETrainConfig) -> list[dict[str, Any]]:
                 "layer": -1,
                 "epochs": cfg.discriminative_epochs,
                 "validate": True,
+                "acai": True,
             }
         )
     return [s for s in out if s["epochs"] > 0]

@@ -44,6 +44,7 @@ from aezoo.models.lista import (
     variance_hinge_grad,
 )
 from aezoo.training import datasets
+from aezoo.training.acai import ACAIConfig
 from aezoo.training.trainer import StagedTrainer
 
 
@@ -76,6 +77,7 @@ class LISTATrainConfig(BaseModel):
     patience: int = Field(0, ge=0)  # no validation stage: kept for the shared loop
     train_split: Literal["train", "train_full"] = "train"
     max_train_samples: int | None = Field(None, ge=2)  # truncate the training set (quick runs)
+    acai: ACAIConfig = ACAIConfig()  # ACAI on the encoder/decoder updates; off by default
 
 
 def energy(
@@ -136,7 +138,7 @@ class LISTATrainer(StagedTrainer):
     model: SparseCodingAutoencoder
 
     def make_stages(self) -> list[dict[str, Any]]:
-        return [{"kind": "sparse-coding", "layer": -1, "epochs": self.cfg.epochs}]
+        return [{"kind": "sparse-coding", "layer": -1, "epochs": self.cfg.epochs, "acai": True}]
 
     def make_optimizer(self, stage: dict[str, Any]) -> torch.optim.Optimizer:
         cfg, dec = self.cfg, self.model.decoder

@@ -114,3 +114,39 @@ def test_sda_with_acai_trains_checkpoints_and_resumes(tmp_path: Path) -> None:
         torch.testing.assert_close(resumed.acai.critic.state_dict()[k], v, msg=k)
     for k, v in full.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[k], v, msg=k)
+
+
+@pytest.mark.parametrize("family", ["drsae", "lista"])
+def test_acai_is_an_option_of_every_family_that_decodes(family: str, tmp_path: Path) -> None:
+    """DrSAE and LISTA take ``acai`` like SdA and conv-ae: the critic trains alongside."""
+    from aezoo.models.drsae import DrSAEConfig
+    from aezoo.models.lista import LISTAConfig
+    from aezoo.training.drsae import DrSAETrainConfig, DrSAETrainer
+    from aezoo.training.lista import LISTATrainConfig, LISTATrainer
+
+    rng = np.random.default_rng(0)
+    X = rng.random((96, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 96)
+    data = {"train": (X, y), "val": (X[:32], y[:32])}
+    acai = ACAIConfig(enabled=True, critic_lr=1e-3)
+    if family == "drsae":
+        model = DrSAEConfig(n_components=16, n_steps=2)
+        cfg, cls = (
+            DrSAETrainConfig(
+                model=model,
+                unsupervised_epochs=1,
+                discriminative_epochs=1,
+                batch_size=32,
+                acai=acai,
+            ),
+            DrSAETrainer,
+        )
+    else:
+        model = LISTAConfig(n_components=16, n_iterations=1, fista_step=0.5, fista_max_steps=20)
+        cfg, cls = LISTATrainConfig(model=model, epochs=1, batch_size=32, acai=acai), LISTATrainer
+    trainer = cls(cfg, data, tmp_path, show_progress=False)
+    before = {k: v.clone() for k, v in trainer.acai.critic.state_dict().items()}
+    trainer.fit()
+    assert all(np.isfinite(r["critic_loss"]) for r in trainer.state["history"])
+    after = trainer.acai.critic.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
