@@ -38,12 +38,8 @@ Metrics (§4 of the paper; details as in the official evaluation code):
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:  # torch is needed only by ``interpolate`` (the metrics are numpy)
-    from aezoo.models.base import AutoEncoder
 
 SIZE = 32  # image side in pixels
 LENGTH = 15.0  # line length in pixels, from the centre
@@ -100,29 +96,6 @@ def interpolation_pairs(
     """
     X, angles = make_lines(2 * n_pairs, seed)
     return X[:n_pairs], X[n_pairs:], np.stack([angles[:n_pairs], angles[n_pairs:]], axis=1)
-
-
-def interpolate(
-    model: AutoEncoder, x_start: np.ndarray, x_end: np.ndarray, n_steps: int = 16
-) -> np.ndarray:
-    """Decode mixed codes ``decode((1 - t) z_start + t z_end)`` for ``t`` in ``linspace(0, 1, n_steps)``.
-
-    Args:
-        x_start, x_end: float32 ``(n_pairs, n_features)``.
-
-    Returns:
-        float32 frames ``(n_pairs, n_steps, n_features)``, frame 0 from ``x_start``.
-    """
-    import torch
-
-    model.eval()
-    with torch.no_grad():
-        z0 = model.encode(torch.as_tensor(x_start))  # (P, n_components)
-        z1 = model.encode(torch.as_tensor(x_end))
-        t = torch.linspace(0.0, 1.0, n_steps).view(1, -1, 1)  # (1, N, 1)
-        z = (1 - t) * z0[:, None] + t * z1[:, None]  # (P, N, n_components)
-        frames = model.decode(z.reshape(-1, z.shape[-1]))  # (P * N, n_features)
-    return frames.reshape(len(x_start), n_steps, -1).numpy().astype(np.float32)
 
 
 @lru_cache(maxsize=1)
