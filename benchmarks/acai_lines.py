@@ -36,6 +36,7 @@ from aezoo.training.pipeline import parse_config
 from aezoo.training.recipes import apply_overrides, read_recipe
 from aezoo.training.scores import Ops, lines_scores, torch_ops
 from aezoo.training.sda import SdATrainConfig, SdATrainer
+from runs import merge_runs  # benchmarks/runs.py (the script's directory is on sys.path)
 
 CONV_ARMS = ("ae", "denoising", "dropout", "acai")
 SDA_ARMS = ("sda", "sda-acai")
@@ -90,16 +91,12 @@ def main() -> None:
     p.add_argument("--merge", type=Path, nargs="+", help="print the table of these --json files")
     args = p.parse_args()
     if args.merge:
-        merged: dict[str, list[dict[str, float]]] = {}
-        for f in args.merge:
-            for arm, rows in json.loads(f.read_text()).items():
-                merged.setdefault(arm, []).extend(rows)
-        print_table(merged)
+        print_table(merge_runs(args.merge)[0])
         return
     torch.set_num_threads(1)
     results: dict[str, list[dict[str, float]]] = {a: [] for a in args.arms}
-    n_train = parse_config(read_recipe("ae-lines")).n_train
-    epochs = parse_config(read_recipe("ae-lines")).epochs
+    base = parse_config(read_recipe("ae-lines"))  # every arm's data and budget
+    n_train, epochs = base.n_train, base.epochs
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             splits = load_splits("lines", seed=seed, n_train=n_train)

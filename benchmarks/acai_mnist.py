@@ -52,7 +52,9 @@ from aezoo.training import figures
 from aezoo.training.clustering import kmeans_accuracy
 from aezoo.training.data import load_mnist
 from aezoo.training.evaluate import batched, linear_probe
+from aezoo.training.scores import torch_ops
 from aezoo.training.sda import SdATrainConfig, SdATrainer
+from runs import merge_runs  # benchmarks/runs.py (the script's directory is on sys.path)
 
 PIXELS = 784
 REGISTRY_NAMES = {"plain": "sda-mnist-unsupervised", "acai": "sda-acai-mnist-unsupervised"}
@@ -116,13 +118,10 @@ def evaluate(
     """Probe and K-means accuracy (%) of the top codes, test reconstruction MSE per pixel."""
     (Xtr, ytr), (Xte, yte) = splits["train"], splits["test"]
 
-    def op(name: str):
-        return lambda a: getattr(model, name)(torch.from_numpy(a)).numpy()
-
+    ops = torch_ops(model)
     t0 = time.perf_counter()
-    with torch.no_grad():
-        Z_tr, Z_te = batched(op("encode"), Xtr), batched(op("encode"), Xte)  # (n, 200)
-        X_hat = batched(op("forward"), Xte)  # (5000, 784)
+    Z_tr, Z_te = batched(ops.encode, Xtr), batched(ops.encode, Xte)  # (n, 200)
+    X_hat = batched(ops.denoise, Xte)  # (5000, 784)
     out = {
         "probe_acc_pct": 100 * linear_probe(Z_tr, ytr, Z_te, yte, seed),
         "kmeans_acc_pct": 100
@@ -177,6 +176,44 @@ def register(
     return f"{version.name}@{version.version}"
 
 
+def diagnose(args: argparse.Namespace, splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """The RESULTS.md diagnostics, from the runs' checkpoints under ``--workdir``: the ACAI
+    term's share of the loss and how well the critic tracks alpha (1,024 test images), and
+    the K-means spread of one fixed plain stack over K-means seeds."""
+    from aezoo.training import loop
+    from aezoo.training.acai import ACAIRegularizer
+    from aezoo.training.sda import joint_loss
+
+    x = torch.from_numpy(splits["test"][0][:1024])
+    for arm in [a for a in args.arms if a != "plain"]:
+        for seed in args.seeds:
+            ckpt = loop.load_checkpoint(args.workdir / f"run-{arm}-seed{seed}")
+            cfg = SdATrainConfig(**ckpt["train_config"])
+            model = StackedDenoisingAutoencoder(cfg.model)
+            model.load_state_dict(ckpt["model"])
+            reg = ACAIRegularizer(model.eval(), cfg.acai)
+            reg.load_state_dict(ckpt["acai"])
+            with torch.no_grad():
+                recon = float(joint_loss(model, x, cfg, torch.Generator().manual_seed(1)))
+                z_mix, alpha = reg.mix(model.encode(x), torch.Generator().manual_seed(0))
+                d = reg.critic.eval()(model.decode(z_mix))  # (1024,)
+            adv = cfg.acai.lam * float(d.pow(2).mean())
+            corr = np.corrcoef(alpha.numpy(), d.numpy())[0, 1]
+            print(
+                f"{arm} seed {seed}: ACAI term {adv:.4f} = {100 * adv / recon:.3f}% of the "
+                f"reconstruction loss {recon:.1f}; critic vs alpha on mixes: corr {corr:.2f}"
+            )
+    if "plain" in args.arms:
+        model, _, _ = trained("plain", args.seeds[0], args, splits)
+        enc = torch_ops(model).encode
+        Z_tr, Z_te = batched(enc, splits["train"][0]), batched(enc, splits["test"][0])
+        accs = [100 * kmeans_accuracy(Z_te, splits["test"][1], 10, k, Z_fit=Z_tr) for k in range(5)]
+        print(
+            f"plain seed {args.seeds[0]}: K-means accuracy over K-means seeds 0-4: "
+            f"{np.round(accs, 2).tolist()} (std {np.std(accs):.2f})"
+        )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -206,19 +243,21 @@ def main() -> None:
         default="acai",
         help="which ACAI arm --register publishes as sda-acai-mnist-unsupervised",
     )
+    p.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="print the loss-share, critic and K-means diagnostics of the saved runs",
+    )
     args = p.parse_args()
     torch.set_num_threads(1)
     if args.merge:
-        merged: dict[str, list[dict[str, float]]] = {}
-        meta: dict[str, Any] = {}
-        for f in args.merge:
-            data = json.loads(f.read_text())
-            meta = data.pop("_args")
-            for arm, rows in data.items():
-                merged.setdefault(arm, []).extend(rows)
-        print_table(merged, argparse.Namespace(**meta))
+        merged, meta = merge_runs(args.merge)
+        print_table(merged, argparse.Namespace(**meta["_args"]))
         return
     splits = {s: load_mnist(s, args.data_dir) for s in ("train", "val", "test")}
+    if args.diagnose:
+        diagnose(args, splits)
+        return
     results: dict[str, list[dict[str, float]]] = {a: [] for a in args.arms}
     first: dict[str, tuple[StackedDenoisingAutoencoder, SdATrainConfig, dict[str, Any]]] = {}
     for seed in args.seeds:

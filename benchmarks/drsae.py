@@ -42,6 +42,7 @@ from aezoo.training.data import load_mnist
 from aezoo.training.drsae import DrSAETrainConfig, DrSAETrainer
 from aezoo.training.evaluate import classification_error
 from aezoo.training.recipes import read_recipe
+from runs import merge_runs  # benchmarks/runs.py (the script's directory is on sys.path)
 
 DRSAE_ARMS = {"drsae-400-T11": (400, 11), "drsae-200-T11": (200, 11), "drsae-200-T2": (200, 2)}
 ARMS = [*DRSAE_ARMS, "mlp", "mlp-masked"]
@@ -160,12 +161,7 @@ def main() -> None:
     p.add_argument("--merge", type=Path, nargs="+", help="print the table of these --json files")
     args = p.parse_args()
     if args.merge:
-        merged: dict[str, list[dict[str, Any]]] = {}
-        for f in args.merge:
-            for arm, rows in json.loads(f.read_text()).items():
-                if rows:  # an arm still running has no rows yet
-                    merged.setdefault(arm, []).extend(rows)
-        print(table(merged))
+        print(table(merge_runs(args.merge)[0]))  # an arm still running has no rows: left out
         return
     torch.set_num_threads(args.threads)
     splits = {s: load_mnist(s, args.data_dir) for s in ("train", "val", "test")}

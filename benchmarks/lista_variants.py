@@ -38,6 +38,7 @@ from aezoo.training.lista import LISTATrainer
 from aezoo.training.pipeline import parse_config
 from aezoo.training.recipes import apply_overrides, read_recipe
 from aezoo.training.scores import sparse_coding_scores, torch_ops
+from runs import merge_runs  # benchmarks/runs.py (the script's directory is on sys.path)
 
 RECIPES = {
     "sdl": "lista-sdl-mnist",
@@ -128,15 +129,9 @@ def main() -> None:
     p.add_argument("--merge", type=Path, nargs="+", help="print the table of these --json files")
     args = p.parse_args()
     if args.merge:
-        merged: dict[str, list[dict[str, float]]] = {}
-        epochs = 0
-        for f in args.merge:
-            data = json.loads(f.read_text())
-            epochs = data.pop("_epochs")
-            for v, rows in data.items():
-                merged.setdefault(v, []).extend(rows)
+        merged, meta = merge_runs(args.merge)
         order = [v for v in RECIPES if v in merged]
-        print_table({v: merged[v] for v in order}, epochs)
+        print_table({v: merged[v] for v in order}, meta["_epochs"])
         return
     torch.set_num_threads(1)
     splits = load_splits("mnist", args.data_dir)

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from aezoo.training.data import load_mnist
 from aezoo.training.evaluate import classification_error
 from aezoo.training.sda import SdATrainConfig, SdATrainer, top_code_probe
+from runs import merge_runs  # benchmarks/runs.py (the script's directory is on sys.path)
 
 
 def recon_errors(model, X: np.ndarray) -> tuple[float, float]:
@@ -96,14 +97,8 @@ def main() -> None:
     p.add_argument("--merge", type=Path, nargs="+", help="print the table of these --json files")
     args = p.parse_args()
     if args.merge:
-        merged: dict[str, list[dict[str, float]]] = {}
-        meta = {}
-        for f in args.merge:
-            data = json.loads(f.read_text())
-            meta = data.pop("_args")
-            for arm, rows in data.items():
-                merged.setdefault(arm, []).extend(rows)
-        print_table(merged, argparse.Namespace(**meta))
+        merged, meta = merge_runs(args.merge)
+        print_table(merged, argparse.Namespace(**meta["_args"]))
         return
     splits = {s: load_mnist(s, args.data_dir) for s in ("train", "val", "test")}
     results: dict[str, list[dict[str, float]]] = {a: [] for a in args.arms}
