@@ -36,7 +36,8 @@ from aezoo.training.pipeline import parse_config
 from aezoo.training.recipes import apply_overrides, read_recipe
 from aezoo.training.scores import Ops, lines_scores, torch_ops
 from aezoo.training.sda import SdATrainConfig, SdATrainer
-from runs import merge_runs  # benchmarks/runs.py (the script's directory is on sys.path)
+
+from bench_io import merge_runs  # benchmarks/bench_io.py (the script directory is on sys.path)
 
 CONV_ARMS = ("ae", "denoising", "dropout", "acai")
 SDA_ARMS = ("sda", "sda-acai")

@@ -54,7 +54,8 @@ from aezoo.training.data import load_mnist
 from aezoo.training.evaluate import batched, linear_probe
 from aezoo.training.scores import torch_ops
 from aezoo.training.sda import SdATrainConfig, SdATrainer
-from runs import merge_runs  # benchmarks/runs.py (the script's directory is on sys.path)
+
+from bench_io import merge_runs  # benchmarks/bench_io.py (the script directory is on sys.path)
 
 PIXELS = 784
 REGISTRY_NAMES = {"plain": "sda-mnist-unsupervised", "acai": "sda-acai-mnist-unsupervised"}

@@ -42,7 +42,8 @@ from aezoo.training.data import load_mnist
 from aezoo.training.drsae import DrSAETrainConfig, DrSAETrainer
 from aezoo.training.evaluate import classification_error
 from aezoo.training.recipes import read_recipe
-from runs import merge_runs  # benchmarks/runs.py (the script's directory is on sys.path)
+
+from bench_io import merge_runs  # benchmarks/bench_io.py (the script directory is on sys.path)
 
 DRSAE_ARMS = {"drsae-400-T11": (400, 11), "drsae-200-T11": (200, 11), "drsae-200-T2": (200, 2)}
 ARMS = [*DRSAE_ARMS, "mlp", "mlp-masked"]

@@ -38,7 +38,8 @@ from aezoo.training.lista import LISTATrainer
 from aezoo.training.pipeline import parse_config
 from aezoo.training.recipes import apply_overrides, read_recipe
 from aezoo.training.scores import sparse_coding_scores, torch_ops
-from runs import merge_runs  # benchmarks/runs.py (the script's directory is on sys.path)
+
+from bench_io import merge_runs  # benchmarks/bench_io.py (the script directory is on sys.path)
 
 RECIPES = {
     "sdl": "lista-sdl-mnist",

@@ -30,7 +30,8 @@ import torch.nn.functional as F
 from aezoo.training.data import load_mnist
 from aezoo.training.evaluate import classification_error
 from aezoo.training.sda import SdATrainConfig, SdATrainer, top_code_probe
-from runs import merge_runs  # benchmarks/runs.py (the script's directory is on sys.path)
+
+from bench_io import merge_runs  # benchmarks/bench_io.py (the script directory is on sys.path)
 
 
 def recon_errors(model, X: np.ndarray) -> tuple[float, float]:
