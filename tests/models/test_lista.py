@@ -15,6 +15,7 @@ from aezoo.models import create_variant
 from aezoo.models.lista import (
     LISTAConfig,
     LISTAEncoder,
+    NLDecoder,
     SparseCodingAutoencoder,
     fista,
     sparse_coding_energy,
@@ -58,6 +59,27 @@ def test_fista_with_a_callable_decoder_matches_the_dictionary_path() -> None:
     torch.testing.assert_close(z_a, z_b, atol=1e-8, rtol=0)
     with pytest.raises(ValueError, match="step and z0"):
         fista(y, lambda z: z @ D.T, 0.1)
+
+
+@pytest.mark.parametrize("gram_after", [0, 8, 10**6])
+def test_nl_decoder_closed_form_fista_gradient_matches_autograd(gram_after: int) -> None:
+    torch.manual_seed(0)
+    dec = NLDecoder(n_features=20, n_components=6, n_hidden=16).double()
+    with torch.no_grad():
+        dec.fc1.bias.uniform_(-0.5, 0.5)  # some hidden units inactive
+    y = torch.randn(5, 20, dtype=torch.float64)
+    grad = dec.data_term_grad(y, data_weight=0.1, gram_after=gram_after)
+    for _ in range(12):  # both sides of the switch to the Gram matrix
+        z = torch.rand(5, 6, dtype=torch.float64)
+        zz = z.clone().requires_grad_(True)
+        (want,) = torch.autograd.grad(0.05 * (dec(zz) - y).pow(2).sum(), zz)
+        torch.testing.assert_close(grad(z), want, atol=1e-12, rtol=1e-10)
+    # FISTA through the NL decoder takes the closed form and lands where autograd does
+    z0 = torch.rand(5, 6, dtype=torch.float64)
+    z_a, k_a = fista(y, dec, 0.05, 0.5, z0, 300, 1e-10, data_weight=0.1)
+    z_b, k_b = fista(y, lambda z: dec(z), 0.05, 0.5, z0, 300, 1e-10, data_weight=0.1)
+    torch.testing.assert_close(z_a, z_b, atol=1e-9, rtol=0)
+    assert k_a == k_b > 1
 
 
 def test_fista_stops_early_and_warm_start_helps() -> None:
