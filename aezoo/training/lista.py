@@ -26,7 +26,10 @@ official settings mean the same here. For a batch ``Y`` of ``B`` normalised inpu
 
 The progress bar and the history show the energy per sample (``energy``), the two
 losses (``recon``, ``pred``), the FISTA codes' sparsity (``zero_pct``, % exact zeros),
-the PSNR of their reconstruction (``psnr``, dB) and FISTA's steps.
+the PSNR of their reconstruction (``psnr``, dB) and FISTA's steps, and after every
+epoch ``val_energy``: the energy of the ENCODER's codes on the validation split (no
+FISTA; the encoder term is then 0), which ``select_checkpoint: val_energy`` uses to
+keep the best epoch's weights, as the official code does.
 """
 
 from __future__ import annotations
@@ -77,7 +80,20 @@ class LISTATrainConfig(BaseModel):
     patience: int = Field(0, ge=0)  # no validation stage: kept for the shared loop
     train_split: Literal["train", "train_full"] = "train"
     max_train_samples: int | None = Field(None, ge=2)  # truncate the training set (quick runs)
+    # the weights kept: the last epoch's, or those of the epoch with the lowest validation
+    # energy of the encoder's codes (the official code's choice)
+    select_checkpoint: Literal["last", "val_energy"] = "last"
     acai: ACAIConfig = ACAIConfig()  # ACAI on the encoder/decoder updates; off by default
+
+
+def code_energy(
+    model: SparseCodingAutoencoder, y: torch.Tensor, Z: torch.Tensor, cfg: LISTATrainConfig
+) -> torch.Tensor:
+    """Per-sample energy of codes ``Z`` ``(B, n_components)`` for normalised inputs ``y``
+    ``(B, n_features)`` without the encoder term: ``mean_i ||y_i - D(z_i)||^2 / n
+    + lam mean_i ||z_i||_1 + beta hinge(Z) / B`` (a scalar tensor)."""
+    e = (y - model.reconstruct(Z)).pow(2).mean() + model.config.lam * Z.sum(1).mean()
+    return e + cfg.beta * variance_hinge(Z, cfg.hinge_threshold, cfg.hinge_eps) / len(y)
 
 
 def energy(
@@ -116,8 +132,7 @@ def energy(
     recon = (y - model.reconstruct(z_star)).pow(2).mean()  # per pixel and sample
     pred = (z_star - z_pred).pow(2).mean()  # per component and sample
     with torch.no_grad():
-        e = recon + model.config.lam * z_star.sum(1).mean() + cfg.gamma * pred
-        e = e + cfg.beta * variance_hinge(z_star, cfg.hinge_threshold, cfg.hinge_eps) / B
+        e = code_energy(model, y, z_star, cfg) + cfg.gamma * pred
     return {
         "codes": z_star,
         "fista_steps": torch.tensor(float(n_steps)),
@@ -176,6 +191,36 @@ class LISTATrainer(StagedTrainer):
             "zero_pct": 100 * (out["codes"] == 0).float().mean(),
             "psnr": psnr,
         }
+
+    def epoch_metrics(self, stage: dict[str, Any]) -> dict[str, float]:
+        """``val_energy`` (see the module docstring); with ``select_checkpoint:
+        val_energy`` a new lowest keeps these weights (restored at the end of ``fit``)."""
+        val = self.val_energy()
+        if self.cfg.select_checkpoint == "val_energy":
+            best = self.state.get("best_val_energy")
+            if best is None or val < best:
+                self.state["best_val_energy"] = val
+                self.state["best_epoch"] = self.state["epoch"] + 1
+                self.best_state = {
+                    k: v.detach().clone() for k, v in self.model.state_dict().items()
+                }
+        return {"val_energy": val}
+
+    def val_energy(self) -> float:
+        """Mean over the validation split's full batches of :func:`code_energy` at the
+        encoder's codes (batches of ``batch_size``, as in training; a remainder smaller
+        than 2 is dropped, the hinge needs an unbiased std)."""
+        self.model.eval()
+        X = torch.from_numpy(self.X_val).to(self.device)
+        bs, total, n = self.cfg.batch_size, 0.0, 0
+        with torch.no_grad():
+            for i in range(0, len(X), bs):
+                y = self.model.normalize(X[i : i + bs])
+                if len(y) < 2:
+                    break
+                total += float(code_energy(self.model, y, self.model.encoder(y), self.cfg)) * len(y)
+                n += len(y)
+        return total / max(n, 1)
 
     def after_step(self, stage: dict[str, Any]) -> None:
         if self.model.config.unit_norm_atoms:

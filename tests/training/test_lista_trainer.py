@@ -62,3 +62,25 @@ def test_sdl_keeps_unit_norm_atoms(tmp_path: Path) -> None:
 def test_config_rejects_unknown_keys() -> None:
     with pytest.raises(ValueError, match="extra"):
         LISTATrainConfig(lambda_=0.1)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("select", ["last", "val_energy"])
+def test_checkpoint_selection_by_validation_energy(select: str, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    X = (rng.random((64, 784)) < 0.2).astype(np.float32)
+    X_val = (rng.random((32, 784)) < 0.2).astype(np.float32)  # unseen: its energy rises
+    y = np.zeros(64, dtype=np.int64)
+    cfg = LISTATrainConfig(
+        model=TINY, epochs=4, batch_size=32, decoder_lr=0.01, encoder_lr=0.01,
+        select_checkpoint=select,
+    )  # fmt: skip
+    trainer = LISTATrainer(cfg, {"train": (X, y), "val": (X_val, y[:32])}, tmp_path, False)
+    trainer.fit()
+    val = [h["val_energy"] for h in trainer.state["history"]]
+    assert len(val) == 4 and int(np.argmin(val)) != 3  # the last epoch is not the best here
+    if select == "val_energy":
+        assert trainer.state["best_epoch"] == int(np.argmin(val)) + 1
+        assert trainer.val_energy() == pytest.approx(min(val), rel=1e-6)
+    else:
+        assert trainer.val_energy() == pytest.approx(val[-1], rel=1e-6)
