@@ -73,9 +73,15 @@ def arm_name(variant: str, lam: float | None) -> str:
 
 
 def run(
-    variant: str, seed: int, epochs: int, splits, workdir: Path, lam: float | None = None
+    variant: str,
+    seed: int,
+    epochs: int,
+    splits,
+    workdir: Path,
+    lam: float | None = None,
+    extra: list[str] | None = None,
 ) -> dict[str, float]:
-    overrides = [f"seed={seed}", f"epochs={epochs}"]
+    overrides = [*(extra or []), f"seed={seed}", f"epochs={epochs}"]
     if lam is not None:
         overrides.append(f"model.lam={lam}")
     cfg = parse_config(apply_overrides(read_recipe(RECIPES[variant]), overrides))
@@ -105,6 +111,8 @@ def run(
         "wall_s": wall,
         "lam": cfg.model.lam,
         "seed": seed,
+        # the epoch whose weights were kept (the last, or the lowest validation energy's)
+        "kept_epoch": trainer.state.get("best_epoch", epochs),
     }
 
 
@@ -247,6 +255,13 @@ def main() -> None:
     p.add_argument(
         "--lams", type=float, nargs="+", help="sweep these lambdas (default: the recipe's)"
     )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a recipe key in every run (as `aezoo train --set`); repeatable",
+    )
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--json", type=Path, help="write the raw results here")
@@ -265,7 +280,7 @@ def main() -> None:
             for seed in args.seeds:
                 for v in args.variants:
                     for lam in lams:
-                        r = run(v, seed, args.epochs, splits, Path(tmp), lam)
+                        r = run(v, seed, args.epochs, splits, Path(tmp), lam, args.set)
                         results[arm_name(v, lam)].append(r)
                         print(
                             f"{arm_name(v, lam)} seed {seed}: "
@@ -274,9 +289,8 @@ def main() -> None:
                         )
                         if args.json:  # after every run: a long sweep can be merged while it goes
                             args.json.parent.mkdir(parents=True, exist_ok=True)
-                            args.json.write_text(
-                                json.dumps({**results, "_epochs": args.epochs}, indent=2)
-                            )
+                            meta = {"_epochs": args.epochs, "_set": args.set}
+                            args.json.write_text(json.dumps({**results, **meta}, indent=2))
         meta = {"_epochs": args.epochs}
     print_table(results, meta["_epochs"])
     if args.figure:
