@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 
 def merge_runs(paths: Iterable[Path]) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
     """Rows of every arm across ``paths`` (in order) and the settings (last file wins).
@@ -27,3 +29,18 @@ def merge_runs(paths: Iterable[Path]) -> tuple[dict[str, list[dict[str, Any]]], 
             elif value:
                 merged.setdefault(key, []).extend(value)
     return merged, meta
+
+
+def print_mean_std_table(
+    results: dict[str, list[dict[str, Any]]], cols: list[str], first: str = "arm"
+) -> None:
+    """Markdown table, one row per arm: ``mean ± std`` over its rows (seeds) of each
+    column, "n/a" where no row has it."""
+    print(f"| {first} | " + " | ".join(cols) + " |")
+    print("|---|" + "---|" * len(cols))
+    for arm, rows in results.items():
+        cells = []
+        for c in cols:
+            vals = [r[c] for r in rows if c in r]
+            cells.append(f"{np.mean(vals):.4g} ± {np.std(vals):.2g}" if vals else "n/a")
+        print(f"| {arm} | " + " | ".join(cells) + " |")

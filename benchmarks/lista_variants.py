@@ -47,7 +47,10 @@ from aezoo.training.pipeline import parse_config
 from aezoo.training.recipes import apply_overrides, read_recipe
 from aezoo.training.scores import sparse_coding_scores, torch_ops
 
-from bench_io import merge_runs  # benchmarks/bench_io.py (the script directory is on sys.path)
+from bench_io import (  # benchmarks/bench_io.py (the script directory is on sys.path)
+    merge_runs,
+    print_mean_std_table,
+)
 
 RECIPES = {
     "sdl": "lista-sdl-mnist",
@@ -138,14 +141,7 @@ def print_table(results: dict[str, list[dict[str, float]]], epochs: int) -> None
         f"batch 250, official settings (lambda: the arm's, else the recipe's), {n} seed(s); "
         f"raw-pixel 100-label probe {np.mean(pix):.2f}%\n"
     )
-    print("| variant | " + " | ".join(COLS) + " |")
-    print("|---|" + "---|" * len(COLS))
-    for v, rows in results.items():
-        cells = []
-        for c in COLS:
-            vals = [r[c] for r in rows]
-            cells.append(f"{np.mean(vals):.4g} ± {np.std(vals):.2g}")
-        print(f"| {v} | " + " | ".join(cells) + " |")
+    print_mean_std_table(results, COLS, "variant")
     print_matched(results)
     vdl = [r["collapsed"] for a, rows in results.items() if variant_of(a) == "vdl" for r in rows]
     if vdl:

@@ -31,7 +31,10 @@ from aezoo.training.data import load_mnist
 from aezoo.training.evaluate import classification_error
 from aezoo.training.sda import SdATrainConfig, SdATrainer, top_code_probe
 
-from bench_io import merge_runs  # benchmarks/bench_io.py (the script directory is on sys.path)
+from bench_io import (  # benchmarks/bench_io.py (the script directory is on sys.path)
+    merge_runs,
+    print_mean_std_table,
+)
 
 
 def recon_errors(model, X: np.ndarray) -> tuple[float, float]:
@@ -130,14 +133,7 @@ def print_table(results: dict[str, list[dict[str, float]]], args: argparse.Names
         f"masking 25%, {args.pretrain_epochs} pre-training passes, fine-tuning <= "
         f"{args.finetune_epochs} epochs (patience {args.patience}), {n_seeds} seeds\n"
     )
-    print("| arm | " + " | ".join(cols) + " |")
-    print("|---|" + "---|" * len(cols))
-    for arm, rows in results.items():
-        cells = []
-        for c in cols:
-            vals = [r[c] for r in rows if c in r]
-            cells.append(f"{np.mean(vals):.4g} ± {np.std(vals):.2g}" if vals else "n/a")
-        print(f"| {arm} | " + " | ".join(cells) + " |")
+    print_mean_std_table(results, cols)
 
 
 if __name__ == "__main__":
