@@ -197,13 +197,7 @@ class LISTATrainer(StagedTrainer):
         val_energy`` a new lowest keeps these weights (restored at the end of ``fit``)."""
         val = self.val_energy()
         if self.cfg.select_checkpoint == "val_energy":
-            best = self.state.get("best_val_energy")
-            if best is None or val < best:
-                self.state["best_val_energy"] = val
-                self.state["best_epoch"] = self.state["epoch"] + 1
-                self.best_state = {
-                    k: v.detach().clone() for k, v in self.model.state_dict().items()
-                }
+            self.keep_if_best("best_val_energy", val, self.state["epoch"])
         return {"val_energy": val}
 
     def val_energy(self) -> float:

@@ -170,12 +170,20 @@ class StagedTrainer:
     def _validate(self, record: dict[str, Any], ep: int) -> bool:
         """Record the validation error, keep the best weights; True when patience ran out."""
         err = record["val_error"] = self.val_error()
-        best = self.state["best_val_error"]
-        if best is None or err < best:
-            self.state["best_val_error"], self.state["best_epoch"] = err, ep + 1
-            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        if self.keep_if_best("best_val_error", err, ep):
             return False
         return bool(self.cfg.patience) and ep + 1 - self.state["best_epoch"] >= self.cfg.patience
+
+    def keep_if_best(self, key: str, value: float, ep: int) -> bool:
+        """When ``value`` is the lowest of ``state[key]`` so far, remember it, the epoch
+        (``ep`` 0-based) and a copy of the weights, which ``fit`` restores at the end
+        (checkpointed with the run); returns whether it was."""
+        best = self.state.get(key)
+        if best is not None and value >= best:
+            return False
+        self.state[key], self.state["best_epoch"] = value, ep + 1
+        self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        return True
 
     def _epoch(
         self, stage: dict[str, Any], opt: torch.optim.Optimizer, gen: torch.Generator
