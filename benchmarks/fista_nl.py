@@ -53,6 +53,7 @@ def main() -> None:
     X = torch.from_numpy(splits["train"][0][-args.batches * 250 :])  # not seen in warm-up
     arms = {"autograd": lambda z: dec(z), "closed form": dec}
     rows: dict[str, list[float]] = {a: [0.0, 0.0, 0.0] for a in arms}
+    zeros = 0.0  # % of code entries exactly 0, mean over the batches
 
     def objective(z: torch.Tensor, y: torch.Tensor) -> float:  # FISTA's, summed over the batch
         with torch.no_grad():
@@ -75,7 +76,7 @@ def main() -> None:
             rows[name][1] += k
             rows[name][2] += objective(z, y) / len(y) / args.batches
             out[name] = z
-        zeros = 100 * float((out["closed form"] == 0).float().mean())
+        zeros += 100 * float((out["closed form"] == 0).float().mean()) / args.batches
     base = rows["autograd"][0]
     print(
         f"\n{args.recipe} after {args.warmup} training images, {args.batches} batches of 250, "

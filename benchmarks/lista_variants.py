@@ -146,6 +146,12 @@ def print_table(results: dict[str, list[dict[str, float]]], epochs: int) -> None
     vdl = [r["collapsed"] for a, rows in results.items() if variant_of(a) == "vdl" for r in rows]
     if vdl:
         print(f"VDL collapsed components per run: {vdl}")
+    kept = {a: [r["kept_epoch"] for r in rows if "kept_epoch" in r] for a, rows in results.items()}
+    if any(kept.values()):  # runs that recorded it
+        print(
+            "epoch whose weights were kept, per run: "
+            + "; ".join(f"{a} {v}" for a, v in kept.items() if v)
+        )
 
 
 def print_matched(
@@ -273,6 +279,7 @@ def main() -> None:
         splits = load_splits("mnist", args.data_dir)
         lams = args.lams or [None]
         results = {arm_name(v, lam): [] for v in args.variants for lam in lams}
+        meta = {"_epochs": args.epochs, "_set": args.set}
         with tempfile.TemporaryDirectory() as tmp:
             for seed in args.seeds:
                 for v in args.variants:
@@ -286,9 +293,7 @@ def main() -> None:
                         )
                         if args.json:  # after every run: a long sweep can be merged while it goes
                             args.json.parent.mkdir(parents=True, exist_ok=True)
-                            meta = {"_epochs": args.epochs, "_set": args.set}
                             args.json.write_text(json.dumps({**results, **meta}, indent=2))
-        meta = {"_epochs": args.epochs}
     print_table(results, meta["_epochs"])
     if args.figure:
         plot_curves(results, args.figure, meta["_epochs"])

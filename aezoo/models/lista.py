@@ -123,13 +123,11 @@ def fista(
         def smooth_grad(z: torch.Tensor) -> torch.Tensor:
             return data_weight * (z @ gram - yd)  # (B, n_components) = w (z D^T - y) D
 
+    elif step is None or z0 is None:
+        raise ValueError("fista with a callable decoder needs both step and z0")
     elif isinstance(decoder, NLDecoder):
-        if step is None or z0 is None:
-            raise ValueError("fista with a callable decoder needs both step and z0")
         smooth_grad = decoder.data_term_grad(y, data_weight)
     else:
-        if step is None or z0 is None:
-            raise ValueError("fista with a callable decoder needs both step and z0")
         fn = decoder
 
         def smooth_grad(z: torch.Tensor) -> torch.Tensor:
@@ -203,9 +201,7 @@ def variance_hinge(Z: torch.Tensor, threshold: float = 0.5, eps: float = 0.0) ->
     return F.relu(threshold - std).pow(2).sum()
 
 
-def variance_hinge_grad(
-    Z: torch.Tensor, threshold: float = 0.5, eps: float = 0.0
-) -> torch.Tensor:
+def variance_hinge_grad(Z: torch.Tensor, threshold: float = 0.5, eps: float = 0.0) -> torch.Tensor:
     """Closed-form gradient of :func:`variance_hinge` with respect to ``Z``.
 
     With ``u_j`` the centred column and ``s_j`` its std,
