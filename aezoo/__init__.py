@@ -19,7 +19,7 @@ from aezoo._version import __version__
 if TYPE_CHECKING:
     from aezoo.models.base import AutoEncoder
     from aezoo.registry.store import ModelVersion
-    from aezoo.serving.runtime import OnnxModel
+    from aezoo.runtime.model import OnnxModel
 
 
 def load(name_or_path: str | os.PathLike[str], **kwargs) -> OnnxModel:
@@ -29,15 +29,14 @@ def load(name_or_path: str | os.PathLike[str], **kwargs) -> OnnxModel:
         name_or_path: artifact directory, a registry reference ``name[@version|@alias]``,
             or a Hub reference ``hf-hub:ORG/REPO[@REVISION]`` (downloaded into the Hugging
             Face cache, every file checked against the manifest's sha256).
-        **kwargs: passed to :class:`aezoo.serving.runtime.OnnxModel` (providers, ...).
+        **kwargs: passed to :class:`aezoo.runtime.model.OnnxModel` (providers, ...).
 
     Raises:
         ModelNotFoundError, ArtifactError, IntegrityError, HubError.
     """
-    from aezoo.registry import resolve
-    from aezoo.serving.runtime import OnnxModel
+    from aezoo.runtime.loading import load_model
 
-    return OnnxModel(resolve(name_or_path), **kwargs)
+    return load_model(name_or_path, **kwargs)
 
 
 def from_pretrained(name_or_path: str | os.PathLike[str]) -> AutoEncoder:
@@ -46,8 +45,8 @@ def from_pretrained(name_or_path: str | os.PathLike[str]) -> AutoEncoder:
     Accepts the same references as :func:`load` (paths, registry names, ``hf-hub:``).
     Nothing is unpickled: the net is rebuilt from ``config.json``.
     """
+    from aezoo.export.torch_io import load_torch_model
     from aezoo.registry import resolve
-    from aezoo.registry.torch_io import load_torch_model
 
     return load_torch_model(resolve(name_or_path))
 

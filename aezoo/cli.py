@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aezoo._version import __version__
 from aezoo.errors import AezooError
-from aezoo.serving.extract_cli import add_extract_parser
+from aezoo.extract.cli import add_extract_parser
 from aezoo.serving.settings import add_serve_arguments
 
 EPILOG = """examples:
@@ -82,7 +82,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import aezoo
-    from aezoo.serving.evaluate import evaluate_artifact, training_record
+    from aezoo.evaluation.artifact import evaluate_artifact, training_record
 
     model = aezoo.load(args.model)
     metrics = evaluate_artifact(model, data_dir=args.data_dir, split=args.split)

@@ -10,7 +10,7 @@ Arms (same training lines, seed and budget within a family):
     cross-entropy SUMMED over the 1,024 pixels, the paper's a squared error AVERAGED
     over them, so the paper's lambda = 0.5 corresponds to 512 here (see the MNIST ACAI
     section of RESULTS.md for what lambda = 0.5 does to an SdA: nothing).
-Metrics (aezoo.training.scores.lines_scores): 16 pairs (seed 0) x 16 steps; test MSE on
+Metrics (aezoo.evaluation.scores.lines_scores): 16 pairs (seed 0) x 16 steps; test MSE on
 5,000 fixed test lines. Lower is better for all three.
 
 Usage (one process per seed, 1 thread each, then merge):
@@ -30,11 +30,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aezoo.data.datasets import load_splits
+from aezoo.evaluation.scores import Ops, lines_scores
 from aezoo.training.conv import ConvAETrainer
-from aezoo.training.datasets import load_splits
+from aezoo.training.ops import torch_ops
 from aezoo.training.pipeline import parse_config
 from aezoo.training.recipes import apply_overrides, read_recipe
-from aezoo.training.scores import Ops, lines_scores, torch_ops
 from aezoo.training.sda import SdATrainConfig, SdATrainer
 
 from bench_io import merge_runs  # benchmarks/bench_io.py (the script directory is on sys.path)

@@ -12,9 +12,9 @@ squared error AVERAGED over pixels, so this arm moves the ratio of adversarial t
 reconstruction term back towards the paper's.
 
 On the top codes of the pre-trained stack, per arm and seed:
-  - linear probe accuracy (aezoo.training.evaluate.linear_probe: logistic regression on
+  - linear probe accuracy (aezoo.evaluation.metrics.linear_probe: logistic regression on
     standardised codes, fit on the 17,690 training codes, scored on the 5,000 test codes);
-  - K-means accuracy (aezoo.training.clustering.kmeans_accuracy: PCA whitening and K-means,
+  - K-means accuracy (aezoo.evaluation.clustering.kmeans_accuracy: PCA whitening and K-means,
     K = 10, fitted on the training codes as in the official cluster.py, Hungarian-matched
     accuracy on the test codes);
   - test reconstruction MSE per pixel; training seconds.
@@ -47,12 +47,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from aezoo.data.mnist import load_mnist
+from aezoo.evaluation.clustering import kmeans_accuracy
+from aezoo.evaluation.metrics import batched, linear_probe, reconstruction_metrics
+from aezoo.export import figures
 from aezoo.models.sda import StackedDenoisingAutoencoder
-from aezoo.training import figures
-from aezoo.training.clustering import kmeans_accuracy
-from aezoo.training.data import load_mnist
-from aezoo.training.evaluate import batched, linear_probe
-from aezoo.training.scores import torch_ops
+from aezoo.training.ops import torch_ops
 from aezoo.training.sda import SdATrainConfig, SdATrainer
 
 from bench_io import merge_runs  # benchmarks/bench_io.py (the script directory is on sys.path)
@@ -122,12 +122,11 @@ def evaluate(
     ops = torch_ops(model)
     t0 = time.perf_counter()
     Z_tr, Z_te = batched(ops.encode, Xtr), batched(ops.encode, Xte)  # (n, 200)
-    X_hat = batched(ops.denoise, Xte)  # (5000, 784)
     out = {
         "probe_acc_pct": 100 * linear_probe(Z_tr, ytr, Z_te, yte, seed),
         "kmeans_acc_pct": 100
         * kmeans_accuracy(Z_te, yte, 10, seed, Z_fit=Z_tr, n_init=kmeans_n_init),
-        "recon_mse": float(np.mean((Xte - X_hat) ** 2)),
+        "recon_mse": reconstruction_metrics(ops.denoise, Xte)["recon_mse"],
     }
     out["eval_seconds"] = time.perf_counter() - t0
     return out

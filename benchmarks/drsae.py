@@ -36,11 +36,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aezoo.data.mnist import load_mnist
+from aezoo.evaluation.metrics import classification_error
 from aezoo.training import loop
 from aezoo.training.corruptions import corrupt
-from aezoo.training.data import load_mnist
 from aezoo.training.drsae import DrSAETrainConfig, DrSAETrainer
-from aezoo.training.evaluate import classification_error
 from aezoo.training.recipes import read_recipe
 
 from bench_io import merge_runs  # benchmarks/bench_io.py (the script directory is on sys.path)

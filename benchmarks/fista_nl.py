@@ -26,8 +26,8 @@ from pathlib import Path
 
 import torch
 
+from aezoo.data.datasets import load_splits
 from aezoo.models.lista import fista
-from aezoo.training.datasets import load_splits
 from aezoo.training.lista import LISTATrainer
 from aezoo.training.pipeline import parse_config
 from aezoo.training.recipes import apply_overrides, read_recipe

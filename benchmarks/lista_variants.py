@@ -40,12 +40,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aezoo.training.datasets import load_splits
-from aezoo.training.evaluate import batched, psnr
+from aezoo.data.datasets import load_splits
+from aezoo.evaluation.metrics import batched, psnr
+from aezoo.evaluation.scores import sparse_coding_scores
 from aezoo.training.lista import LISTATrainer
+from aezoo.training.ops import torch_ops
 from aezoo.training.pipeline import parse_config
 from aezoo.training.recipes import apply_overrides, read_recipe
-from aezoo.training.scores import sparse_coding_scores, torch_ops
 
 from bench_io import (  # benchmarks/bench_io.py (the script directory is on sys.path)
     merge_runs,

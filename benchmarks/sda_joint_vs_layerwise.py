@@ -27,8 +27,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from aezoo.training.data import load_mnist
-from aezoo.training.evaluate import classification_error
+from aezoo.data.mnist import load_mnist
+from aezoo.evaluation.metrics import classification_error, reconstruction_metrics
 from aezoo.training.sda import SdATrainConfig, SdATrainer, top_code_probe
 
 from bench_io import (  # benchmarks/bench_io.py (the script directory is on sys.path)
@@ -41,7 +41,7 @@ def recon_errors(model, X: np.ndarray) -> tuple[float, float]:
     with torch.no_grad():
         x = torch.from_numpy(X)
         x_hat = model(x)
-        mse = float(F.mse_loss(x_hat, x))
+        mse = reconstruction_metrics(lambda a: model(torch.from_numpy(a)).numpy(), X)["recon_mse"]
         ce = float(F.binary_cross_entropy(x_hat.clamp(1e-7, 1 - 1e-7), x, reduction="sum")) / len(x)
     return mse, ce
 

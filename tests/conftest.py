@@ -38,8 +38,8 @@ def tiny_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real artifact of the tiny SdA variant (784-32-16, classifier head), built once."""
     import torch
 
+    from aezoo.export.torch_io import build_artifact
     from aezoo.models import create_variant
-    from aezoo.registry.torch_io import build_artifact
 
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("artifacts") / "sda-tiny"

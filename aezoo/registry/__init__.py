@@ -1,4 +1,5 @@
-"""Artifacts, ONNX export, the local store and the Hugging Face Hub remote."""
+"""Torch-free registry: the artifact format and its verification, the local store, and the
+Hugging Face Hub remote."""
 
 from __future__ import annotations
 

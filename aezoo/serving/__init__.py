@@ -1,8 +1,8 @@
-"""Running artifacts: the onnxruntime runtime and the HTTP service.
+"""The HTTP service (needs ``aezoo[serve]``), over :mod:`aezoo.runtime`.
 
-- :mod:`aezoo.serving.runtime`: :class:`~aezoo.serving.runtime.OnnxModel`, numpy in/out.
-- :mod:`aezoo.serving.app`: ``create_app(models, settings)``, the FastAPI app
-  (needs ``aezoo[serve]``).
+- :mod:`aezoo.serving.app`: ``create_app(models, settings)``, the FastAPI app.
+- :mod:`aezoo.serving.schemas`: request/response bodies, the strict parser, error table.
+- :mod:`aezoo.serving.settings`: :class:`~aezoo.serving.settings.ServeSettings` and its flags.
 - :mod:`aezoo.serving.server`: ``serve(...)`` and ``python -m aezoo.serving.server``.
 
 Nothing here imports torch, and this module imports nothing heavy: import the

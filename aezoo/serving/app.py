@@ -1,4 +1,4 @@
-"""The HTTP service: a FastAPI app over loaded :class:`~aezoo.serving.runtime.OnnxModel` s.
+"""The HTTP service: a FastAPI app over loaded :class:`~aezoo.runtime.model.OnnxModel` s.
 
 The app owns transport, validation, limits, metrics and health; it calls the
 runtime's public methods only (``encode``, ``denoise``, ``predict_proba``,
@@ -44,8 +44,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from aezoo._version import __version__
 from aezoo.errors import AezooError, ModelNotFoundError, OperationNotSupportedError
 from aezoo.registry.artifact import CARD, TRAINING
+from aezoo.runtime.loading import load_models
+from aezoo.runtime.model import OnnxModel
 from aezoo.serving import schemas as s
-from aezoo.serving.runtime import OnnxModel
 from aezoo.serving.settings import ServeSettings
 
 log = logging.getLogger("aezoo.serving")
@@ -232,8 +233,6 @@ def create_app(
 
     def _load() -> None:
         try:
-            from aezoo.serving.server import load_models  # the server owns loading
-
             state.set_models(load_models(refs, settings.threads))
         except Exception as e:  # reported on /health/ready
             log.exception("loading models failed")

@@ -10,7 +10,7 @@ this costs for a full batch is measured by ``benchmarks/serving_validation.py``
 (results in benchmarks/RESULTS.md): the same as pydantic's lax mode.
 
 Shapes, finiteness and value ranges are checked by the runtime
-(:meth:`aezoo.serving.runtime.OnnxModel.check_inputs`), the one authority on
+(:meth:`aezoo.runtime.model.OnnxModel.check_inputs`), the one authority on
 what a model accepts.
 """
 
@@ -30,7 +30,7 @@ from aezoo.errors import (
     ModelNotFoundError,
     OperationNotSupportedError,
 )
-from aezoo.serving.runtime import MAX_INTERPOLATION_STEPS
+from aezoo.runtime.model import MAX_INTERPOLATION_STEPS
 from aezoo.spec import InputSpec, Operation
 
 # -- errors and their statuses --------------------------------------------------------

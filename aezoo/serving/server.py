@@ -21,45 +21,11 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from aezoo.errors import AezooError, ConfigError
+from aezoo.errors import AezooError
+from aezoo.runtime.loading import load_models
+from aezoo.runtime.model import OnnxModel
 from aezoo.serving.app import create_app
-from aezoo.serving.runtime import OnnxModel
 from aezoo.serving.settings import ServeSettings, add_serve_arguments, settings_from_args
-
-
-def load_models(refs: Sequence[str] | None = None, threads: int = 0) -> dict[str, OnnxModel]:
-    """Load artifacts by registry reference or path; none given = every model in the registry.
-
-    Args:
-        refs: ``name[@version|@alias]`` or artifact directories; empty or ``None`` loads
-            the latest version of every model in :class:`~aezoo.registry.LocalStore`.
-        threads: onnxruntime intra-op threads per session (0 = onnxruntime's default).
-
-    Returns:
-        Models keyed by their manifest name, in the order given.
-
-    Raises:
-        ConfigError: nothing to load, or two refs resolve to the same model name.
-        ModelNotFoundError, ArtifactError, IntegrityError: unknown ref, broken artifact.
-    """
-    from aezoo.registry import LocalStore, resolve
-
-    if refs:
-        paths = [resolve(ref) for ref in refs]
-    else:
-        store = LocalStore()
-        paths = [mv.path for mv in store.list()]
-        if not paths:
-            raise ConfigError(f"no models to serve: the registry {store.root} is empty; pass refs")
-    models: dict[str, OnnxModel] = {}
-    for path in paths:
-        model = OnnxModel(path, intra_op_threads=threads)
-        if model.name in models:
-            raise ConfigError(
-                f"two models are named {model.name!r}: {models[model.name].path} and {path}"
-            )
-        models[model.name] = model
-    return models
 
 
 def ready_message(base_url: str, models: dict[str, OnnxModel]) -> str:

@@ -30,7 +30,9 @@ def random_shift(
     """
     h, w = image_shape
     if x.ndim != 2 or x.shape[1] != h * w:
-        raise ValueError(f"expected (batch, {h * w}) images of shape {image_shape}, got {tuple(x.shape)}")
+        raise ValueError(
+            f"expected (batch, {h * w}) images of shape {image_shape}, got {tuple(x.shape)}"
+        )
     if max_shift < 0:
         raise ValueError(f"max_shift must be >= 0, got {max_shift}")
     if max_shift == 0:
@@ -40,5 +42,7 @@ def random_shift(
     off = torch.randint(0, 2 * s + 1, (2, b), generator=generator).to(x.device)
     rows = off[0][:, None] + torch.arange(h, device=x.device)  # (B, h)
     cols = off[1][:, None] + torch.arange(w, device=x.device)  # (B, w)
-    out = padded[torch.arange(b, device=x.device)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    out = padded[
+        torch.arange(b, device=x.device)[:, None, None], rows[:, :, None], cols[:, None, :]
+    ]
     return out.reshape(b, h * w)

@@ -35,8 +35,8 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
+from aezoo.export import figures
 from aezoo.models.drsae import DrSAE, DrSAEConfig, unit_norm
-from aezoo.training import figures
 from aezoo.training.acai import ACAIConfig
 from aezoo.training.corruptions import CorruptionConfig, corrupt
 from aezoo.training.trainer import StagedTrainer

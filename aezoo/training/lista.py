@@ -39,6 +39,8 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from aezoo.data import datasets
+from aezoo.evaluation.metrics import psnr
 from aezoo.models.lista import (
     LISTAConfig,
     NLDecoder,
@@ -46,7 +48,6 @@ from aezoo.models.lista import (
     variance_hinge,
     variance_hinge_grad,
 )
-from aezoo.training import datasets
 from aezoo.training.acai import ACAIConfig
 from aezoo.training.trainer import StagedTrainer
 
@@ -182,14 +183,14 @@ class LISTATrainer(StagedTrainer):
     ) -> dict[str, torch.Tensor]:
         out = energy(self.model, x, self.cfg)
         with torch.no_grad():
-            mse = (x - self.model.decode(out["codes"])).pow(2).mean(1)  # (B,) input units
-            peak = datasets.info(self.cfg.dataset).psnr_peak ** 2
-            psnr = (10 * torch.log10(peak / mse.clamp_min(1e-12))).mean()
+            x_hat = self.model.decode(out["codes"])  # (B, n_features) input units
+            peak = datasets.info(self.cfg.dataset).psnr_peak
+            batch_psnr = psnr(x.cpu().numpy(), x_hat.cpu().numpy(), data_range=peak)
         keep = ("loss", "energy", "recon", "pred", "fista_steps")
         return {
             **{k: out[k] for k in keep},
             "zero_pct": 100 * (out["codes"] == 0).float().mean(),
-            "psnr": psnr,
+            "psnr": torch.tensor(batch_psnr),
         }
 
     def epoch_metrics(self, stage: dict[str, Any]) -> dict[str, float]:

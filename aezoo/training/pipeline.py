@@ -20,15 +20,17 @@ import numpy as np
 import torch
 
 from aezoo._version import __version__
+from aezoo.data import datasets, mnist
+from aezoo.evaluation import scores
+from aezoo.evaluation.metrics import MASKING_LEVEL, masking_noise_np
+from aezoo.export import figures
+from aezoo.export.torch_io import build_artifact
 from aezoo.models.base import AutoEncoder
 from aezoo.registry.store import LocalStore, ModelVersion
-from aezoo.registry.torch_io import build_artifact
-from aezoo.training import data as mnist
-from aezoo.training import datasets, figures, scores
 from aezoo.training.conv import ConvAETrainConfig, ConvAETrainer
 from aezoo.training.drsae import DrSAETrainConfig, DrSAETrainer
-from aezoo.training.evaluate import MASKING_LEVEL, masking_noise_np
 from aezoo.training.lista import LISTATrainConfig, LISTATrainer
+from aezoo.training.ops import torch_ops
 from aezoo.training.recipes import validate
 from aezoo.training.sda import SdATrainConfig, SdATrainer
 
@@ -56,9 +58,9 @@ def evaluate_model(
     seed: int = 0,
     dataset: str = "mnist",
 ) -> dict[str, float]:
-    """The card's metrics: :func:`aezoo.training.scores.score` of the torch model, with
+    """The card's metrics: :func:`aezoo.evaluation.scores.score` of the torch model, with
     the full-training-set linear probe."""
-    return scores.score(dataset, model.family, scores.torch_ops(model), splits, seed, probe=True)
+    return scores.score(dataset, model.family, torch_ops(model), splits, seed, probe=True)
 
 
 def make_figures(
@@ -152,7 +154,7 @@ def package(
 
 
 def load_splits(cfg: Any, data_dir: str | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The splits of the recipe's data set (:func:`aezoo.training.datasets.load_splits`)."""
+    """The splits of the recipe's data set (:func:`aezoo.data.datasets.load_splits`)."""
     return datasets.load_splits(
         getattr(cfg, "dataset", "mnist"), data_dir, cfg.seed, getattr(cfg, "n_train", None)
     )

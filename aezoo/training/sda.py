@@ -26,11 +26,11 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
+from aezoo.evaluation.metrics import linear_probe
 from aezoo.models.sda import DenoisingAutoencoder, SdAConfig, StackedDenoisingAutoencoder
 from aezoo.training.acai import ACAIConfig
 from aezoo.training.augment import random_shift
 from aezoo.training.corruptions import CorruptionConfig, corrupt
-from aezoo.training.evaluate import linear_probe
 from aezoo.training.trainer import StagedTrainer
 
 

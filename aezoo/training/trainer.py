@@ -26,10 +26,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from aezoo.evaluation.metrics import classification_error
 from aezoo.models.base import AutoEncoder
 from aezoo.training import loop
 from aezoo.training.acai import ACAIRegularizer
-from aezoo.training.evaluate import classification_error
 
 
 class StagedTrainer:

@@ -112,8 +112,8 @@ def tiny_artifact_v2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Same tiny SdA variant as ``tiny_artifact``, other weights (seed 1), version "2"."""
     import torch
 
+    from aezoo.export.torch_io import build_artifact
     from aezoo.models import create_variant
-    from aezoo.registry.torch_io import build_artifact
 
     torch.manual_seed(1)
     out = tmp_path_factory.mktemp("artifacts-v2") / "sda-tiny"

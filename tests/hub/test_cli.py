@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from aezoo.registry.store import LocalStore
-from aezoo.serving.runtime import OnnxModel
+from aezoo.runtime.model import OnnxModel
 from tests.conftest import run_cli
 from tests.hub.conftest import REPO_ROOT, TOKEN, FakeHub, closed_port_url, hub_env
 

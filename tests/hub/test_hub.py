@@ -31,7 +31,7 @@ from aezoo.errors import (
 from aezoo.registry.artifact import read_manifest, write_manifest
 from aezoo.registry.hub import HubRef, download, parse_hub_ref, publish, pull
 from aezoo.registry.store import BUNDLED_DIR, LocalStore
-from aezoo.serving.runtime import OnnxModel
+from aezoo.runtime.model import OnnxModel
 from tests.hub.conftest import TOKEN, FakeHub, closed_port_url, hub_env, set_env
 
 BUNDLED = sorted(

@@ -12,9 +12,9 @@ import pytest
 import torch
 from torch import nn
 
+from aezoo.export import onnx as export
 from aezoo.models import create_model, create_variant
 from aezoo.models.conv import ConvAEConfig, ConvAutoEncoder
-from aezoo.registry import export
 
 torch.set_num_threads(1)
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from aezoo.export import onnx as export
 from aezoo.models import create_model, create_variant
 from aezoo.models.drsae import DrSAE, DrSAEConfig
-from aezoo.registry import export
 
 
 def _model(**kwargs) -> DrSAE:

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.linear_model import Lasso
 
+from aezoo.export.onnx import export_onnx
 from aezoo.models import create_variant
 from aezoo.models.lista import (
     LISTAConfig,
@@ -22,7 +23,6 @@ from aezoo.models.lista import (
     variance_hinge,
 )
 from aezoo.registry.artifact import ENCODER
-from aezoo.registry.export import export_onnx
 
 
 def _objective(y: np.ndarray, D: np.ndarray, z: np.ndarray, lam: float) -> float:

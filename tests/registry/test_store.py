@@ -15,7 +15,7 @@ import aezoo
 from aezoo.errors import ArtifactError, IntegrityError, ModelNotFoundError
 from aezoo.registry.artifact import verify_artifact
 from aezoo.registry.store import LocalStore
-from aezoo.serving.runtime import OnnxModel
+from aezoo.runtime.model import OnnxModel
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from aezoo.runtime.model import OnnxModel
 from aezoo.serving.app import ServeSettings, create_app
-from aezoo.serving.runtime import OnnxModel
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 N = 784  # n_features of the sda_mnist_tiny variant
@@ -286,8 +286,8 @@ def check_error(response: httpx.Response, case: tuple[Any, ...]) -> None:
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Two real artifacts of the tiny SdA: with a classifier head, and without one."""
     torch = pytest.importorskip("torch")
+    from aezoo.export.torch_io import build_artifact
     from aezoo.models import create_variant
-    from aezoo.registry.torch_io import build_artifact
 
     root = tmp_path_factory.mktemp("serving-artifacts")
     torch.manual_seed(0)

@@ -16,10 +16,11 @@ from pydantic import ValidationError
 from aezoo.errors import ConfigError
 from aezoo.registry import store as store_module
 from aezoo.registry.store import BUNDLED_DIR
+from aezoo.runtime.loading import load_models
+from aezoo.runtime.model import OnnxModel
 from aezoo.serving import schemas
 from aezoo.serving.app import ServeSettings, create_app
-from aezoo.serving.runtime import OnnxModel
-from aezoo.serving.server import load_models, ready_message
+from aezoo.serving.server import ready_message
 from tests.serving.conftest import MAX_BATCH, REPO_ROOT, N, check_error, send
 
 
@@ -30,7 +31,12 @@ def post(client: TestClient, path: str, body: dict) -> dict:
 
 
 def test_serving_never_imports_torch() -> None:
-    code = "import aezoo.serving.app, aezoo.serving.server, sys; assert 'torch' not in sys.modules"
+    code = (
+        "import sys, aezoo, aezoo.serving.app, aezoo.serving.server, aezoo.extract.features, "
+        "aezoo.extract.cli, aezoo.extract.ray_data, aezoo.runtime.loading, aezoo.evaluation.scores, "
+        "aezoo.evaluation.artifact, aezoo.data.datasets, aezoo.registry.hub, aezoo.cli; "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)
 
 

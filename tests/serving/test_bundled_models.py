@@ -15,9 +15,9 @@ import httpx
 import numpy as np
 import pytest
 
+from aezoo.data.mnist import load_mnist
+from aezoo.evaluation.metrics import masking_noise_np, psnr
 from aezoo.registry.store import BUNDLED_DIR
-from aezoo.training.data import load_mnist
-from aezoo.training.evaluate import masking_noise_np, psnr
 from tests.serving.conftest import LiveServer, running_server
 
 pytestmark = pytest.mark.integration
@@ -138,7 +138,8 @@ def test_acai_lines_interpolates_better_than_ae_lines(bundled_server: LiveServer
     """Issue 5's acceptance: through the served interpolate route, 16 pairs x 16 steps,
     ACAI's interpolations are closer to real lines (Mean Distance) and more even
     (Smoothness) than the baseline's (shipped pair: 0.0046 vs 0.0068, 0.30 vs 0.51)."""
-    from aezoo.training.lines import interpolation_pairs, lines_metrics
+    from aezoo.data.lines import interpolation_pairs
+    from aezoo.evaluation.lines import lines_metrics
 
     xs, xe, _ = interpolation_pairs(16, seed=0)
     scores = {}

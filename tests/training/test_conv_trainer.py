@@ -9,11 +9,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from aezoo.data.lines import render_lines
 from aezoo.models.conv import ConvAEConfig, ConvAutoEncoder
 from aezoo.training import loop
 from aezoo.training.acai import ACAIConfig
 from aezoo.training.conv import ConvAETrainConfig, ConvAETrainer, reconstruction_loss
-from aezoo.training.lines import render_lines
 from aezoo.training.recipes import read_recipe
 from tests.training.helpers import killed_after
 

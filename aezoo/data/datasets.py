@@ -1,14 +1,14 @@
 """The data sets a recipe can name (its ``dataset`` key) and their splits.
 
-* ``mnist``: :func:`aezoo.training.data.load_mnist` (train / val / test / train_full),
+* ``mnist``: :func:`aezoo.data.mnist.load_mnist` (train / val / test / train_full),
   pixels in [0, 1], labels 0..9.
-* ``lines``: the ACAI lines (:mod:`aezoo.training.lines`), 32x32 in [-1, 1]; the
+* ``lines``: the ACAI lines (:mod:`aezoo.data.lines`), 32x32 in [-1, 1]; the
   "label" of a line is its angle in radians (float64). The training set is drawn
   from the recipe's seed (``n_train`` lines, seed ``1000 + seed``); validation
   (1,000 lines) and test (5,000 lines) come from fixed seeds shared by every model,
   and the interpolation pairs of the metrics from :func:`lines.interpolation_pairs`
   with seed 0 (a fourth independent stream).
-* ``patches``: 28x28 natural-image patches (:mod:`aezoo.training.patches`), no labels.
+* ``patches``: 28x28 natural-image patches (:mod:`aezoo.data.patches`), no labels.
 
 Every loader returns ``{split: (X, y)}`` with ``X`` float32 ``(n, n_features)``.
 """
@@ -19,9 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aezoo.data import lines, mnist, patches
 from aezoo.errors import ConfigError
-from aezoo.training import data as mnist
-from aezoo.training import lines, patches
 
 LINES_VAL, LINES_TEST = 1_000, 5_000  # sizes of the fixed lines splits
 _LINES_SEEDS = {"val": 98, "test": 99}  # fixed streams; training uses 1000 + seed
@@ -90,7 +89,7 @@ def load_splits(
 
     Args:
         dataset: ``"mnist"``, ``"lines"`` or ``"patches"``.
-        data_dir: MNIST files (see :func:`aezoo.training.data.resolve_mnist_dir`); unused
+        data_dir: MNIST files (see :func:`aezoo.data.mnist.resolve_mnist_dir`); unused
             by the others.
         seed: the recipe's seed (draws the lines training set).
         n_train: number of training lines (lines only; required there).

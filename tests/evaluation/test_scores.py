@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from aezoo.data import lines
+from aezoo.evaluation import scores
+from aezoo.evaluation.lines import nearest_lines
 from aezoo.models import create_variant
-from aezoo.training import lines, scores
+from aezoo.training.ops import torch_ops
 
 torch.set_num_threads(1)
 
@@ -37,13 +40,13 @@ def test_gaussian_noise_is_seeded_and_clipped() -> None:
 
 
 def test_score_of_a_sparse_coder_on_mnist_has_the_issue_metrics(mnist_dir) -> None:
-    from aezoo.training.datasets import load_splits
+    from aezoo.data.datasets import load_splits
 
     splits = load_splits("mnist", str(mnist_dir))
     splits["test"] = tuple(a[:500] for a in splits["test"])
     torch.manual_seed(0)
     model = create_variant("lista_mnist_tiny")
-    m = scores.score("mnist", "lista", scores.torch_ops(model), splits, probe=False)
+    m = scores.score("mnist", "lista", torch_ops(model), splits, probe=False)
     for key in (
         "recon_psnr_db",
         "code_zero_pct",
@@ -63,7 +66,7 @@ class _Ideal:
     along the short arc is not linear in (cos, sin), but decode renders the nearest line."""
 
     def encode(self, X: np.ndarray) -> np.ndarray:
-        _, ang = lines.nearest_lines(X)
+        _, ang = nearest_lines(X)
         return np.stack([np.cos(ang), np.sin(ang)], 1).astype(np.float32)
 
     def decode(self, Z: np.ndarray) -> np.ndarray:

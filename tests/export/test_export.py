@@ -12,8 +12,8 @@ import torch
 
 import aezoo
 from aezoo.errors import ExportError
+from aezoo.export import onnx as export
 from aezoo.models import create_variant
-from aezoo.registry import export
 
 
 def test_artifact_records_parity_for_every_graph(tiny_artifact: Path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from aezoo.data import datasets, lines, patches
 from aezoo.errors import ConfigError
-from aezoo.training import datasets, lines, patches
 
 
 def test_lcn_is_zero_mean_locally_and_contrast_invariant() -> None:

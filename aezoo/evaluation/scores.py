@@ -1,10 +1,11 @@
 """What a model is scored on, by data set and family: one function for cards and ``aezoo evaluate``.
 
 :func:`score` takes the model's operations as numpy callables (:class:`Ops`), so the
-same code scores a torch model while its artifact is built (:func:`torch_ops`) and
-the exported ONNX graphs afterwards (:func:`onnx_ops`); both print identical keys.
+same code scores a torch model while its artifact is built
+(:func:`aezoo.training.ops.torch_ops`) and the exported ONNX graphs afterwards
+(:func:`onnx_ops`); both print identical keys.
 
-* ``mnist``: :func:`aezoo.training.evaluate.headline_metrics` (error, PSNR, 25%
+* ``mnist``: :func:`aezoo.evaluation.metrics.headline_metrics` (error, PSNR, 25%
   masking denoising), the full-train linear probe when ``probe``; for the sparse
   families also :func:`sparse_code_metrics`.
 * ``lines``: reconstruction MSE and PSNR (R = 2 for [-1, 1]) on the test lines, and
@@ -20,15 +21,16 @@ from typing import Any
 
 import numpy as np
 
+from aezoo.data import datasets, lines
 from aezoo.errors import AezooError
-from aezoo.training import datasets, lines
-from aezoo.training.evaluate import (
+from aezoo.evaluation.lines import lines_metrics
+from aezoo.evaluation.metrics import (
     ArrayFn,
     batched,
     denoising_metrics,
     headline_metrics,
     linear_probe,
-    psnr,
+    reconstruction_metrics,
 )
 
 SPARSE_FAMILIES = ("lista", "drsae")  # families whose codes are scored for sparsity
@@ -47,24 +49,8 @@ class Ops:
     predict: ArrayFn | None = None  # logits or probabilities; None without a head
 
 
-def torch_ops(model: Any) -> Ops:
-    """:class:`Ops` of a torch :class:`~aezoo.models.base.AutoEncoder` (eval mode, no grad)."""
-    import torch
-
-    def op(name: str) -> ArrayFn:
-        def fn(a: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                return getattr(model, name)(torch.from_numpy(np.ascontiguousarray(a))).numpy()
-
-        return fn
-
-    model.eval()
-    predict = op("classify") if model.has_classifier else None
-    return Ops(op("encode"), op("decode"), op("forward"), predict)
-
-
 def onnx_ops(model: Any) -> Ops:
-    """:class:`Ops` of an :class:`~aezoo.serving.runtime.OnnxModel`."""
+    """:class:`Ops` of an :class:`~aezoo.runtime.model.OnnxModel`."""
     predict = model.predict_proba if "classify" in model.operations else None
     return Ops(model.encode, model.decode, model.denoise, predict)
 
@@ -156,12 +142,12 @@ def interpolation_frames(
 def lines_scores(ops: Ops, splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
     """Reconstruction of the test lines and the interpolation metrics (ACAI §4)."""
     X = splits["test"][0]
-    X_hat = batched(ops.denoise, X)
+    recon = reconstruction_metrics(ops.denoise, X, data_range=datasets.info("lines").psnr_peak)
     xs, xe, _ = lines.interpolation_pairs(N_PAIRS, seed=0)
-    m = lines.lines_metrics(interpolation_frames(ops, xs, xe, N_STEPS))
+    m = lines_metrics(interpolation_frames(ops, xs, xe, N_STEPS))
     return {
-        "recon_mse": float(np.mean((X - X_hat) ** 2)),
-        "recon_psnr_db": psnr(X, X_hat, data_range=datasets.info("lines").psnr_peak),
+        "recon_mse": recon["recon_mse"],
+        "recon_psnr_db": recon["recon_psnr"],
         "lines_mean_distance": m["mean_distance"],
         "lines_smoothness": m["smoothness"],
         "lines_undefined_pairs": float(m["n_undefined"]),
@@ -197,8 +183,8 @@ def score(
         return lines_scores(ops, splits)
     X, y = splits["test"]
     if dataset == "patches":
-        X_hat = batched(ops.denoise, X)
-        out = {"recon_psnr_db": psnr(X, X_hat, data_range=datasets.info(dataset).psnr_peak)}
+        peak = datasets.info(dataset).psnr_peak
+        out = {"recon_psnr_db": reconstruction_metrics(ops.denoise, X, peak)["recon_psnr"]}
         return {**out, **sparse_code_metrics(batched(ops.encode, X))}
     out = headline_metrics(ops.denoise, X, y, ops.predict, "test", seed)
     if probe:

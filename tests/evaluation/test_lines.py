@@ -6,14 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from aezoo.training.lines import (
-    interpolation_pairs,
-    lines_metrics,
-    make_lines,
-    nearest_lines,
-    render_lines,
-    smoothness,
-)
+from aezoo.data.lines import interpolation_pairs, make_lines, render_lines
+from aezoo.evaluation.lines import lines_metrics, nearest_lines, smoothness
 
 torch.set_num_threads(1)
 N_STEPS = 16

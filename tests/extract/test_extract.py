@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from aezoo.data.mnist import load_mnist, read_idx
 from aezoo.errors import AezooError, ConfigError, DataError, InputError
-from aezoo.serving.extract import extract_features, ray_map_batches_fn
-from aezoo.serving.extract_cli import add_extract_parser
-from aezoo.serving.runtime import OnnxModel
-from aezoo.training.data import load_mnist, read_idx
+from aezoo.extract.cli import add_extract_parser
+from aezoo.extract.features import extract_features
+from aezoo.extract.ray_data import ray_map_batches_fn
+from aezoo.runtime.model import OnnxModel
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,8 +128,8 @@ def test_memory_stays_bounded_on_a_large_memmapped_source(
     child = textwrap.dedent(f"""
         import json
         import numpy as np
-        from aezoo.serving.extract import extract_features
-        from aezoo.serving.runtime import OnnxModel
+        from aezoo.extract.features import extract_features
+        from aezoo.runtime.model import OnnxModel
 
         def peak_rss_kib():  # VmHWM: this process's own peak (ru_maxrss would include pytest's)
             with open("/proc/self/status") as f:
@@ -260,7 +261,7 @@ def test_cli_subprocess_without_torch_or_sklearn(tiny_artifact: Path, tmp_path: 
     np.save(tmp_path / "x.npy", _random(100).reshape(100, 28, 28))
     script = (
         "import argparse, sys\n"
-        "from aezoo.serving.extract_cli import add_extract_parser\n"
+        "from aezoo.extract.cli import add_extract_parser\n"
         "p = argparse.ArgumentParser(prog='aezoo')\n"
         "add_extract_parser(p.add_subparsers(dest='command'))\n"
         "args = p.parse_args(sys.argv[1:])\n"
@@ -303,7 +304,7 @@ def test_transformer_in_a_pipeline_on_real_mnist(
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    from aezoo.serving.sklearn import EncoderTransformer
+    from aezoo.extract.sklearn import EncoderTransformer
 
     clf = make_pipeline(EncoderTransformer(str(tiny_artifact)), LogisticRegression(max_iter=200))
     clf.fit(mnist_small["train"], mnist_small["train_y"])
@@ -324,7 +325,7 @@ def test_transformer_clone_pickle_and_parallel_cv(
     from sklearn.model_selection import cross_val_score
     from sklearn.pipeline import make_pipeline
 
-    from aezoo.serving.sklearn import EncoderTransformer
+    from aezoo.extract.sklearn import EncoderTransformer
 
     X, y = mnist_small["train"][:600], mnist_small["train_y"][:600]
     enc = EncoderTransformer(str(tiny_artifact), batch_size=128)

@@ -17,6 +17,8 @@ from safetensors.torch import load_file, save_file
 
 from aezoo._version import __version__
 from aezoo.errors import ArtifactError
+from aezoo.export.card import render_card
+from aezoo.export.onnx import export_onnx
 from aezoo.models import create_model
 from aezoo.models.base import AutoEncoder
 from aezoo.registry.artifact import (
@@ -29,8 +31,6 @@ from aezoo.registry.artifact import (
     verify_artifact,
     write_manifest,
 )
-from aezoo.registry.card import render_card
-from aezoo.registry.export import export_onnx
 from aezoo.spec import ModelConfig
 
 

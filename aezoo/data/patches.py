@@ -44,7 +44,7 @@ PROTOCOL = (
 PREPROCESSING = (
     "grayscale in [0, 1], then local contrast normalisation: x - G*x divided by "
     f"max(mean local std, local std) with a Gaussian window G of sigma {LCN_SIGMA:g} px "
-    "(aezoo.training.patches.local_contrast_normalize)"
+    "(aezoo.data.patches.local_contrast_normalize)"
 )
 
 

@@ -1,10 +1,10 @@
 """A scikit-learn transformer over an aezoo model, for ``Pipeline`` s before a classifier.
 
-Needs scikit-learn (imported here at the top; :mod:`aezoo.serving.extract` does not)::
+Needs scikit-learn (imported here at the top; :mod:`aezoo.extract.features` does not)::
 
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
-    from aezoo.serving.sklearn import EncoderTransformer
+    from aezoo.extract.sklearn import EncoderTransformer
 
     clf = make_pipeline(EncoderTransformer("sda-mnist"), LogisticRegression(max_iter=500))
     clf.fit(X_train, y_train)  # X: (n, 784) float32 in [0, 1]
@@ -20,8 +20,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from aezoo.errors import InputError
-from aezoo.serving.extract import _check_args, _check_rows, run_in_batches
-from aezoo.serving.runtime import OnnxModel
+from aezoo.extract.features import _check_args, _check_rows, run_in_batches
+from aezoo.runtime.loading import load_model
+from aezoo.runtime.model import OnnxModel
 
 
 class EncoderTransformer(TransformerMixin, BaseEstimator):
@@ -38,7 +39,7 @@ class EncoderTransformer(TransformerMixin, BaseEstimator):
         scale: multiply ``X`` by this first (``1/255`` for uint8 pixels); ``None`` = 1.
 
     Attributes:
-        model_: the loaded :class:`~aezoo.serving.runtime.OnnxModel`. Pickling drops
+        model_: the loaded :class:`~aezoo.runtime.model.OnnxModel`. Pickling drops
             its onnxruntime sessions; the copy reloads from ``artifact_path_`` on first
             use, so joblib and ``cross_val_score(n_jobs=...)`` work.
         artifact_path_: the resolved artifact directory (an alias like ``latest`` is
@@ -71,9 +72,7 @@ class EncoderTransformer(TransformerMixin, BaseEstimator):
         Returns:
             self.
         """
-        import aezoo
-
-        model = aezoo.load(self.model)
+        model = load_model(self.model)
         self.n_features_out_ = _check_args(model, self.operation, self.batch_size, self.scale)
         _check_rows(model, np.shape(X), "X")
         self.model_ = model

@@ -1,6 +1,6 @@
 """Evaluate a served artifact (onnxruntime) on a split of the data set it was trained on.
 
-What ``aezoo evaluate`` prints: :func:`aezoo.training.scores.score` computed
+What ``aezoo evaluate`` prints: :func:`aezoo.evaluation.scores.score` computed
 through the exported graphs, the same function (and the same noise) that wrote
 the model card's numbers during training; the data set is read from the
 artifact's ``training.json`` (MNIST when absent). The full-training-set linear
@@ -10,10 +10,13 @@ probe is left to the card (it fits on all training codes).
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from aezoo.serving.runtime import OnnxModel
-from aezoo.training import datasets
-from aezoo.training.scores import onnx_ops, score
+from aezoo.data import datasets
+from aezoo.evaluation.scores import onnx_ops, score
+
+if TYPE_CHECKING:  # evaluation sits beside runtime, not above it: no import at run time
+    from aezoo.runtime.model import OnnxModel
 
 
 def training_record(model: OnnxModel) -> dict:

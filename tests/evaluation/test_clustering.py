@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aezoo.training.clustering import hungarian_accuracy, kmeans_accuracy
+from aezoo.evaluation.clustering import hungarian_accuracy, kmeans_accuracy
 
 
 def _blobs(n_per: int, k: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -2,9 +2,9 @@
 
 Three layers (STYLE.md): a private kernel running row batches through a model; the
 public functions :func:`extract_features` (files) and :func:`run_in_batches`
-(arrays); and their callers: ``aezoo extract`` (:mod:`aezoo.serving.extract_cli`),
-the scikit-learn transformer (:mod:`aezoo.serving.sklearn`) and Ray Data
-(:func:`ray_map_batches_fn`). numpy and onnxruntime only.
+(arrays); and their callers: ``aezoo extract`` (:mod:`aezoo.extract.cli`),
+the scikit-learn transformer (:mod:`aezoo.extract.sklearn`) and Ray Data
+(:mod:`aezoo.extract.ray_data`). numpy and onnxruntime only.
 
 Memory: a ``.npy`` source is memory-mapped one batch-sized window at a time (pages
 read are unmapped again) and features are written batch by batch, so resident
@@ -26,7 +26,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from aezoo.errors import ConfigError, DataError, InputError, OperationNotSupportedError
-from aezoo.serving.runtime import OnnxModel
+from aezoo.runtime.loading import load_model
+from aezoo.runtime.model import OnnxModel
 
 ExtractOperation = Literal["encode", "denoise"]
 OUTPUT_COLUMNS = {"encode": "codes", "denoise": "outputs"}  # the HTTP API's names
@@ -58,9 +59,7 @@ class ExtractReport:
 def _load(model: OnnxModel | str | os.PathLike[str]) -> OnnxModel:
     if isinstance(model, OnnxModel):
         return model
-    import aezoo
-
-    return aezoo.load(model)
+    return load_model(model)
 
 
 def _check_args(model: OnnxModel, operation: str, batch_size: Any, scale: float | None) -> int:
@@ -171,7 +170,7 @@ def _open_source(path: Path) -> tuple[tuple[int, ...], Reader, float | None]:
 
         return shape, read, None
     if path.name.endswith(".gz") or "idx" in path.name:
-        from aezoo.training.data import read_idx  # numpy only
+        from aezoo.data.mnist import read_idx  # numpy only
 
         images = read_idx(path)  # (n, 28, 28) uint8
         return images.shape, lambda a, b: images[a:b], 1.0 / 255.0
@@ -295,52 +294,4 @@ def run_in_batches(
     return out
 
 
-def ray_map_batches_fn(
-    model_ref: str | os.PathLike[str],
-    operation: ExtractOperation = "encode",
-    scale: float | None = None,
-) -> type:
-    """A callable class for Ray Data ``map_batches`` (Ray itself is not imported).
-
-    Ray runs a class in actors, so the model loads once per actor in ``__init__`` (a
-    function would run as tasks). An instance maps a numpy batch ``{"inputs":
-    (batch, n_features) or (batch, *image_shape)}`` to ``{"codes": (batch,
-    n_components) float32}`` for encode or ``{"outputs": (batch, n_features)
-    float32}`` for denoise (the HTTP API's names); other columns (ids, labels) pass
-    through and ``"inputs"`` is dropped. A batch without ``"inputs"`` raises KeyError::
-
-        ds = ray.data.from_numpy(X).rename_columns({"data": "inputs"})  # X (n, 784) float32
-        feats = ds.map_batches(ray_map_batches_fn("sda-mnist"), batch_format="numpy",
-                               concurrency=4)  # or fn_constructor_args=(ref, op, scale)
-
-    Args:
-        model_ref: artifact directory or registry reference ``name[@version|@alias]``.
-        operation: ``"encode"`` or ``"denoise"``.
-        scale: multiply inputs by this first (1/255 for uint8 images).
-
-    Returns:
-        A class whose constructor arguments ``(model_ref, operation, scale)`` default
-        to these.
-    """
-    defaults = (model_ref, operation, scale)
-
-    class OnnxBatchMapper:
-        def __init__(self, model_ref=defaults[0], operation=defaults[1], scale=defaults[2]):
-            self.model = _load(model_ref)
-            self.operation, self.scale = operation, scale
-            _check_args(self.model, operation, 1, scale)
-
-        def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-            if "inputs" not in batch:
-                raise KeyError(f"batch has columns {sorted(batch)}; expected 'inputs'")
-            out = {k: v for k, v in batch.items() if k != "inputs"}
-            column = OUTPUT_COLUMNS[self.operation]
-            out[column] = run_in_batches(
-                self.model, batch["inputs"], self.operation, 1024, self.scale
-            )
-            return out
-
-    return OnnxBatchMapper
-
-
-__all__ = ["ExtractReport", "extract_features", "ray_map_batches_fn", "run_in_batches"]
+__all__ = ["ExtractReport", "extract_features", "run_in_batches"]

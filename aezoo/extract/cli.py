@@ -105,7 +105,7 @@ def add_extract_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
 
 def _cmd_extract(args: argparse.Namespace) -> int:
     """Run the extraction and print one summary line; errors propagate as AezooError."""
-    from aezoo.serving.extract import extract_features
+    from aezoo.extract.features import extract_features
 
     r = extract_features(
         args.model,

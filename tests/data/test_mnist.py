@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aezoo.errors import DataError
-from aezoo.training import data
-from aezoo.training.data import (
+from aezoo.data import mnist as data
+from aezoo.data.mnist import (
     MNIST_FILES,
     data_fingerprint,
     download_mnist,
@@ -25,6 +24,7 @@ from aezoo.training.data import (
     read_idx,
     resolve_mnist_dir,
 )
+from aezoo.errors import DataError
 
 
 def idx_bytes(array: np.ndarray, magic: int | None = None) -> bytes:
