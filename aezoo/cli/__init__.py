@@ -1,0 +1,79 @@
+"""The ``aezoo`` command line: a thin layer over the subpackages.
+
+One module per group of commands (:mod:`~aezoo.cli.train`, :mod:`~aezoo.cli.models`,
+:mod:`~aezoo.cli.serve`; ``extract`` lives with its package), each with ``add_parsers(sub)``.
+
+Every command prints one clear line and exits non-zero on a known error
+(no traceback); ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from aezoo._version import __version__
+from aezoo.cli import models, serve, train
+from aezoo.errors import AezooError
+from aezoo.extract.cli import add_extract_parser
+
+EPILOG = """examples:
+  aezoo serve                                   serve every registered and bundled model on 127.0.0.1:8000
+  aezoo models                                  list models with their versions and headline metrics
+  aezoo train sda-mnist --data-dir ../shared/data/mnist
+                                                train the recipe, export to ONNX, register as sda-mnist
+  aezoo train sda-mnist --set seed=1 --set model.hidden_sizes=[500,500]
+                                                override recipe keys (unknown keys are rejected)
+  aezoo evaluate sda-mnist --data-dir ../shared/data/mnist
+                                                test metrics of a registered model (onnxruntime)
+  aezoo export runs/sda-mnist --to my-artifact  re-export a run's checkpoint as an artifact directory
+  aezoo publish sda-mnist --repo-id ORG/sda-mnist
+                                                upload the latest version to the Hub, tagged v<version>
+  aezoo pull hf-hub:ORG/sda-mnist@v1            copy a Hub model into the local registry
+  aezoo serve hf-hub:ORG/sda-mnist              serve a model straight from the Hub (cached)
+  aezoo extract sda-mnist ../shared/data/mnist codes.npy
+                                                write the MNIST test codes to a .npy file
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="aezoo",
+        description="Train, export, register and serve classic representation-learning autoencoders.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"aezoo {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    train.add_parsers(sub)
+    models.add_parsers(sub)
+    serve.add_parsers(sub)
+    add_extract_parser(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "fn", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.fn(args) or 0)
+    except (AezooError, FileNotFoundError, FileExistsError, ValueError) as e:
+        if args.debug:
+            raise
+        print(f"aezoo {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

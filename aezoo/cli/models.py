@@ -1,0 +1,119 @@
+"""``aezoo models``, ``aezoo publish``, ``aezoo pull``: the local registry and the Hub."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HEADLINE = ("test_error_pct", "masking25_denoised_psnr_db", "recon_psnr_db", "probe_accuracy_pct")
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from aezoo.registry.artifact import read_config
+    from aezoo.registry.store import LocalStore
+
+    rows = []
+    for mv in LocalStore().list():
+        cfg = read_config(mv.path)
+        training = mv.path / "training.json"
+        metrics = json.loads(training.read_text()).get("metrics", {}) if training.is_file() else {}
+        rows.append(
+            {
+                "name": mv.name,
+                "version": mv.version,
+                "source": mv.source,
+                "family": cfg.family,
+                "operations": cfg.operations,
+                "metrics": metrics,
+                "path": str(mv.path),
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no models (train one with `aezoo train sda-mnist`)")
+        return 0
+    print(
+        f"{'name':<20} {'version':<8} {'source':<8} {'family':<7} {'operations':<38} headline metrics"
+    )
+    for r in rows:
+        keys = [k for k in HEADLINE if k in r["metrics"]] or list(r["metrics"])[:3]
+        head = ", ".join(f"{k}={r['metrics'][k]:.3g}" for k in keys)
+        print(
+            f"{r['name']:<20} {r['version']:<8} {r['source']:<8} {r['family']:<7} "
+            f"{','.join(r['operations']):<38} {head}"
+        )
+    return 0
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from aezoo.registry.hub import publish
+
+    r = publish(
+        args.model,
+        args.repo_id,
+        private=args.private,
+        revision=args.revision,
+        create_pr=args.create_pr,
+    )
+    print(f"published {r.name}@{r.version} to hf-hub:{r.repo_id} (commit {r.commit[:12]})")
+    if r.pr_url:
+        print(f"pull request: {r.pr_url} (merge it, then tag the merge commit v{r.version})")
+    else:
+        print(f'load it with: aezoo.load("hf-hub:{r.repo_id}@{r.tag}")')
+    return 0
+
+
+def _cmd_pull(args: argparse.Namespace) -> int:
+    from aezoo.registry.hub import pull
+
+    v = pull(args.ref, name=args.name)
+    print(f"pulled {args.ref} as {v.name}@{v.version} ({v.path})")
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``models``, ``publish`` and ``pull`` to the ``aezoo`` subcommands."""
+    m = sub.add_parser(
+        "models",
+        help="list models: name, version, family, operations, metrics",
+        description="List the latest version of every model in the local registry "
+        "($AEZOO_HOME/registry) and the models bundled with the package.",
+    )
+    m.add_argument("--json", action="store_true", help="print JSON")
+    m.set_defaults(fn=_cmd_models)
+
+    pub = sub.add_parser(
+        "publish",
+        help="upload a model version to the Hugging Face Hub",
+        description="Upload one version of a registered model (or an artifact directory) to a "
+        "Hugging Face Hub model repo in one commit, and tag the commit v<version>. Creates the "
+        "repo if missing. The token comes from HF_TOKEN or `hf auth login`; HF_ENDPOINT selects "
+        "another Hub.",
+    )
+    pub.add_argument("model", help="registry reference NAME[@VERSION|@ALIAS] or artifact directory")
+    pub.add_argument("--repo-id", required=True, metavar="ORG/REPO", help="Hub model repo")
+    pub.add_argument("--private", action="store_true", help="create the repo private")
+    pub.add_argument(
+        "--revision",
+        metavar="BRANCH",
+        help="branch to commit to (created if missing; default main)",
+    )
+    pub.add_argument(
+        "--create-pr",
+        action="store_true",
+        help="open a pull request instead of committing (the version is not tagged)",
+    )
+    pub.set_defaults(fn=_cmd_publish)
+
+    pl = sub.add_parser(
+        "pull",
+        help="copy a Hugging Face Hub model into the local registry",
+        description="Download hf-hub:ORG/REPO[@REVISION] through the Hugging Face cache "
+        "(HF_HUB_CACHE; HF_HUB_OFFLINE=1 uses the cache only), verify every file against its "
+        "manifest sha256, and add it to the local registry as a new version.",
+    )
+    pl.add_argument("ref", metavar="hf-hub:ORG/REPO[@REVISION]", help="Hub reference")
+    pl.add_argument("--name", help="local model name (default: the name in its manifest)")
+    pl.set_defaults(fn=_cmd_pull)

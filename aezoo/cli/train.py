@@ -1,0 +1,133 @@
+"""``aezoo train``, ``aezoo export``, ``aezoo evaluate``: recipes to artifacts, and their scores."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from aezoo.errors import AezooError
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from aezoo.training.pipeline import parse_config, run_recipe
+    from aezoo.training.recipes import apply_overrides, list_recipes, read_recipe
+
+    if args.list:
+        print("\n".join(list_recipes()))
+        return 0
+    if not args.recipe:
+        raise AezooError("name a recipe (aezoo train --list shows them)")
+    cfg = parse_config(apply_overrides(read_recipe(args.recipe), args.set or []))
+    run_dir = Path(args.run_dir or f"runs/{cfg.name}")
+    artifact, version = run_recipe(
+        cfg,
+        run_dir,
+        data_dir=args.data_dir,
+        resume=args.resume,
+        register=not args.no_register,
+        export_to=Path(args.export_to) if args.export_to else None,
+        show_progress=not args.quiet,
+    )
+    metrics = json.loads((artifact / "training.json").read_text())["metrics"]
+    print(f"artifact: {artifact}")
+    if version is not None:
+        print(f"registered: {version.name}@{version.version} ({version.path})")
+    print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from aezoo.registry.store import LocalStore
+    from aezoo.training.pipeline import export_run
+
+    out = export_run(Path(args.run_dir), Path(args.to) if args.to else None, args.data_dir)
+    print(f"artifact: {out}")
+    if args.register:
+        v = LocalStore().add(
+            out, args.name or json.loads((out / "manifest.json").read_text())["name"]
+        )
+        print(f"registered: {v.name}@{v.version}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import aezoo
+    from aezoo.evaluation.artifact import evaluate_artifact, training_record
+
+    model = aezoo.load(args.model)
+    metrics = evaluate_artifact(model, data_dir=args.data_dir, split=args.split)
+    dataset = training_record(model).get("dataset", "mnist")
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        print(f"{model.name}@{model.version} on {dataset} {args.split}:")
+        for k, v in metrics.items():
+            print(f"  {k:<28} {v:.4g}")
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``train``, ``export`` and ``evaluate`` to the ``aezoo`` subcommands."""
+    t = sub.add_parser(
+        "train",
+        help="train a recipe, export it to ONNX and register it",
+        description="Train a named recipe (or a recipe JSON file), evaluate it on the test "
+        "split, export the ONNX artifact with its model card and register it in the "
+        "local registry. Checkpoints every epoch to RUN_DIR/checkpoint.pt.",
+    )
+    t.add_argument(
+        "recipe", nargs="?", help="packaged recipe name (see --list) or path to a recipe JSON"
+    )
+    t.add_argument("--list", action="store_true", help="list packaged recipes and exit")
+    t.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a recipe key; dotted keys reach nested sections; repeatable",
+    )
+    t.add_argument(
+        "--data-dir",
+        help="MNIST IDX directory (default: $AEZOO_DATA_DIR, else download to the cache)",
+    )
+    t.add_argument("--run-dir", help="checkpoints and the built artifact (default: runs/<name>)")
+    t.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
+    t.add_argument(
+        "--no-register", action="store_true", help="build the artifact but do not register it"
+    )
+    t.add_argument(
+        "--export-to",
+        metavar="DIR",
+        help="also copy the artifact to DIR (e.g. aezoo/pretrained/NAME)",
+    )
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.set_defaults(fn=_cmd_train)
+
+    e = sub.add_parser(
+        "export",
+        help="build an artifact from a run's checkpoint",
+        description="Re-export the best weights of RUN_DIR/checkpoint.pt as an artifact "
+        "(ONNX graphs with parity check, safetensors, model card).",
+    )
+    e.add_argument("run_dir", help="run directory holding checkpoint.pt")
+    e.add_argument(
+        "--to", metavar="DIR", help="artifact directory to write (default: RUN_DIR/artifact)"
+    )
+    e.add_argument("--register", action="store_true", help="also add it to the local registry")
+    e.add_argument("--name", help="registry name (default: the recipe's name)")
+    e.add_argument("--data-dir", help="MNIST IDX directory for the card's metrics and figures")
+    e.set_defaults(fn=_cmd_export)
+
+    v = sub.add_parser(
+        "evaluate",
+        help="test metrics of a model (onnxruntime, no torch)",
+        description="Run a registered model or artifact directory over an MNIST split and "
+        "print its test error, reconstruction PSNR and denoising gain.",
+    )
+    v.add_argument("model", help="registry reference name[@version|@alias] or artifact directory")
+    v.add_argument(
+        "--data-dir", help="MNIST IDX directory (default: $AEZOO_DATA_DIR, else the cache)"
+    )
+    v.add_argument("--split", default="test", choices=["train", "val", "test"])
+    v.add_argument("--json", action="store_true", help="print JSON")
+    v.set_defaults(fn=_cmd_evaluate)
