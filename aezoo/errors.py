@@ -35,6 +35,33 @@ class IntegrityError(ArtifactError):
         self.filename = filename
 
 
+class UnsafeArtifactError(ArtifactError):
+    """An artifact's files disagree with its manifest or leave the artifact: a file the
+    config needs is not listed, a file is not listed, a path points outside, or a file is a
+    symlink or not a regular file.
+
+    Attributes:
+        filename: path of the offending file, relative to the artifact root.
+    """
+
+    def __init__(self, filename: str, message: str) -> None:
+        super().__init__(message)
+        self.filename = filename
+
+
+class ConfigMismatchError(ArtifactError):
+    """``config.json`` disagrees with a graph's input/output shapes or with the weights, or
+    asks for sizes outside sane bounds.
+
+    Attributes:
+        filename: the file that disagrees with the config (or ``config.json`` itself).
+    """
+
+    def __init__(self, filename: str, message: str) -> None:
+        super().__init__(message)
+        self.filename = filename
+
+
 class ModelNotFoundError(AezooError, LookupError):
     """No model, version or alias of that name exists in the registry."""
 

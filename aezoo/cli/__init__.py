@@ -13,7 +13,7 @@ import argparse
 import sys
 
 from aezoo._version import __version__
-from aezoo.cli import models, serve, train
+from aezoo.cli import models, registry, serve, train
 from aezoo.errors import AezooError
 from aezoo.extract.cli import add_extract_parser
 
@@ -30,6 +30,10 @@ EPILOG = """examples:
   aezoo publish sda-mnist --repo-id ORG/sda-mnist
                                                 upload the latest version to the Hub, tagged v<version>
   aezoo pull hf-hub:ORG/sda-mnist@v1            copy a Hub model into the local registry
+  aezoo register path/to/artifact --alias production
+                                                add an artifact directory as the next version
+  aezoo alias sda-mnist production 2            point an alias at a version (recorded)
+  aezoo models sda-mnist                        every version, alias and alias move of a model
   aezoo serve hf-hub:ORG/sda-mnist              serve a model straight from the Hub (cached)
   aezoo extract sda-mnist ../shared/data/mnist codes.npy
                                                 write the MNIST test codes to a .npy file
@@ -49,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train.add_parsers(sub)
     models.add_parsers(sub)
+    registry.add_parsers(sub)
     serve.add_parsers(sub)
     add_extract_parser(sub)
     return p

@@ -1,4 +1,4 @@
-"""``aezoo models``, ``aezoo publish``, ``aezoo pull``: the local registry and the Hub."""
+"""``aezoo models [NAME]``, ``aezoo publish``, ``aezoo pull``: the local registry and the Hub."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ HEADLINE = ("test_error_pct", "masking25_denoised_psnr_db", "recon_psnr_db", "pr
 def _cmd_models(args: argparse.Namespace) -> int:
     from aezoo.registry.artifact import read_config
     from aezoo.registry.store import LocalStore
+
+    if args.name:
+        return _one_model(args.name, args.json)
 
     rows = []
     for mv in LocalStore().list():
@@ -47,6 +50,45 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_model(name: str, as_json: bool) -> int:
+    """Every version of ``name`` with its aliases, then the alias history."""
+    from aezoo.registry.artifact import read_manifest
+    from aezoo.registry.store import LocalStore
+
+    store = LocalStore()
+    versions = [
+        {
+            "version": mv.version,
+            "source": mv.source,
+            "aliases": list(mv.aliases),
+            "created_at": read_manifest(mv.path).created_at,
+            "path": str(mv.path),
+        }
+        for mv in store.versions(name)
+    ]
+    out = {
+        "name": name,
+        "versions": versions,
+        "aliases": store.aliases(name),
+        "history": store.alias_history(name),
+    }
+    if as_json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{name}: {len(versions)} version(s)")
+    print(f"  {'version':<8} {'source':<8} {'aliases':<28} {'created':<26} path")
+    for v in versions:
+        tags = ", ".join(v["aliases"]) or "-"
+        print(f"  {v['version']:<8} {v['source']:<8} {tags:<28} {v['created_at']:<26} {v['path']}")
+    print("alias history (oldest first):" if out["history"] else "alias history: none")
+    for h in out["history"]:
+        print(
+            f"  {h['time']}  {h['alias']}: {h['from'] or '(new)'} -> {h['to']}  "
+            f"by {h['user']} (pid {h['pid']}): {h['command']}"
+        )
+    return 0
+
+
 def _cmd_publish(args: argparse.Namespace) -> int:
     from aezoo.registry.hub import publish
 
@@ -77,10 +119,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     """Add ``models``, ``publish`` and ``pull`` to the ``aezoo`` subcommands."""
     m = sub.add_parser(
         "models",
-        help="list models: name, version, family, operations, metrics",
+        help="list models; with NAME, every version, alias and alias move of one model",
         description="List the latest version of every model in the local registry "
-        "($AEZOO_HOME/registry) and the models bundled with the package.",
+        "($AEZOO_HOME/registry) and the models bundled with the package. With NAME: every "
+        "version of that model (bundled and local), its aliases, and the history of alias "
+        "moves (who, what, from which version, when).",
     )
+    m.add_argument("name", nargs="?", metavar="NAME", help="one model's versions and aliases")
     m.add_argument("--json", action="store_true", help="print JSON")
     m.set_defaults(fn=_cmd_models)
 

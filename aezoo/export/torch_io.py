@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors.torch import load_file, save_file
 
 from aezoo._version import __version__
@@ -31,6 +32,7 @@ from aezoo.registry.artifact import (
     verify_artifact,
     write_manifest,
 )
+from aezoo.registry.verify import check_graphs, check_weights
 from aezoo.spec import ModelConfig
 
 
@@ -112,13 +114,23 @@ def build_artifact(
 def load_torch_model(path: Path, verify: bool = True) -> AutoEncoder:
     """Rebuild the torch module from ``config.json`` and ``model.safetensors``.
 
+    The artifact is verified as for serving (:mod:`aezoo.registry.verify`), then the net
+    the config describes is built on the ``meta`` device (no memory) and its tensors'
+    shapes compared with the weights' header; only then is it built for real.
+
     Raises:
-        ArtifactError, IntegrityError: missing or tampered files; weights that do not fit.
+        ArtifactError and its subclasses: missing, unlisted or tampered files; a config
+        that disagrees with the graphs or with the weights (ConfigMismatchError).
     """
     path = Path(path)
     if verify:
-        verify_artifact(path, [CONFIG, WEIGHTS])
+        verify_artifact(path)
     config = read_config(path)
+    if verify:
+        check_graphs(path, config)
+    with torch.device("meta"):
+        skeleton = create_model(config.architecture, config.model_args)
+    check_weights(path, {k: tuple(v.shape) for k, v in skeleton.state_dict().items()})
     model = create_model(config.architecture, config.model_args)
     state = load_file(str(path / WEIGHTS))
     try:

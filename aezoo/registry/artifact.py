@@ -18,16 +18,18 @@ No torch here: serving reads artifacts with numpy, pydantic and onnxruntime only
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from aezoo.errors import ArtifactError, IntegrityError
+from aezoo.errors import ArtifactError, ConfigMismatchError
 from aezoo.spec import ModelConfig
 
 CONFIG = "config.json"
@@ -102,14 +104,27 @@ def write_manifest(root: Path, name: str, version: str) -> Manifest:
 
 
 def write_json_durable(path: Path, data: Any) -> None:
-    """Write JSON via a temp file + fsync + ``os.replace`` so readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write JSON via a uniquely named temp file + fsync + ``os.replace``: readers never see
+    half a file, and concurrent writers (threads or processes) never share a temp file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def read_manifest(root: Path) -> Manifest:
@@ -119,42 +134,11 @@ def read_manifest(root: Path) -> Manifest:
     try:
         manifest = Manifest.model_validate_json(path.read_bytes())
     except ValidationError as e:
-        raise ArtifactError(f"{path} is not a valid aezoo manifest: {e}") from e
+        raise ArtifactError(f"{path} is not a valid aezoo manifest: {one_line(e)}") from e
     if manifest.format != FORMAT:
         raise ArtifactError(
             f"{path}: unsupported artifact format {manifest.format!r}, expected {FORMAT!r}"
         )
-    return manifest
-
-
-def verify_artifact(root: Path, files: list[str] | None = None) -> Manifest:
-    """Check files against the manifest's sha256 and size.
-
-    Args:
-        root: artifact directory.
-        files: relative paths to check; default every file in the manifest.
-
-    Raises:
-        ArtifactError: no manifest, or a listed file is missing.
-        IntegrityError: a file's size or sha256 differs from the manifest; names the file.
-    """
-    root = Path(root)
-    manifest = read_manifest(root)
-    for rel in files if files is not None else list(manifest.files):
-        entry = manifest.files.get(rel)
-        if entry is None:
-            raise ArtifactError(f"{root}: {rel} is not listed in {MANIFEST}")
-        path = root / rel
-        if not path.is_file():
-            raise IntegrityError(rel, f"{path} is missing (listed in {MANIFEST})")
-        size = path.stat().st_size
-        if size != entry.size or sha256_file(path) != entry.sha256:
-            raise IntegrityError(
-                rel,
-                f"{path} is corrupted or was modified: its sha256 does not match "
-                f"{MANIFEST} (expected {entry.sha256[:12]}..., size {entry.size}; "
-                f"found size {size})",
-            )
     return manifest
 
 
@@ -165,4 +149,20 @@ def read_config(root: Path) -> ModelConfig:
     try:
         return ModelConfig.model_validate_json(path.read_bytes())
     except ValidationError as e:
-        raise ArtifactError(f"{path} is not a valid aezoo config: {e}") from e
+        raise ConfigMismatchError(
+            CONFIG, f"{path} is not a valid aezoo config: {one_line(e)}"
+        ) from e
+
+
+def one_line(e: ValidationError) -> str:
+    """A pydantic error as one line: ``field: message; field: message``."""
+    return "; ".join(
+        f"{'.'.join(map(str, err['loc'])) or 'value'}: {err['msg']}" for err in e.errors()
+    )
+
+
+def verify_artifact(root: Path, files: list[str] | None = None) -> Manifest:
+    """See :func:`aezoo.registry.verify.verify_artifact` (kept here, its first home)."""
+    from aezoo.registry.verify import verify_artifact as verify
+
+    return verify(root, files)

@@ -22,8 +22,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -45,6 +43,7 @@ from aezoo.errors import (
     HubRevisionNotFoundError,
     IntegrityError,
     NotAnArtifactError,
+    UnsafeArtifactError,
     VersionExistsError,
 )
 from aezoo.registry.artifact import (
@@ -56,6 +55,7 @@ from aezoo.registry.artifact import (
     verify_artifact,
 )
 from aezoo.registry.store import LocalStore, ModelVersion
+from aezoo.registry.verify import check_manifest_paths
 
 PREFIX = "hf-hub:"
 _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
@@ -130,6 +130,8 @@ def download(ref: str | HubRef) -> Path:
         HubRevisionNotFoundError: see :mod:`aezoo.errors`.
         NotAnArtifactError: the repo has no valid ``manifest.json``.
         IntegrityError: a file differs from its manifest sha256; names the file.
+        UnsafeArtifactError, ConfigMismatchError: the snapshot fails
+        :func:`~aezoo.registry.verify.verify_artifact` (e.g. a symlink out of the cache).
     """
     hub = parse_hub_ref(ref) if isinstance(ref, str) else ref
     offline = _offline()
@@ -141,7 +143,8 @@ def download(ref: str | HubRef) -> Path:
         "library_name": "aezoo",
         "library_version": __version__,
     }
-    with _hub_errors(str(hub), offline), _quiet_snapshot_warnings():
+    what = _what(hub.repo_id, hub.revision)
+    with _hub_errors(what, offline), _quiet_snapshot_warnings():
         snapshot = Path(
             hf.snapshot_download(
                 revision=hub.revision or "main",
@@ -156,12 +159,13 @@ def download(ref: str | HubRef) -> Path:
         manifest = read_manifest(snapshot)
     except AezooError as e:
         raise NotAnArtifactError(f"{hub} is not an aezoo artifact: {_line(str(e))}") from e
-    unsafe = [f for f in manifest.files if f.startswith("/") or ".." in f.split("/")]
-    if unsafe:
-        raise NotAnArtifactError(f"{hub}: {MANIFEST} lists paths outside the repo: {unsafe}")
+    try:
+        check_manifest_paths(manifest, snapshot)
+    except UnsafeArtifactError as e:
+        raise NotAnArtifactError(f"{hub}: {e}") from e
     missing = [f for f in manifest.files if not (snapshot / f).is_file()]
     if missing:
-        with _hub_errors(str(hub), offline):
+        with _hub_errors(what, offline):
             hf.snapshot_download(revision=snapshot.name, allow_patterns=missing, **kwargs)
     try:
         verify_artifact(snapshot)
@@ -187,18 +191,14 @@ def pull(
         The new local version (the store numbers versions itself).
 
     Raises:
-        Everything :func:`download` raises, before the store is touched.
+        Everything :func:`download` raises, and the checks of
+        :func:`aezoo.registry.verify.check_graphs`, before the store is touched.
     """
     snapshot = download(ref)
     manifest = read_manifest(snapshot)
-    with tempfile.TemporaryDirectory(prefix="aezoo-pull-") as tmp:
-        staged = Path(tmp) / "artifact"
-        for rel in manifest.files:  # only the listed files, symlinks resolved
-            (staged / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(snapshot / rel, staged / rel)
-        shutil.copyfile(snapshot / MANIFEST, staged / MANIFEST)
-        verify_artifact(staged)
-        return (store or LocalStore()).add(staged, name or manifest.name)
+    hub = parse_hub_ref(ref) if isinstance(ref, str) else ref
+    # add() verifies the snapshot again (layout, config, graphs) and copies the listed files only
+    return (store or LocalStore()).add(snapshot, name or manifest.name, command=f"aezoo pull {hub}")
 
 
 def publish(
@@ -251,7 +251,7 @@ def publish(
         endpoint=_endpoint(), token=token, library_name="aezoo", library_version=__version__
     )
     tag, branch, repo_id = version_tag(manifest.version), revision or "main", hub.repo_id
-    with _hub_errors(str(hub), False):
+    with _hub_errors(_what(hub.repo_id, branch), False):
         api.create_repo(hub.repo_id, private=private, exist_ok=True)
         refs = api.list_repo_refs(repo_id)
         if tag in {t.name for t in refs.tags}:
@@ -341,12 +341,32 @@ def _quiet_snapshot_warnings() -> Iterator[None]:
         log.setLevel(level)
 
 
+def _what(repo_id: str, revision: str | None) -> str:
+    return f"{PREFIX}{repo_id}@{revision or 'main'}"
+
+
+def _http_error(e: errors.HfHubHTTPError, what: str, endpoint: str) -> HubError:
+    """An HTTP error answer of the Hub as one line: status, repo and revision, the Hub's words."""
+    response = e.response
+    status = response.status_code if response is not None else None
+    reason = getattr(response, "reason_phrase", "") or ""
+    detail = _line(e.server_message or str(e).split("\n")[0])
+    head = f"{what}: the Hub at {endpoint} answered HTTP {status}" + (
+        f" {reason}" if reason else ""
+    )
+    if status in (401, 403):
+        return HubAuthError(f"{head}, refusing access ({detail})")
+    return HubError(f"{head} ({detail})")
+
+
 @contextmanager
 def _hub_errors(what: str, offline: bool) -> Iterator[None]:
     """Turn huggingface_hub and transport exceptions into one-line aezoo errors.
 
-    Only Hub calls run inside these blocks, so any other exception is the client
-    failing on an answer it did not expect (e.g. a server that is not a Hub).
+    ``what`` is ``hf-hub:REPO@REVISION``. Only Hub calls run inside these blocks, so any
+    other exception is the client failing on an answer it did not expect (e.g. a server
+    that is not a Hub). huggingface_hub reports an HTTP error during ``snapshot_download``
+    as "not in the cache" with the error as its cause: the cause is what is reported.
     """
     endpoint = _endpoint()
     try:
@@ -369,26 +389,26 @@ def _hub_errors(what: str, offline: bool) -> Iterator[None]:
             f"{what}: the repo has no branch, tag or commit by that name"
         ) from e
     except (errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled) as e:
+        cause = e.__cause__
+        if isinstance(cause, errors.HfHubHTTPError):
+            raise _http_error(cause, what, endpoint) from e
         if offline:
             raise HubConnectionError(
                 f"{what} is not in the Hugging Face cache and HF_HUB_OFFLINE=1 forbids downloading it"
             ) from e
+        reason = f" ({type(cause).__name__}: {_line(str(cause))})" if cause is not None else ""
         raise HubConnectionError(
-            f"cannot reach the Hugging Face Hub at {endpoint} for {what}, and it is not in the cache"
+            f"cannot reach the Hugging Face Hub at {endpoint} for {what}{reason}, "
+            "and it is not in the cache"
         ) from e
     except errors.HfHubHTTPError as e:
-        status = e.response.status_code if e.response is not None else None
-        detail = _line(e.server_message or str(e).split("\n")[0])
-        if status in (401, 403):
-            raise HubAuthError(
-                f"{what}: the Hub refused the request (HTTP {status}: {detail})"
-            ) from e
-        raise HubError(f"{what}: the Hub answered HTTP {status}: {detail}") from e
+        raise _http_error(e, what, endpoint) from e
     except errors.HFValidationError as e:
         raise HubRefError(f"{what}: {_line(str(e))}") from e
     except _TRANSPORT_ERRORS as e:
         raise HubConnectionError(
-            f"cannot reach the Hugging Face Hub at {endpoint}: {_line(str(e)) or type(e).__name__}"
+            f"cannot reach the Hugging Face Hub at {endpoint} for {what}: "
+            f"{_line(str(e)) or type(e).__name__}"
         ) from e
     except Exception as e:  # only Hub calls run inside: the client choked on an answer
         raise HubError(

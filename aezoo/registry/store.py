@@ -3,17 +3,23 @@
 Layout under ``$AEZOO_HOME/registry`` (``AEZOO_HOME`` defaults to the user
 cache directory, e.g. ``~/.cache/aezoo``)::
 
-    <name>/versions/<n>/...   one complete artifact per version (n = 1, 2, ...)
-    <name>/aliases.json       {"production": "2", ...}
-    <name>/.staging-*/        a version being written; never listed or loaded
+    <name>/versions/<n>/...            one complete artifact per version
+    <name>/aliases.json                {"production": "2", ...}: the current aliases
+    <name>/aliases.history.jsonl       every alias move: who, what, from, to, when
+    <name>/.lock                       writers of <name> hold it (filelock)
+    <name>/.staging-*/                 a version being written; never listed or loaded
 
-``latest`` is not stored: it is always the highest complete version, so it
-cannot go stale. A version is written into a staging directory, its manifest
-last, fsynced, then renamed into place in one ``rename(2)``: a process killed
-at any point leaves the previous versions and aliases exactly as they were.
+``latest`` is not stored: it is always the highest version, so it cannot go stale.
+A version is written into a staging directory, its manifest last, fsynced, then
+numbered and renamed into place in one ``rename(2)`` under the model's lock: a
+process killed at any point leaves the previous versions and aliases exactly as
+they were, and two writers never take one number. Alias moves take the same lock
+and append to the history (:mod:`aezoo.registry.history`).
 
-Models bundled inside the package (``aezoo/pretrained/<name>/``) are a
-read-only fallback: a name the local store lacks resolves to its bundled copy.
+Models bundled inside the package (``aezoo/pretrained/<name>/``) are a read-only
+fallback: a name the local store lacks resolves to its bundled copy, local versions
+of a bundled name number after the bundled one (bundled ``1``, first local ``2``),
+and ``NAME@bundled`` always reaches the packaged copy.
 """
 
 from __future__ import annotations
@@ -24,21 +30,27 @@ import re
 import shutil
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
-from aezoo.errors import ArtifactError, ModelNotFoundError, VersionExistsError
+from aezoo.errors import ArtifactError, ModelNotFoundError
+from aezoo.registry import history
 from aezoo.registry.artifact import (
+    MANIFEST,
     Manifest,
+    read_config,
     read_manifest,
-    verify_artifact,
     write_json_durable,
-    write_manifest,
 )
+from aezoo.registry.verify import check_file_hash, check_graphs, verify_artifact
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 LATEST = "latest"
+BUNDLED = "bundled"
+RESERVED = (LATEST, BUNDLED)  # aliases the store answers itself; never set
 _DEFAULT = object()
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,95}$")
 _ALIAS_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -57,6 +69,17 @@ def check_name(name: str) -> str:
             "(max 96 characters, starting with a letter or digit)"
         )
     return name
+
+
+def check_alias(alias: str) -> str:
+    if alias in RESERVED:
+        raise ValueError(f"{alias!r} is not an alias that can be set: the store answers it itself")
+    if not _ALIAS_RE.match(alias) or alias.isdigit():
+        raise ValueError(
+            f"invalid alias {alias!r}: lowercase letters, digits, '_', '-'; starting with a "
+            "letter; not all digits"
+        )
+    return alias
 
 
 def parse_ref(ref: str) -> tuple[str, str]:
@@ -102,44 +125,85 @@ class LocalStore:
         return sorted((p.name for p in d.iterdir() if p.name.isdigit()), key=int)
 
     def aliases(self, name: str) -> dict[str, str]:
-        path = self.root / name / "aliases.json"
+        """Current aliases of ``name`` (``{alias: version}``; ``latest``/``bundled`` are implicit)."""
+        path = self.root / name / history.ALIASES
         return json.loads(path.read_text()) if path.is_file() else {}
 
+    def alias_history(self, name: str) -> list[dict[str, Any]]:
+        """Every alias move of ``name``, oldest first (see :mod:`aezoo.registry.history`)."""
+        return history.read_history(self.root / name)
+
     def _bundled(self, name: str) -> ModelVersion | None:
-        if self.bundled is None or not (self.bundled / name / "manifest.json").is_file():
+        if self.bundled is None or not (self.bundled / name / MANIFEST).is_file():
             return None
         m = read_manifest(self.bundled / name)
-        return ModelVersion(name, m.version, self.bundled / name, "bundled", (LATEST,))
+        return ModelVersion(name, m.version, self.bundled / name, "bundled", (BUNDLED,))
+
+    def _tags(
+        self, name: str, version: str, source: str, aliases: dict[str, str]
+    ) -> tuple[str, ...]:
+        local = self.local_versions(name)
+        newest = local[-1] if local else None
+        tags = [
+            a for a, v in aliases.items() if v == version and (source == "local") == (v in local)
+        ]
+        if source == "bundled":
+            tags.insert(0, BUNDLED)
+        if (source == "local" and version == newest) or (source == "bundled" and not local):
+            tags.insert(0, LATEST)
+        return tuple(tags)
 
     def resolve(self, ref: str) -> ModelVersion:
-        """Find ``name``, ``name@<version>`` or ``name@<alias>``.
+        """Find ``name``, ``name@<version>``, ``name@<alias>`` or ``name@bundled``.
+
+        A version number is looked up locally first, then in the bundled copy; an alias
+        may point at either.
 
         Raises:
             ModelNotFoundError: unknown model, version or alias (the message lists what exists).
         """
         name, tag = parse_ref(ref)
         versions = self.local_versions(name)
-        if versions:
-            aliases = self.aliases(name)
-            version = versions[-1] if tag == LATEST else aliases.get(tag, tag)
-            if version in versions:
-                tags = tuple(a for a, v in aliases.items() if v == version)
-                if version == versions[-1]:
-                    tags = (LATEST, *tags)
-                return ModelVersion(
-                    name, version, self._versions_dir(name) / version, "local", tags
-                )
         bundled = self._bundled(name)
-        if bundled is not None and tag in (LATEST, bundled.version):
-            return bundled
+        aliases = self.aliases(name) if versions or self.alias_history(name) else {}
+        if tag == BUNDLED:
+            if bundled is None:
+                raise ModelNotFoundError(f"no bundled model named {name!r} in {self.bundled}")
+            return ModelVersion(name, bundled.version, bundled.path, "bundled",
+                                self._tags(name, bundled.version, "bundled", aliases))  # fmt: skip
+        version = (versions[-1] if versions else None) if tag == LATEST else aliases.get(tag, tag)
+        if version is not None and version in versions:
+            path = self._versions_dir(name) / version
+            return ModelVersion(
+                name, version, path, "local", self._tags(name, version, "local", aliases)
+            )
+        if bundled is not None and (tag == LATEST or version == bundled.version):
+            return ModelVersion(name, bundled.version, bundled.path, "bundled",
+                                self._tags(name, bundled.version, "bundled", aliases))  # fmt: skip
         if not versions and bundled is None:
             known = ", ".join(m.name for m in self.list()) or "none"
             raise ModelNotFoundError(f"no model named {name!r} in the registry (known: {known})")
-        have = versions or [bundled.version]  # type: ignore[union-attr]
+        have = ([f"{bundled.version} (bundled)"] if bundled else []) + versions
         raise ModelNotFoundError(
             f"model {name!r} has no version or alias {tag!r} "
-            f"(versions: {', '.join(have)}; aliases: {', '.join(sorted(self.aliases(name))) or 'none'})"
+            f"(versions: {', '.join(have)}; aliases: {', '.join(sorted(aliases)) or 'none'})"
         )
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Every version of ``name``: the bundled copy first (if any), then local ones, ascending.
+
+        Raises:
+            ModelNotFoundError: no such model.
+        """
+        check_name(name)
+        aliases = self.aliases(name)
+        out = [self.resolve(f"{name}@{BUNDLED}")] if self._bundled(name) else []
+        for v in self.local_versions(name):
+            path = self._versions_dir(name) / v
+            out.append(ModelVersion(name, v, path, "local", self._tags(name, v, "local", aliases)))
+        if not out:
+            self.resolve(name)  # raises, listing the known models
+        return out
 
     def list(self) -> list[ModelVersion]:
         """The latest version of every model, local first, then bundled-only names."""
@@ -149,63 +213,114 @@ class LocalStore:
             else set()
         )
         if self.bundled is not None and self.bundled.is_dir():
-            names |= {p.name for p in self.bundled.iterdir() if (p / "manifest.json").is_file()}
+            names |= {p.name for p in self.bundled.iterdir() if (p / MANIFEST).is_file()}
         return [self.resolve(n) for n in sorted(names)]
 
     # -- writing -----------------------------------------------------------
-    def add(self, src: Path, name: str, aliases: tuple[str, ...] = ()) -> ModelVersion:
+    def _next_version(self, name: str) -> str:
+        """One more than the highest local or bundled version (caller holds the lock)."""
+        taken = [int(v) for v in self.local_versions(name)]
+        bundled = self._bundled(name)
+        if bundled is not None and bundled.version.isdigit():
+            taken.append(int(bundled.version))
+        return str(max(taken, default=0) + 1)
+
+    def add(
+        self,
+        src: Path,
+        name: str,
+        aliases: tuple[str, ...] = (),
+        command: str | None = None,
+    ) -> ModelVersion:
         """Copy the artifact in ``src`` into the store as the next version of ``name``.
 
-        The copy is staged, its manifest written last, then renamed into place
-        atomically; ``src`` is not modified. ``aliases`` (e.g. ``production``)
-        are moved to the new version afterwards.
+        ``src`` is verified first (:func:`~aezoo.registry.verify.verify_artifact` and
+        :func:`~aezoo.registry.verify.check_graphs`); only the files its manifest lists are
+        copied, and each copy is checked against that manifest. The copy is staged, then
+        numbered, its manifest written last, and renamed into place under the model's
+        lock; ``src`` is not modified. ``aliases`` (e.g. ``production``) then move to the
+        new version, recorded in the history with ``command``.
 
         Raises:
-            ArtifactError: ``src`` is not a complete artifact.
+            ArtifactError (and its subclasses): ``src`` is not a complete, consistent artifact.
+            ValueError: an invalid name or alias.
         """
         check_name(name)
+        for alias in aliases:
+            check_alias(alias)
         src = Path(src)
-        if not (src / "config.json").is_file():
-            raise ArtifactError(f"{src} is not an artifact directory (no config.json)")
+        if not (src / MANIFEST).is_file():
+            raise ArtifactError(f"{src} is not an artifact directory (no {MANIFEST})")
+        source = verify_artifact(src)
+        check_graphs(src, read_config(src))
         base = self.root / name
         (base / "versions").mkdir(parents=True, exist_ok=True)
         self._clean_staging(base)
         staging = base / f".staging-{os.getpid()}-{uuid.uuid4().hex}"
         try:
-            shutil.copytree(src, staging, ignore=shutil.ignore_patterns("manifest.json"))
+            for rel in source.files:  # only the listed files, each checked after the copy
+                (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src / rel, staging / rel)
+                check_file_hash(staging, rel, source)
             _fsync_tree(staging)
-            for _ in range(100):  # another writer may take a number first: retry
-                version = str(int((self.local_versions(name) or ["0"])[-1]) + 1)
-                write_manifest(staging, name, version)
-                try:
-                    os.rename(staging, self._versions_dir(name) / version)
-                    break
-                except OSError:
-                    if not (self._versions_dir(name) / version).exists():
-                        raise
-            else:  # pragma: no cover
-                raise VersionExistsError(f"could not allocate a version number for {name!r}")
+            with history.locked(base):
+                version = self._next_version(name)
+                manifest = Manifest(
+                    name=name,
+                    version=version,
+                    created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    files=source.files,
+                )
+                write_json_durable(staging / MANIFEST, manifest.model_dump(mode="json"))
+                os.rename(staging, self._versions_dir(name) / version)
+                _fsync_dir(self._versions_dir(name))
+                for alias in aliases:
+                    self._move_alias(name, alias, version, command)
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
-        _fsync_dir(self._versions_dir(name))
-        for alias in aliases:
-            self.set_alias(name, alias, version)
         return self.resolve(f"{name}@{version}")
 
-    def set_alias(self, name: str, alias: str, version: str) -> None:
-        """Point ``alias`` of ``name`` at an existing ``version`` (atomic replace)."""
-        if alias == LATEST:
-            return  # implicit: always the highest version
-        if not _ALIAS_RE.match(alias) or alias.isdigit():
-            raise ValueError(
-                f"invalid alias {alias!r}: lowercase letters, digits, '_', '-'; not all digits"
+    def set_alias(
+        self, name: str, alias: str, version: str, command: str | None = None
+    ) -> dict[str, Any]:
+        """Point ``alias`` of ``name`` at ``version`` (a local version, the bundled version's
+        number, or ``bundled``), and record the move in the history.
+
+        Args:
+            command: what moved it, for the history; default this process's command line.
+
+        Returns:
+            The history record of this move.
+
+        Raises:
+            ValueError: ``alias`` is invalid or reserved (``latest``, ``bundled``).
+            ModelNotFoundError: no such version.
+        """
+        check_name(name)
+        check_alias(alias)
+        with history.locked(self.root / name):
+            return self._move_alias(name, alias, version, command)
+
+    def _move_alias(
+        self, name: str, alias: str, version: str, command: str | None
+    ) -> dict[str, Any]:
+        """Caller holds the lock: append the move, then rewrite ``aliases.json`` from the history."""
+        bundled = self._bundled(name)
+        if version == BUNDLED and bundled is not None:
+            version = bundled.version
+        local = self.local_versions(name)
+        if version not in local and (bundled is None or version != bundled.version):
+            have = ([f"{bundled.version} (bundled)"] if bundled else []) + local
+            raise ModelNotFoundError(
+                f"model {name!r} has no version {version!r} (versions: {', '.join(have) or 'none'})"
             )
-        if version not in self.local_versions(name):
-            raise ModelNotFoundError(f"model {name!r} has no local version {version!r}")
-        aliases = self.aliases(name)
-        aliases[alias] = version
-        write_json_durable(self.root / name / "aliases.json", aliases)
+        base = self.root / name
+        state = history.replay(history.read_history(base))
+        rec = history.record(alias, state.get(alias), version, command)
+        history.append(base, rec)
+        write_json_durable(base / history.ALIASES, {**state, alias: version})
+        return rec
 
     def verify(self, ref: str) -> Manifest:
         """Re-hash every file of a version against its manifest (see ``verify_artifact``)."""

@@ -19,6 +19,7 @@ import onnxruntime as ort
 
 from aezoo.errors import InputError, OperationNotSupportedError
 from aezoo.registry.artifact import CLASSIFIER, DECODER, ENCODER, read_config, verify_artifact
+from aezoo.registry.verify import check_graphs
 from aezoo.spec import ModelConfig, Operation
 
 MAX_INTERPOLATION_STEPS = 1024
@@ -46,7 +47,8 @@ class OnnxModel:
         name, version: from the manifest.
 
     Raises:
-        ArtifactError / IntegrityError: missing or tampered files.
+        ArtifactError and its subclasses: missing, unlisted or tampered files, or a config
+        that disagrees with the graphs (see :mod:`aezoo.registry.verify`).
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class OnnxModel:
             self._sessions[key] = ort.InferenceSession(
                 str(self.path / rel), sess_options=opts, providers=self.providers
             )
+        check_graphs(self.path, self.config, self._sessions)  # widths agree with config.json
 
     def __repr__(self) -> str:
         return f"OnnxModel({self.name!r}, version={self.version!r}, family={self.config.family!r})"

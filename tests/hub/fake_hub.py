@@ -21,6 +21,12 @@ load, model repos only::
     HEAD/GET /{repo}/resolve/{rev}/{path}        X-Repo-Commit, ETag (git blob sha1),
                                                  Content-Length; no Range, no redirects
 
+Faults: while ``--root``/``faults.json`` holds ``{"ORG/REPO": STATUS}``, every request
+about that repo is answered with STATUS and no ``X-Error-Code`` (a Hub or proxy failing:
+403, 404, 500, ...); ``{"ORG/REPO": {"status": STATUS, "files_only": true}}`` fails only
+the downloads of files other than ``manifest.json``. Tests write and delete the file while
+the server runs.
+
 Limitations, on purpose: no LFS and no Xet (preupload answers ``regular`` for every
 file, so files travel base64 inside the commit and downloads are plain GETs whose
 responses carry no ``X-Xet-Hash``); one token, whose holder (user ``aezoo-test``)
@@ -149,6 +155,7 @@ class Handler(BaseHTTPRequestHandler):
         parts, query = [unquote(p) for p in url.path.strip("/").split("/")], parse_qs(url.query)
         try:
             with self.store.lock:
+                self._inject_fault(parts)
                 self._route(self.command, parts, query)
         except ApiError as e:
             headers = {"Content-Type": "application/json", "X-Error-Message": e.message}
@@ -157,6 +164,21 @@ class Handler(BaseHTTPRequestHandler):
             self._send(e.status, json.dumps({"error": e.message, **e.extra}).encode(), headers)
 
     do_GET = do_HEAD = do_POST = do_PUT = _dispatch
+
+    def _inject_fault(self, parts: list[str]) -> None:
+        """Answer ``faults.json``'s status for requests about a repo listed there
+        (``{"org/name": 500}``): a Hub (or a proxy before it) failing, with no error code."""
+        faults_file = self.store.root / "faults.json"
+        if not faults_file.is_file():
+            return
+        faults = json.loads(faults_file.read_text())
+        repo_id = "/".join(parts[2:4]) if parts[:2] == ["api", "models"] else "/".join(parts[:2])
+        fault = faults.get(repo_id)
+        if isinstance(fault, dict):  # {"status": N, "files_only": true}: file downloads only
+            is_file = len(parts) >= 5 and parts[2] == "resolve" and parts[-1] != "manifest.json"
+            fault = fault["status"] if is_file or not fault.get("files_only") else None
+        if fault is not None:
+            raise ApiError(int(fault), f"fake hub: injected HTTP {fault} for {repo_id}")
 
     def _repo(self, repo_id: str, *, write: bool = False, download: bool = False) -> dict:
         authed = self._authed()

@@ -53,13 +53,58 @@ def test_aliases_move_and_unknown_refs_are_named(store: LocalStore, tiny_artifac
 
 
 def test_bundled_models_are_a_read_only_fallback(store: LocalStore, tiny_artifact: Path) -> None:
-    shutil.copytree(tiny_artifact, store.bundled / "b")  # type: ignore[operator]
+    bundled = store.bundled / "b"  # type: ignore[operator]
+    shutil.copytree(tiny_artifact, bundled)
     got = store.resolve("b")
-    assert got.source == "bundled" and got.path == store.bundled / "b"  # type: ignore[operator]
-    # a local version of the same name takes precedence, the bundled copy stays
+    assert (got.source, got.path, got.version) == ("bundled", bundled, "1")
+    assert got.aliases == ("latest", "bundled")
+    # the first local version numbers after the bundled one and becomes latest ...
     local = store.add(tiny_artifact, "b")
-    assert store.resolve("b").source == "local" and store.resolve("b").path == local.path
+    assert local.version == "2" and store.resolve("b").path == local.path
+    assert store.resolve("b@2").path == local.path
+    # ... while the packaged copy stays reachable, by name and by number
+    for ref in ("b@bundled", "b@1"):
+        assert store.resolve(ref).path == bundled, ref
+    assert aezoo.load(f"{store.root}/b/versions/2").version == "2"
+    assert [(v.version, v.source) for v in store.versions("b")] == [
+        ("1", "bundled"),
+        ("2", "local"),
+    ]
     assert {m.name for m in store.list()} == {"b"}
+    # an alias may pin the packaged copy
+    store.set_alias("b", "production", "bundled")
+    assert store.resolve("b@production").path == bundled
+    assert store.resolve("b@bundled").aliases == ("bundled", "production")
+    for reserved in ("latest", "bundled"):
+        with pytest.raises(ValueError, match="not an alias that can be set"):
+            store.set_alias("b", reserved, "2")
+    with pytest.raises(ModelNotFoundError, match="no bundled model named 'm'"):
+        store.resolve("m@bundled")
+
+
+def test_alias_history_records_who_what_from_and_when(
+    store: LocalStore, tiny_artifact: Path
+) -> None:
+    store.add(tiny_artifact, "m", aliases=("production",), command="first build")
+    store.add(tiny_artifact, "m")
+    store.set_alias("m", "production", "2", command="promote")
+    store.set_alias("m", "production", "1")  # default command: this process's argv
+    history = store.alias_history("m")
+    assert [(h["alias"], h["from"], h["to"]) for h in history] == [
+        ("production", None, "1"),
+        ("production", "1", "2"),
+        ("production", "2", "1"),
+    ]
+    assert [h["command"] for h in history[:2]] == ["first build", "promote"]
+    assert history[2]["command"] and all("@" in h["user"] and h["pid"] for h in history)
+    times = [h["time"] for h in history]
+    assert times == sorted(times)
+    assert store.aliases("m") == {"production": "1"}
+    # appended, never rewritten: the first lines are byte-for-byte the same after a move
+    log = store.root / "m" / "aliases.history.jsonl"
+    before = log.read_bytes()
+    store.set_alias("m", "staging", "2")
+    assert log.read_bytes().startswith(before)
 
 
 def test_flipped_byte_is_refused_naming_the_file(store: LocalStore, tiny_artifact: Path) -> None:
