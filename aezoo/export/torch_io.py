@@ -29,10 +29,9 @@ from aezoo.registry.artifact import (
     TRAINING,
     WEIGHTS,
     read_config,
-    verify_artifact,
     write_manifest,
 )
-from aezoo.registry.verify import check_graphs, check_weights
+from aezoo.registry.verify import check_graphs, check_weights, verify_artifact
 from aezoo.spec import ModelConfig
 
 

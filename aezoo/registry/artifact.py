@@ -159,10 +159,3 @@ def one_line(e: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(map(str, err['loc'])) or 'value'}: {err['msg']}" for err in e.errors()
     )
-
-
-def verify_artifact(root: Path, files: list[str] | None = None) -> Manifest:
-    """See :func:`aezoo.registry.verify.verify_artifact` (kept here, its first home)."""
-    from aezoo.registry.verify import verify_artifact as verify
-
-    return verify(root, files)

@@ -52,10 +52,9 @@ from aezoo.registry.artifact import (
     FileEntry,
     Manifest,
     read_manifest,
-    verify_artifact,
 )
 from aezoo.registry.store import LocalStore, ModelVersion
-from aezoo.registry.verify import check_manifest_paths
+from aezoo.registry.verify import check_manifest_paths, verify_artifact
 
 PREFIX = "hf-hub:"
 _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)

@@ -18,8 +18,8 @@ import numpy as np
 import onnxruntime as ort
 
 from aezoo.errors import InputError, OperationNotSupportedError
-from aezoo.registry.artifact import CLASSIFIER, DECODER, ENCODER, read_config, verify_artifact
-from aezoo.registry.verify import check_graphs
+from aezoo.registry.artifact import CLASSIFIER, DECODER, ENCODER, read_config
+from aezoo.registry.verify import check_graphs, verify_artifact
 from aezoo.spec import ModelConfig, Operation
 
 MAX_INTERPOLATION_STEPS = 1024

@@ -13,8 +13,8 @@ import pytest
 
 import aezoo
 from aezoo.errors import ArtifactError, IntegrityError, ModelNotFoundError
-from aezoo.registry.artifact import verify_artifact
 from aezoo.registry.store import LocalStore
+from aezoo.registry.verify import verify_artifact
 from aezoo.runtime.model import OnnxModel
 
 
