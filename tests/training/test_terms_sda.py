@@ -1,0 +1,131 @@
+"""The terms that make SdA training what it is, each pinned by a test that fails without it:
+the corruption of every layer's input (Vincent et al. 2010, §2.3), and the joint objective
+``L_global + alpha * sum_l L_local_l`` with clean, detached local targets and gradients
+reaching every layer below each term (Zhou et al., arXiv:1405.1380, §3)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from aezoo.models.sda import SdAConfig, StackedDenoisingAutoencoder
+from aezoo.training.corruptions import CorruptionConfig
+from aezoo.training.sda import (
+    SdATrainConfig,
+    finetune_loss,
+    joint_loss,
+    layer_loss,
+    recon_loss,
+)
+
+torch.set_num_threads(1)
+TINY = SdAConfig(hidden_sizes=[24, 12, 8])
+MASK = CorruptionConfig(kind="masking", level=0.25)
+
+
+def model_and_batch() -> tuple[StackedDenoisingAutoencoder, torch.Tensor]:
+    torch.manual_seed(0)
+    x = 0.05 + 0.9 * torch.rand(16, 784)  # no exact zeros: a zero is a masked input
+    return StackedDenoisingAutoencoder(TINY), x
+
+
+def encoder_inputs(model: StackedDenoisingAutoencoder, fn) -> tuple[torch.Tensor, list]:
+    """Run ``fn()``; return its result and what each layer's encoder was fed."""
+    seen: list[torch.Tensor] = []
+    hooks = [
+        layer.encoder.register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
+        for layer in model.layers
+    ]
+    try:
+        return fn(), seen
+    finally:
+        for h in hooks:
+            h.remove()
+
+
+def check_masked(seen: torch.Tensor, clean: torch.Tensor, level: float) -> None:
+    """``seen`` is ``clean`` with exactly round(level * width) entries per row set to 0."""
+    k = round(level * clean.shape[1])
+    masked = seen == 0
+    assert masked.sum(1).eq(k).all(), masked.sum(1)
+    torch.testing.assert_close(seen[~masked], clean[~masked])
+
+
+def test_joint_loss_is_global_plus_weighted_local_denoising_terms() -> None:
+    model, x = model_and_batch()
+    alpha = 0.7
+    cfg = SdATrainConfig(model=TINY, corruption=MASK, local_weight=alpha)
+    loss, seen = encoder_inputs(
+        model, lambda: joint_loss(model, x, cfg, torch.Generator().manual_seed(3))
+    )
+    assert len(seen) == 3  # each layer encodes once, from its corrupted input
+    # by hand: layer l encodes its corrupted input; its code is layer l+1's clean input
+    codes = [layer.encode(xt) for layer, xt in zip(model.layers, seen, strict=True)]
+    clean_inputs = [x, *codes[:-1]]
+    for xt, h in zip(seen, clean_inputs, strict=True):
+        check_masked(xt.detach(), h.detach(), 0.25)
+    local = sum(
+        recon_loss(layer, code, h.detach())
+        for layer, code, h in zip(model.layers, codes, clean_inputs, strict=True)
+    )
+    z = codes[-1]
+    for layer in reversed(model.layers[1:]):
+        z = layer.decode(z)
+    by_hand = recon_loss(model.layers[0], z, x) + alpha * local
+    torch.testing.assert_close(loss, by_hand)
+    # the same gradients: local targets detached, every term reaching the layers below it
+    params = [p for layer in model.layers for p in layer.parameters()]
+    grads = torch.autograd.grad(loss, params, retain_graph=True)
+    want = torch.autograd.grad(by_hand, params, retain_graph=True)
+    for g, w in zip(grads, want, strict=True):
+        torch.testing.assert_close(g, w)
+    top_local = recon_loss(model.layers[2], codes[2], clean_inputs[2].detach())
+    (g_bottom,) = torch.autograd.grad(top_local, [model.layers[0].encoder.weight])
+    assert float(g_bottom.abs().sum()) > 0  # the top layer's local term trains layer 1
+
+
+def test_joint_loss_scales_the_local_terms_by_local_weight() -> None:
+    model, x = model_and_batch()
+
+    def loss(alpha: float) -> float:
+        cfg = SdATrainConfig(model=TINY, corruption=MASK, local_weight=alpha)
+        return float(joint_loss(model, x, cfg, torch.Generator().manual_seed(3)).detach())
+
+    l0, l1, l2 = loss(0.0), loss(1.0), loss(2.0)
+    assert l1 > l0 > 0
+    assert l2 - l0 == pytest.approx(2 * (l1 - l0), rel=1e-5)
+
+
+def test_layerwise_loss_denoises_one_layer_from_frozen_clean_codes() -> None:
+    model, x = model_and_batch()
+    cfg = SdATrainConfig(model=TINY, scheme="layerwise", corruption=MASK)
+    loss, seen = encoder_inputs(
+        model, lambda: layer_loss(model, 1, x, cfg, torch.Generator().manual_seed(5))
+    )
+    with torch.no_grad():
+        h1 = model.layers[0].encode(x)  # clean code of the frozen layer below
+    assert torch.equal(seen[0], x)  # the frozen layer sees the clean input
+    check_masked(seen[1], h1, 0.25)  # layer 2 sees its input masked
+    by_hand = recon_loss(model.layers[1], model.layers[1].encode(seen[1]), h1)
+    torch.testing.assert_close(loss, by_hand)
+    loss.backward()
+    assert model.layers[0].encoder.weight.grad is None  # frozen below
+
+
+def test_recon_loss_is_cross_entropy_against_the_clean_target() -> None:
+    model, x = model_and_batch()
+    layer = model.layers[0]
+    h = layer.encode(x)
+    x_hat = layer.decode(h)
+    by_hand = -(x * torch.log(x_hat) + (1 - x) * torch.log(1 - x_hat)).sum(1).mean()
+    torch.testing.assert_close(recon_loss(layer, h, x), by_hand, rtol=1e-4, atol=1e-4)
+
+
+def test_finetune_loss_is_the_softmax_cross_entropy_of_the_labels() -> None:
+    model, x = model_and_batch()
+    y = torch.arange(16) % 10
+    cfg = SdATrainConfig(model=TINY)
+    model.eval()  # no dropout: the value is deterministic
+    got = finetune_loss(model, x, y, cfg, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(got, F.cross_entropy(model.classify(x), y))
