@@ -132,6 +132,7 @@ echo "image size: $tag $((result[image_size_bytes] / 1000000)) MB" \
 "$docker" run -d --name "$container" -p 127.0.0.1::8000 "$tag" >/dev/null
 address=$("$docker" port "$container" 8000/tcp | head -n 1)
 echo "container $container on http://$address"
+start=$SECONDS
 status=000
 for _ in $(seq 120); do
   status=$(curl -s -o "$work/ready.json" -w '%{http_code}' --max-time 5 "http://$address/health/ready") || true
@@ -140,7 +141,9 @@ for _ in $(seq 120); do
   sleep 1
 done
 result[ready_status]=$status
-check ready "$([ "$status" = 200 ] && echo 1 || echo 0)" "GET /health/ready -> $status $(cat "$work/ready.json" 2>/dev/null)"
+result[ready_s]=$((SECONDS - start))
+check ready "$([ "$status" = 200 ] && echo 1 || echo 0)" \
+  "GET /health/ready -> $status after ${result[ready_s]} s: $(cat "$work/ready.json" 2>/dev/null)"
 if [ "$status" != 200 ]; then
   "$docker" logs --tail 30 "$container" 2>&1
   finish
