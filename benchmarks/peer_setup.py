@@ -78,6 +78,7 @@ def _torchserve(venv: Path, tmp: Path) -> tuple[ServerProcess, list[Arm], dict[s
         "disable_token_authorization=true\n"
         "install_py_dep_per_model=false\n"
         f"max_request_size={64 * 2**20}\nmax_response_size={64 * 2**20}\n"
+        f"initial_worker_port={free_port()}\n"  # its workers' /tmp/.ts.sock.<port>
     )
     cmd = [str(venv / "bin" / "torchserve"), "--start", "--foreground", "--ncs"]
     cmd += ["--model-store", str(store), "--models", f"{MODEL}={MODEL}.mar"]
@@ -85,7 +86,8 @@ def _torchserve(venv: Path, tmp: Path) -> tuple[ServerProcess, list[Arm], dict[s
     url = f"http://127.0.0.1:{port}/predictions/{MODEL}"
     probe = Arm("TorchServe", "torchserve", url, "json")
     logs = tmp / "ts-logs"
-    env = {"LOG_LOCATION": str(logs), "METRICS_LOCATION": str(logs)}
+    (tmp / "ts-tmp").mkdir()  # TorchServe's pid file lives in TMPDIR: one server per TMPDIR
+    env = {"LOG_LOCATION": str(logs), "METRICS_LOCATION": str(logs), "TMPDIR": str(tmp / "ts-tmp")}
     server = ServerProcess("torchserve", cmd, probe, tmp / "torchserve.log", env=env, cwd=tmp)
     candidates = [Arm("TorchServe", "torchserve", url, "npy", accept="application/x-npy"), probe]
     versions = {"torchserve": package_version(py, "torchserve")}
