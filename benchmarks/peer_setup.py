@@ -32,7 +32,7 @@ PEERS = REPO / "benchmarks" / "peers"
 ENCODER = REPO / "aezoo" / "pretrained" / "sda-mnist" / "onnx" / "encoder.onnx"
 MODEL = "sda-mnist"
 
-TORCHSERVE_BATCH = {"batch_size": 32, "max_batch_delay_ms": 5, "workers": 1}
+TORCHSERVE_BATCH = {"batch_size": 32, "max_batch_delay_ms": 5}
 LITSERVE_BATCH = {"max_batch_size": 32, "batch_timeout_s": 0.005}
 TRITON_BATCH = {"max_batch_size": 1024, "max_queue_delay_us": 1000}
 
@@ -55,7 +55,9 @@ def _aezoo(tmp: Path) -> tuple[ServerProcess, list[Arm], dict[str, Any]]:
     return server, candidates, {"aezoo": __version__}
 
 
-def _torchserve(venv: Path, tmp: Path) -> tuple[ServerProcess, list[Arm], dict[str, Any]]:
+def _torchserve(
+    venv: Path, tmp: Path, workers: int
+) -> tuple[ServerProcess, list[Arm], dict[str, Any]]:
     store = tmp / "model-store"
     store.mkdir()
     py = venv_python(venv)
@@ -64,7 +66,7 @@ def _torchserve(venv: Path, tmp: Path) -> tuple[ServerProcess, list[Arm], dict[s
             *(str(py), "-m", "aezoo", "export-torchserve", MODEL, "--to", str(store)),
             *("--batch-size", str(TORCHSERVE_BATCH["batch_size"])),
             *("--max-batch-delay", str(TORCHSERVE_BATCH["max_batch_delay_ms"])),
-            *("--workers", str(TORCHSERVE_BATCH["workers"])),
+            *("--workers", str(workers)),
         ],
         check=True,
         env={"AEZOO_HOME": str(tmp / "ts-aezoo-home"), "PATH": "/usr/bin:/bin"},
@@ -145,19 +147,19 @@ def _pick(server: ServerProcess, candidates: list[Arm], x: np.ndarray) -> list[A
 
 
 def start_servers(
-    wanted: list[str], peers_dir: Path, tmp: Path
+    wanted: list[str], peers_dir: Path, tmp: Path, torchserve_workers: int = 0
 ) -> tuple[list[ServerProcess], list[Arm], dict[str, Any]]:
     """Start every wanted server that is installed; returns them, their arms and versions."""
     builders = {
         "aezoo": lambda: _aezoo(tmp),
-        "torchserve": lambda: _torchserve(peers_dir / "torchserve", tmp),
+        "torchserve": lambda: _torchserve(peers_dir / "torchserve", tmp, torchserve_workers),
         "litserve": lambda: _litserve(peers_dir / "litserve", tmp),
         "pytriton": lambda: _pytriton(peers_dir / "pytriton", tmp),
     }
     started: list[tuple[ServerProcess, list[Arm]]] = []
     meta: dict[str, Any] = {"versions": {}, "skipped": {}, "batching": {}}
     meta["batching"] = {
-        "torchserve": TORCHSERVE_BATCH,
+        "torchserve": {**TORCHSERVE_BATCH, "workers": torchserve_workers or "default (1/core)"},
         "litserve": LITSERVE_BATCH,
         "pytriton": TRITON_BATCH,
         "aezoo": "the server's defaults",
@@ -186,4 +188,8 @@ def start_servers(
             server.stop()
         raise
     meta["formats"] = {a.name: a.fmt for a in arms}
+    for arm in arms:  # Triton's own version, from its OIP server metadata
+        if arm.server == "pytriton":
+            with urllib.request.urlopen(arm.url.split("/v2/")[0] + "/v2", timeout=5) as r:
+                meta["versions"]["triton server"] = json.loads(r.read()).get("version", "?")
     return [s for s, _ in started], arms, meta

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -43,6 +44,7 @@ import numpy as np
 import onnxruntime as ort
 
 import loadgen
+import peer_profile
 from peer_servers import Arm
 from peer_setup import start_servers
 
@@ -71,7 +73,13 @@ def check_answers(arms: list[Arm], x: np.ndarray) -> dict[str, float]:
 
 
 def run_scenario(
-    arms: list[Arm], label: str, rows: int, clients: int, args: argparse.Namespace, tmp: Path
+    arms: list[Arm],
+    label: str,
+    rows: int,
+    clients: int,
+    args: argparse.Namespace,
+    tmp: Path,
+    pids: dict[str, int],
 ) -> list[dict[str, Any]]:
     x = np.random.default_rng(rows).random((rows, 784), dtype=np.float32)
     files = {}
@@ -106,6 +114,18 @@ def run_scenario(
             res = run(arm, sizes[arm.name], max(3 * args.seconds, 10.0))
             results[arm.name].append(res)
             print(f"  {label:<24} round {r + 1}  {arm.name:<12} {res.summary()}", flush=True)
+    if args.profile:  # one more run per aezoo arm, sampled by py-spy, not in the table
+        for arm in arms:
+            if arm.server != "aezoo":
+                continue
+            raw = args.profile / f"{arm.name.replace(' ', '-')}-{rows}x{clients}.txt"
+            spy = peer_profile.start(pids[arm.server], args.seconds, raw)
+            run(arm, sizes[arm.name], max(3 * args.seconds, 10.0))
+            _, err = spy.communicate(timeout=60)
+            if spy.returncode != 0 or not raw.exists():
+                print(f"  py-spy failed: {err.decode(errors='replace')[-500:]}")
+                continue
+            print(peer_profile.report(raw, f"{arm.name}, {label}"), flush=True)
     out = []
     for arm in arms:
         runs = results[arm.name]
@@ -157,36 +177,62 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--seconds", type=float, default=5.0, help="target length of one run")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 round of ~1 s runs")
+    p.add_argument(
+        "--scenarios", default="1,2,3,4,5", help="which scenarios, 1-based (default all)"
+    )
+    p.add_argument(
+        "--torchserve-workers",
+        type=int,
+        default=0,
+        help="TorchServe worker processes (default 0: TorchServe's own, one per core)",
+    )
     p.add_argument("--peers-dir", type=Path, default=REPO / ".peers")
     p.add_argument("--json", type=Path, help="write every run here")
+    p.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="after each scenario, sample aezoo with py-spy during one more run; "
+        "raw stacks go to DIR, a summary is printed",
+    )
     p.add_argument("--no-lock", action="store_true", help="caller already holds the lock")
     args = p.parse_args()
     if args.quick:
         args.rounds, args.seconds = 1, 1.0
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     wanted = [s.strip() for s in args.servers.split(",") if s.strip()]
     with (
         loadgen.bench_lock(None if args.no_lock else loadgen.BENCH_LOCK),
         tempfile.TemporaryDirectory(prefix="serving-peers-") as tmpdir,
     ):
         tmp = Path(tmpdir)
-        servers, arms, meta = start_servers(wanted, args.peers_dir, tmp)
+        load_before = os.getloadavg()
+        servers, arms, meta = start_servers(
+            wanted, args.peers_dir, tmp, torchserve_workers=args.torchserve_workers
+        )
         try:
+            pids = {s.name: s.proc.pid for s in servers if s.proc is not None}
             x = np.random.default_rng(7).random((3, 784), dtype=np.float32)
             meta["max_abs_diff_vs_onnxruntime"] = check_answers(arms, x)
             print("answers match onnxruntime:", meta["max_abs_diff_vs_onnxruntime"])
             rows = []
-            for label, n, clients in SCENARIOS:
-                rows += run_scenario(arms, label, n, clients, args, tmp)
+            for i, (label, n, clients) in enumerate(SCENARIOS, start=1):
+                if str(i) not in args.scenarios.split(","):
+                    continue
+                rows += run_scenario(arms, label, n, clients, args, tmp, pids)
         finally:
             for s in servers:
                 s.stop()
     print_table(rows)
     meta.update(
+        load_average_1_5_15_min={"start": load_before, "end": os.getloadavg()},
         args={k: str(v) for k, v in vars(args).items()},
         machine=f"{platform.machine()}, {platform.processor() or '?'}, 2 cores (shared with hey)",
         finished=time.strftime("%Y-%m-%d %H:%M:%S"),
     )
     print("\nversions:", json.dumps(meta["versions"]))
+    print("load average (1, 5, 15 min):", meta["load_average_1_5_15_min"])
     if args.json:
         args.json.write_text(json.dumps({"_meta": meta, "results": rows}, indent=1))
         print(f"wrote {args.json}")

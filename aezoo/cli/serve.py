@@ -74,7 +74,12 @@ def add_export_torchserve_parser(sub: argparse._SubParsersAction) -> None:  # ty
         default=5,
         help="ms TorchServe waits to fill a batch (default %(default)s)",
     )
-    t.add_argument("--workers", type=int, default=1, help="worker processes (default %(default)s)")
+    t.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="worker processes (default 0: TorchServe's default, one per CPU core)",
+    )
     t.add_argument(
         "--max-batch-size",
         type=int,

@@ -43,7 +43,8 @@ class ArchiveSettings:
     Attributes:
         batch_size: requests TorchServe gathers into one handler call (>= 1).
         max_batch_delay_ms: longest wait for a batch to fill, milliseconds (>= 0).
-        workers: worker processes (minWorkers = maxWorkers), each with its own session.
+        workers: worker processes (minWorkers = maxWorkers), each with its own sessions;
+            0 leaves it to TorchServe (one per CPU core).
         response_timeout_s: TorchServe's per-batch timeout, seconds.
         max_batch_size: most samples one request may carry (413 above).
         intra_op_threads: onnxruntime threads per session (0 = onnxruntime's default).
@@ -51,16 +52,16 @@ class ArchiveSettings:
 
     batch_size: int = 32
     max_batch_delay_ms: int = 5
-    workers: int = 1
+    workers: int = 0
     response_timeout_s: int = 120
     max_batch_size: int = 1024
     intra_op_threads: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "workers", "response_timeout_s", "max_batch_size"):
+        for name in ("batch_size", "response_timeout_s", "max_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("max_batch_delay_ms", "intra_op_threads"):
+        for name in ("max_batch_delay_ms", "workers", "intra_op_threads"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
 
@@ -68,9 +69,10 @@ class ArchiveSettings:
         """``model-config.yaml`` text (flat YAML; strings quoted as JSON, a YAML subset)."""
         import json
 
+        workers = f"minWorkers: {self.workers}\nmaxWorkers: {self.workers}\n"
         return (
-            f"minWorkers: {self.workers}\nmaxWorkers: {self.workers}\n"
-            f"batchSize: {self.batch_size}\nmaxBatchDelay: {self.max_batch_delay_ms}\n"
+            (workers if self.workers else "")
+            + f"batchSize: {self.batch_size}\nmaxBatchDelay: {self.max_batch_delay_ms}\n"
             f"responseTimeout: {self.response_timeout_s}\n"
             f"aezoo:\n  name: {json.dumps(name)}\n  version: {json.dumps(version)}\n"
             f"  max_batch_size: {self.max_batch_size}\n"

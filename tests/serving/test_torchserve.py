@@ -76,7 +76,7 @@ def test_archive_holds_handler_settings_and_every_artifact_file(mar: Path) -> No
     assert manifest["model"]["handler"] == "torchserve_handler.py"
     assert manifest["model"]["modelVersion"] == packed["version"]
     assert config["batchSize"] == 8 and config["maxBatchDelay"] == 5
-    assert config["minWorkers"] == config["maxWorkers"] == 1
+    assert "minWorkers" not in config  # TorchServe's default: one worker per core
     assert config["aezoo"]["name"] == "sda-mnist" and config["aezoo"]["max_batch_size"] == 4
 
 
@@ -91,7 +91,18 @@ def test_existing_archive_needs_force(mar: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("field", ["batch_size", "workers", "max_batch_size"])
+def test_workers_are_pinned_when_asked() -> None:
+    config = yaml.safe_load(ArchiveSettings(workers=2).yaml("m", "3"))
+    assert config["minWorkers"] == config["maxWorkers"] == 2
+    assert config["aezoo"] == {
+        "name": "m",
+        "version": "3",
+        "max_batch_size": 1024,
+        "intra_op_threads": 0,
+    }
+
+
+@pytest.mark.parametrize("field", ["batch_size", "max_batch_size", "response_timeout_s"])
 def test_settings_are_validated(field: str) -> None:
     with pytest.raises(ConfigError, match=f"{field} must be >= 1"):
         ArchiveSettings(**{field: 0})

@@ -58,7 +58,9 @@ def torchserve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     root = tmp_path_factory.mktemp("torchserve")
     store = root / "model-store"
     # A long batch delay so that concurrent requests really are batched together.
-    build_archive("sda-mnist", store, ArchiveSettings(batch_size=8, max_batch_delay_ms=50))
+    build_archive(
+        "sda-mnist", store, ArchiveSettings(batch_size=8, max_batch_delay_ms=50, workers=1)
+    )
     infer, manage, metrics, worker = _free_ports(4)
     config = root / "config.properties"
     config.write_text(
