@@ -138,6 +138,7 @@ def run_scenario(
                 "server": arm.server,
                 "format": arm.fmt,
                 "rps": statistics.median(r.rps for r in runs),
+                "rps_range": [min(r.rps for r in runs), max(r.rps for r in runs)],
                 "samples_per_s": statistics.median(r.samples_per_s for r in runs),
                 "p50_ms": statistics.median(r.p50_ms for r in runs),
                 "p99_ms": statistics.median(r.p99_ms for r in runs),
@@ -150,8 +151,9 @@ def run_scenario(
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(
-        "\n| scenario | server | format | req/s | samples/s | p50 ms | p99 ms | failed | "
-        "aezoo / best peer |"
+        "\n| scenario | server | format | req/s (min-max of rounds) | samples/s | p50 ms | "
+        "p99 ms | failed | "
+        "aezoo / best peer by throughput |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for label, _, _ in SCENARIOS:
@@ -161,9 +163,13 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         for r in group:
             ratio = ""
             if r["server"] == "aezoo" and best:
-                ratio = f"{r['samples_per_s'] / best['samples_per_s']:.2f}x ({best['arm']})"
+                ratio = (
+                    f"{r['samples_per_s'] / best['samples_per_s']:.2f}x {best['arm']} "
+                    f"(its p99 {best['p99_ms']:.1f} ms)"
+                )
             print(
-                f"| {label} | {r['arm']} | {r['format']} | {r['rps']:,.0f} | "
+                f"| {label} | {r['arm']} | {r['format']} | {r['rps']:,.0f} "
+                f"({r['rps_range'][0]:,.0f}-{r['rps_range'][1]:,.0f}) | "
                 f"{r['samples_per_s']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
                 f"{r['failed']} | {ratio} |"
             )
@@ -195,8 +201,16 @@ def main() -> int:
         help="after each scenario, sample aezoo with py-spy during one more run; "
         "raw stacks go to DIR, a summary is printed",
     )
+    p.add_argument("--show", type=Path, metavar="JSON", help="print the table of a --json file")
     p.add_argument("--no-lock", action="store_true", help="caller already holds the lock")
     args = p.parse_args()
+    if args.show:
+        rows = json.loads(args.show.read_text())["results"]
+        for r in rows:
+            rps = [run["rps"] for run in r["runs"]]
+            r.setdefault("rps_range", [min(rps), max(rps)])
+        print_table(rows)
+        return 0
     if args.quick:
         args.rounds, args.seconds = 1, 1.0
     if args.profile:
