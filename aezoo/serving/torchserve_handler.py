@@ -18,7 +18,10 @@ Request body, one per request:
                          pydantic's strict mode (numbers only, unknown fields rejected)
   ``application/x-npy``  a ``numpy.save`` array, float32 or float64, shape
                          ``(batch, n_features)``, ``(n_features,)`` or the image shape
-Every sample then goes through :meth:`OnnxModel.check_inputs` (shape, NaN/Inf, value
+TorchServe decodes JSON bodies itself unless its environment sets
+``TS_DECODE_INPUT_REQUEST=false``; the handler accepts both (a decoded body is
+encoded again for the strict parser, so large JSON bodies are faster with the
+variable set). Every sample then goes through :meth:`OnnxModel.check_inputs` (shape, NaN/Inf, value
 range), at most ``max_batch_size`` samples per request.
 
 Answer: JSON as aezoo's v1 API (``{"codes"}``, ``{"outputs"}``, ``{"labels",
