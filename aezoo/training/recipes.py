@@ -1,32 +1,76 @@
 """Named, versioned training recipes: typed configs kept as JSON files in the package.
 
 A recipe file (``aezoo/training/recipes/<name>.json``) holds one trainer config;
-its ``family`` key picks the trainer. Overrides come from the CLI as dotted
+its ``family`` key picks the trainer, its ``description`` (one line, not part of
+the config) says what it trains. Overrides come from the CLI as dotted
 ``key=value`` pairs (``--set model.hidden_sizes=[500,500] seed=3``); values are
 parsed as JSON where they parse, else kept as strings. Unknown keys are
-rejected by the config's pydantic model (``extra="forbid"``).
+rejected by the config's pydantic model (``extra="forbid"``), and earlier, without
+torch, by :func:`aezoo.training.recipe_keys.check_keys`.
+
+This module imports no torch: ``aezoo train --list`` and ``--help-recipe`` work
+without the ``[train]`` extra.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from aezoo.errors import ConfigError
+from aezoo.registry.artifact import TRAINING
+from aezoo.registry.store import BUNDLED_DIR
+from aezoo.training.recipe_keys import recipe_keys
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+DESCRIPTION = "description"  # a recipe file's one-line purpose; not a config key
 
 
 def list_recipes() -> list[str]:
     return sorted(p.stem for p in RECIPES_DIR.glob("*.json"))
 
 
+@dataclass(frozen=True)
+class RecipeInfo:
+    """What ``aezoo train --list`` shows of one packaged recipe.
+
+    Attributes:
+        name: the recipe (and registry) name.
+        family: the trainer family (``sda``, ``drsae``, ``lista``, ``conv-ae``).
+        dataset: the data set it trains on (``mnist``, ``lines``, ``patches``).
+        description: one line: what it trains.
+        shipped_seconds: training time of the bundled model of that name (its
+            ``training.json`` ``train_seconds``, 2-core CPU), None where none ships.
+    """
+
+    name: str
+    family: str
+    dataset: str
+    description: str
+    shipped_seconds: float | None
+
+
+def recipe_infos() -> list[RecipeInfo]:
+    """One :class:`RecipeInfo` per packaged recipe, sorted by name."""
+    out = []
+    for name in list_recipes():
+        raw = json.loads((RECIPES_DIR / f"{name}.json").read_text())
+        shipped = BUNDLED_DIR / name / TRAINING
+        seconds = (
+            json.loads(shipped.read_text()).get("train_seconds") if shipped.is_file() else None
+        )
+        dataset = raw.get("dataset") or recipe_keys(raw["family"])["dataset"]["default"]
+        out.append(RecipeInfo(name, raw["family"], dataset, raw.get(DESCRIPTION, ""), seconds))
+    return out
+
+
 def read_recipe(name_or_path: str) -> dict[str, Any]:
-    """The raw dict of a packaged recipe name or a JSON file path.
+    """The config dict of a packaged recipe name or a JSON file path (``description`` dropped).
 
     Raises:
         ConfigError: unknown recipe or invalid JSON.
@@ -44,6 +88,7 @@ def read_recipe(name_or_path: str) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid JSON: {e}") from e
     if not isinstance(data, dict) or "family" not in data:
         raise ConfigError(f"{path}: a recipe is a JSON object with a 'family' key")
+    data.pop(DESCRIPTION, None)
     return data
 
 
