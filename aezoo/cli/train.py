@@ -15,8 +15,16 @@ def _minutes(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds / 60:.1f} min"
 
 
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a finder refused it, or a broken half-import
+        return False
+
+
 def _print_recipes() -> None:
-    from aezoo.training.recipes import recipe_infos
+    from aezoo.training.recipe_help import recipe_infos
 
     infos = recipe_infos()
     width = max(len(r.name) for r in infos)
@@ -28,7 +36,7 @@ def _print_recipes() -> None:
         "shipped: training time of the bundled model of that name (2-core CPU); "
         "`aezoo train NAME --help-recipe` lists a recipe's keys"
     )
-    if importlib.util.find_spec("torch") is None:
+    if not _installed("torch"):
         print(
             "note: training needs the [train] extra (torch is not installed): "
             "pip install 'aezoo[train]'"
@@ -36,7 +44,7 @@ def _print_recipes() -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from aezoo.training.recipe_keys import check_keys, flatten, format_recipe_help, override_keys
+    from aezoo.training.recipe_help import check_keys, flatten, format_recipe_help, override_keys
     from aezoo.training.recipes import apply_overrides, read_recipe
 
     if args.list:

@@ -6,26 +6,22 @@ the config) says what it trains. Overrides come from the CLI as dotted
 ``key=value`` pairs (``--set model.hidden_sizes=[500,500] seed=3``); values are
 parsed as JSON where they parse, else kept as strings. Unknown keys are
 rejected by the config's pydantic model (``extra="forbid"``), and earlier, without
-torch, by :func:`aezoo.training.recipe_keys.check_keys`.
+torch, by :func:`aezoo.training.recipe_help.check_keys`.
 
-This module imports no torch: ``aezoo train --list`` and ``--help-recipe`` work
-without the ``[train]`` extra.
+This module imports no torch (nor does :mod:`aezoo.training.recipe_help`): ``aezoo train
+--list`` and ``--help-recipe`` work without the ``[train]`` extra.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from aezoo.errors import ConfigError
-from aezoo.registry.artifact import TRAINING
-from aezoo.registry.store import BUNDLED_DIR
-from aezoo.training.recipe_keys import recipe_keys
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 DESCRIPTION = "description"  # a recipe file's one-line purpose; not a config key
@@ -33,40 +29,6 @@ DESCRIPTION = "description"  # a recipe file's one-line purpose; not a config ke
 
 def list_recipes() -> list[str]:
     return sorted(p.stem for p in RECIPES_DIR.glob("*.json"))
-
-
-@dataclass(frozen=True)
-class RecipeInfo:
-    """What ``aezoo train --list`` shows of one packaged recipe.
-
-    Attributes:
-        name: the recipe (and registry) name.
-        family: the trainer family (``sda``, ``drsae``, ``lista``, ``conv-ae``).
-        dataset: the data set it trains on (``mnist``, ``lines``, ``patches``).
-        description: one line: what it trains.
-        shipped_seconds: training time of the bundled model of that name (its
-            ``training.json`` ``train_seconds``, 2-core CPU), None where none ships.
-    """
-
-    name: str
-    family: str
-    dataset: str
-    description: str
-    shipped_seconds: float | None
-
-
-def recipe_infos() -> list[RecipeInfo]:
-    """One :class:`RecipeInfo` per packaged recipe, sorted by name."""
-    out = []
-    for name in list_recipes():
-        raw = json.loads((RECIPES_DIR / f"{name}.json").read_text())
-        shipped = BUNDLED_DIR / name / TRAINING
-        seconds = (
-            json.loads(shipped.read_text()).get("train_seconds") if shipped.is_file() else None
-        )
-        dataset = raw.get("dataset") or recipe_keys(raw["family"])["dataset"]["default"]
-        out.append(RecipeInfo(name, raw["family"], dataset, raw.get(DESCRIPTION, ""), seconds))
-    return out
 
 
 def read_recipe(name_or_path: str) -> dict[str, Any]:

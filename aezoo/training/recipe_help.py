@@ -1,9 +1,11 @@
-"""Every key a recipe may set, with its type, default and meaning, readable without torch.
+"""What ``aezoo train`` tells about recipes without importing torch: every packaged recipe
+(family, data set, purpose, the shipped run's time) and every key a recipe may set, with
+its type, default and meaning.
 
 The trainer configs (pydantic models beside the torch code in ``aezoo/training/*.py``
 and ``aezoo/models/*.py``) are the truth. ``recipe_keys.json`` is their flattened
 summary: one entry per dotted key (``pretrain_epochs``, ``model.hidden_sizes``,
-``acai.enabled``), written by ``python -m aezoo.training.recipe_keys`` and checked
+``acai.enabled``), written by ``python -m aezoo.training.recipe_help`` and checked
 against the configs by the tests. The CLI reads it to reject an unknown ``--set`` key
 (naming the closest valid one) and to print ``aezoo train NAME --help-recipe`` before
 torch is imported, so both answer at once and work without the ``[train]`` extra.
@@ -26,6 +28,7 @@ import tokenize
 import types
 import typing
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -34,9 +37,13 @@ import annotated_types
 from pydantic import BaseModel
 
 from aezoo.errors import ConfigError
+from aezoo.registry.artifact import TRAINING
+from aezoo.registry.store import BUNDLED_DIR
+from aezoo.training.recipes import DESCRIPTION, RECIPES_DIR, list_recipes
 
 KEYS_FILE = Path(__file__).resolve().with_name("recipe_keys.json")
 SECTION = "section"  # the "type" of a key whose value is a nested config
+_MISSING = object()
 
 
 # -- reading the configs (generation side) -----------------------------------------------
@@ -170,7 +177,7 @@ def build_keys() -> dict[str, Any]:
     from aezoo.training.pipeline import FAMILIES
 
     return {
-        "_generated": "by `python -m aezoo.training.recipe_keys` from the trainer configs; "
+        "_generated": "by `python -m aezoo.training.recipe_help` from the trainer configs; "
         "do not edit",
         "families": {
             family: {"config": config.__name__, "keys": describe_config(config)}
@@ -286,7 +293,38 @@ def format_recipe_help(name: str, data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-_MISSING = object()
+@dataclass(frozen=True)
+class RecipeInfo:
+    """What ``aezoo train --list`` shows of one packaged recipe.
+
+    Attributes:
+        name: the recipe (and registry) name.
+        family: the trainer family (``sda``, ``drsae``, ``lista``, ``conv-ae``).
+        dataset: the data set it trains on (``mnist``, ``lines``, ``patches``).
+        description: one line: what it trains.
+        shipped_seconds: training time of the bundled model of that name (its
+            ``training.json`` ``train_seconds``, 2-core CPU), None where none ships.
+    """
+
+    name: str
+    family: str
+    dataset: str
+    description: str
+    shipped_seconds: float | None
+
+
+def recipe_infos() -> list[RecipeInfo]:
+    """One :class:`RecipeInfo` per packaged recipe, sorted by name."""
+    out = []
+    for name in list_recipes():
+        raw = json.loads((RECIPES_DIR / f"{name}.json").read_text())
+        shipped = BUNDLED_DIR / name / TRAINING
+        seconds = (
+            json.loads(shipped.read_text()).get("train_seconds") if shipped.is_file() else None
+        )
+        dataset = raw.get("dataset") or recipe_keys(raw["family"])["dataset"]["default"]
+        out.append(RecipeInfo(name, raw["family"], dataset, raw.get(DESCRIPTION, ""), seconds))
+    return out
 
 
 def main() -> None:
