@@ -130,3 +130,12 @@ def test_no_ui_keeps_the_api_only(artifact: Path) -> None:
         assert client.get("/ui/gallery.css").status_code == 404
         assert client.get("/v1/models/sda-tiny/files").status_code == 200
         assert client.get("/health/ready").json()["status"] == "ready"
+
+
+def test_no_ui_flag_reaches_the_settings() -> None:
+    from aezoo.cli import build_parser
+    from aezoo.serving.settings import settings_from_args
+
+    parser = build_parser()
+    assert settings_from_args(parser.parse_args(["serve"])).ui is True
+    assert settings_from_args(parser.parse_args(["serve", "--no-ui"])).ui is False
