@@ -112,7 +112,7 @@ async function modelPage(name) {
     renderCard(info.card || "*This artifact has no README.md.*", name),
     meta && h("details", {}, h("summary", { text: "card metadata (YAML)" }), h("pre", { text: meta })));
   try {
-    await mountPlayground(playground, info);
+    await mountPlayground(playground, info, files);
   } catch (e) {
     fill(playground, problem(e));
   }

@@ -19,14 +19,13 @@ const HELP = {
   interpolate: "Decode codes mixed linearly from encode(a) to encode(b): a strip of N steps.",
 };
 
-async function loadSamples(name) {
-  try {
-    const s = await api.samples(name);
-    return { inputs: s.inputs, labels: s.labels || s.inputs.map((_, i) => `#${i}`), source: s.source };
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 404) return { inputs: [], labels: [], source: null };
-    throw e;
-  }
+const NO_SAMPLES = { inputs: [], labels: [], source: null };
+
+/** The artifact's samples.json (real test inputs) when it lists one, else none. */
+async function loadSamples(name, files) {
+  if (!files.some((f) => f.path === "samples.json")) return NO_SAMPLES;
+  const s = await api.samples(name);
+  return { inputs: s.inputs, labels: s.labels || s.inputs.map((_, i) => `#${i}`), source: s.source };
 }
 
 /** One operation's panel: a run button, an output area and an error line; stale replies dropped. */
@@ -66,15 +65,18 @@ class Panel {
   }
 }
 
-/** Mount the playground of model `info` (GET /v1/models/{name}) into `root`. */
-export async function mountPlayground(root, info) {
+/**
+ * Mount the playground of model `info` (GET /v1/models/{name}) into `root`; `files` is its
+ * list of public files (GET /v1/models/{name}/files).
+ */
+export async function mountPlayground(root, info, files) {
   const spec = info.input;
   const shape = px.imageShape(spec);
   const range = spec.value_range;
   const [lo, hi] = range;
   const scale = Math.max(2, Math.floor(288 / Math.max(...shape)));
   const thumb = Math.max(2, Math.floor(56 / Math.max(...shape)));
-  const samples = await loadSamples(info.name);
+  const samples = await loadSamples(info.name, files);
   const image = (values, label, s = thumb) => px.imageCanvas(values, shape, range, s, label);
   const figure = (canvas, caption, testid) =>
     h("figure", { class: "result", testid }, canvas, h("figcaption", { text: caption }));
