@@ -47,6 +47,7 @@ from aezoo.registry.artifact import CARD, TRAINING
 from aezoo.runtime.loading import load_models
 from aezoo.runtime.model import OnnxModel
 from aezoo.serving import schemas as s
+from aezoo.serving.gallery import add_gallery
 from aezoo.serving.settings import ServeSettings
 
 log = logging.getLogger("aezoo.serving")
@@ -326,6 +327,7 @@ def create_app(
             responses=_ERRORS,
             openapi_extra=_request_body(request_model, first),
         )
+    add_gallery(app, state.get, ui=settings.ui)  # / and /ui (unless --no-ui); model files
     return app
 
 

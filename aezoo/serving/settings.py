@@ -19,6 +19,7 @@ class ServeSettings(BaseModel):
     max_body_bytes: int = Field(64 * 2**20, ge=1)  # request body bytes; more -> 413
     models: list[str] = Field(default_factory=list)  # refs or paths; empty = whole registry
     threads: int = Field(0, ge=0)  # onnxruntime intra-op threads per session; 0 = its default
+    ui: bool = True  # the gallery and playground at /; False = the API only (--no-ui)
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
@@ -57,6 +58,12 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         default=d.threads,
         help="onnxruntime intra-op threads per session (default 0 = onnxruntime decides)",
     )
+    p.add_argument(
+        "--no-ui",
+        dest="ui",
+        action="store_false",
+        help="no gallery and playground at / (the HTTP API only)",
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -69,4 +76,5 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         max_body_bytes=args.max_body_bytes,
         models=args.refs,
         threads=args.threads,
+        ui=args.ui,
     )
