@@ -75,7 +75,7 @@ class BatchSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_batch_size: int = Field(1024, ge=1, le=1 << 20)
-    max_queue_delay_ms: float = Field(2.0, ge=0.0, le=1000.0)
+    max_queue_delay_ms: float = Field(2.0, ge=0.0, le=60_000.0)
     max_queue: int = Field(8192, ge=1)
 
 

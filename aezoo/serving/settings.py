@@ -28,7 +28,7 @@ class ServeSettings(BaseModel):
     models: list[str] = Field(default_factory=list)  # refs or paths; empty = whole registry
     # -- batching (per model) --
     max_batch_size: int = Field(1024, ge=1, le=65536)  # samples per request and per run
-    max_queue_delay_ms: float = Field(2.0, ge=0, le=1000)  # wait for more requests (ms)
+    max_queue_delay_ms: float = Field(2.0, ge=0, le=60_000)  # wait for more requests (ms)
     max_queue: int = Field(8192, ge=1)  # samples queued per model; more -> 429
     # -- memory and connections --
     max_body_bytes: int = Field(64 * 2**20, ge=1)  # hard cap on one request body; more -> 413
@@ -112,6 +112,12 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         default=d.body_timeout_s,
         help="seconds for a request's whole body to arrive; slower clients are dropped (default %(default)s)",
     )
+    g.add_argument(
+        "--keep-alive",
+        type=float,
+        default=d.keep_alive_s,
+        help="seconds an idle keep-alive connection stays open (default %(default)s)",
+    )
     g = p.add_argument_group("runtime")
     g.add_argument(
         "--threads",
@@ -164,6 +170,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         max_connections=args.max_connections,
         header_timeout_s=args.header_timeout,
         body_timeout_s=args.body_timeout,
+        keep_alive_s=args.keep_alive,
         threads=args.threads,
         device=args.device,
         poll_interval_s=args.poll_interval,
@@ -176,6 +183,7 @@ FLAG_OF = {
     "max_queue_delay_ms": "--max-queue-delay-ms",
     "header_timeout_s": "--header-timeout",
     "body_timeout_s": "--body-timeout",
+    "keep_alive_s": "--keep-alive",
     "poll_interval_s": "--poll-interval",
     "cors_origins": "--cors-origin",
     "models": "MODEL",
@@ -183,15 +191,15 @@ FLAG_OF = {
 
 
 def describe_validation_error(e: Exception) -> str:
-    """One line for a pydantic ValidationError of :class:`ServeSettings`, in flag terms:
-    ``--port must be <= 65535, got 99999``."""
-    errors = getattr(e, "errors", lambda: [])()
+    """One line for a pydantic ValidationError of :class:`ServeSettings`, in flag terms,
+    e.g. ``--port must be less than or equal to 65535, got 99999``."""
+    errors = e.errors() if hasattr(e, "errors") else []
     if not errors:
         return str(e).splitlines()[0]
     parts = []
     for err in errors:
         field = str(err["loc"][0]) if err["loc"] else "settings"
         flag = FLAG_OF.get(field, "--" + field.replace("_", "-"))
-        msg = err["msg"].replace("Input should be", "must be").replace("String should match", "must match")
-        parts.append(f"{flag} {msg.lower() if msg[:1].isupper() and not msg.startswith('--') else msg}, got {err.get('input')!r}")
+        msg = err["msg"].replace("Input should be", "must be").replace("String should", "must")
+        parts.append(f"{flag} {msg}, got {err.get('input')!r}")
     return "; ".join(parts)
