@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import logging
 import socket
 import sys
 from collections.abc import Sequence
@@ -81,6 +82,16 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def configure_logging(level: str) -> None:
+    """aezoo's own log lines (swaps, failed loads, dropped clients) beside uvicorn's."""
+    log = logging.getLogger("aezoo")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(level.upper())
+
+
 def serve(
     refs: list[str] | None = None,
     host: str | None = None,
@@ -112,6 +123,7 @@ def serve(
             **{k: v for k, v in overrides.items() if v is not None},
         }
     )
+    configure_logging(log_level)
     sock = bind(settings.host, settings.port)
     try:
         engine = Engine(settings)
