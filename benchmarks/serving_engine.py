@@ -41,6 +41,7 @@ import onnxruntime as ort
 
 import aezoo
 from aezoo.data.mnist import load_mnist
+
 from loadgen import LoadResult, run_load
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,7 +75,9 @@ def baseline_tree(ref: str, root: Path) -> Path:
     out = root / f"aezoo-{ref}"
     if not (out / "aezoo" / "serving" / "server.py").is_file():
         out.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", ref], check=True, capture_output=True)
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", ref], check=True, capture_output=True
+        )
         subprocess.run(["tar", "-x", "-C", str(out)], input=archive.stdout, check=True)
     return out
 
@@ -102,30 +105,46 @@ def in_process_rate(x: np.ndarray, repeats: int) -> float:
     return median(rates)
 
 
-def call_overhead(x1: np.ndarray, rounds: int = 15, calls: int = 2000) -> dict[str, float]:
-    """Per-call time of aezoo.load(MODEL).encode vs a raw onnxruntime session at batch 1."""
-    m = aezoo.load(MODEL)
-    raw = ort.InferenceSession(str(m.path / "onnx" / "encoder.onnx"), providers=["CPUExecutionProvider"])
-    name = raw.get_inputs()[0].name
-    feed = {name: x1}
+def call_overhead(
+    x1: np.ndarray, threads: int, rounds: int = 15, calls: int = 2000
+) -> dict[str, float]:
+    """Per-call time of aezoo.load(MODEL).encode vs a raw onnxruntime session on the same
+    graph at batch 1, interleaved rounds, medians. ``threads`` = 1: both single-threaded and
+    timed in CPU time of the calling thread (robust to other load on the machine);
+    0: onnxruntime's default threads, timed in wall time."""
+    m = aezoo.load(MODEL, intra_op_threads=threads)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    raw = ort.InferenceSession(
+        str(m.path / "onnx" / "encoder.onnx"), opts, providers=["CPUExecutionProvider"]
+    )
+    feed = {raw.get_inputs()[0].name: x1}
+    clock = time.thread_time if threads == 1 else time.perf_counter
     ratios, t_raw, t_aezoo = [], [], []
-    for _ in range(200):
+    for _ in range(300):
         raw.run(None, feed), m.encode(x1)
     for _ in range(rounds):
-        start = time.perf_counter()
+        start = clock()
         for _ in range(calls):
             raw.run(None, feed)
-        mid = time.perf_counter()
+        mid = clock()
         for _ in range(calls):
             m.encode(x1)
-        end = time.perf_counter()
+        end = clock()
         t_raw.append((mid - start) / calls * 1e6)
         t_aezoo.append((end - mid) / calls * 1e6)
         ratios.append(t_aezoo[-1] / t_raw[-1])
-    return {"raw_us": median(t_raw), "aezoo_us": median(t_aezoo), "ratio": median(ratios)}
+    return {
+        "threads": threads,
+        "raw_us": median(t_raw),
+        "aezoo_us": median(t_aezoo),
+        "ratio": median(ratios),
+    }
 
 
-def load(url: str, body: Path, ctype: str, clients: int, n: int, seconds: float, samples: int) -> LoadResult:
+def load(
+    url: str, body: Path, ctype: str, clients: int, n: int, seconds: float, samples: int
+) -> LoadResult:
     return run_load(
         f"{url}/v1/models/{MODEL}/encode", body=body, content_type=ctype, concurrency=clients,
         requests=n, max_seconds=seconds, samples_per_request=samples,
@@ -133,7 +152,9 @@ def load(url: str, body: Path, ctype: str, clients: int, n: int, seconds: float,
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--baseline-ref", default="d5ea1d4")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seconds", type=float, default=10.0, help="time cap of each load run")
@@ -150,27 +171,41 @@ def main() -> int:
     np.save(buf, X[:1024])
     bodies["npy"].write_bytes(buf.getvalue())
 
-    overhead = call_overhead(X[:1].copy())
+    overhead = [call_overhead(X[:1].copy(), threads) for threads in (1, 0)]
     servers = {
-        "new": start_server(REPO, ["--log-level", "warning", *args.server_args.split()], work / "new.log"),
-        "old": start_server(baseline_tree(args.baseline_ref, work), ["--log-level", "warning"], work / "old.log"),
+        "new": start_server(
+            REPO, ["--log-level", "warning", *args.server_args.split()], work / "new.log"
+        ),
+        "old": start_server(
+            baseline_tree(args.baseline_ref, work), ["--log-level", "warning"], work / "old.log"
+        ),
     }
-    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in ("single1", "single64", "npy1024", "inproc1024", "json1024", "json1024_old")}
+    runs: dict[str, list[dict[str, Any]]] = {
+        k: [] for k in ("single1", "single64", "npy1024", "inproc1024", "json1024", "json1024_old")
+    }
     url = servers["new"][1]
     try:
         for _ in range(args.repeats):
             s = args.seconds
-            runs["single1"].append(load(url, bodies["one"], "application/json", 1, 20000, s, 1).to_dict())
+            runs["single1"].append(
+                load(url, bodies["one"], "application/json", 1, 20000, s, 1).to_dict()
+            )
             before = batch_stats(url)
             r = load(url, bodies["one"], "application/json", 64, 40000, s, 1).to_dict()
             after = batch_stats(url)
             r["mean_formed_batch"] = (after[0] - before[0]) / max(1.0, after[1] - before[1])
             runs["single64"].append(r)
-            runs["npy1024"].append(load(url, bodies["npy"], "application/x-npy", 2, 2000, s, 1024).to_dict())
+            runs["npy1024"].append(
+                load(url, bodies["npy"], "application/x-npy", 2, 2000, s, 1024).to_dict()
+            )
             runs["inproc1024"].append({"samples_per_s": in_process_rate(X[:1024], 3)})
-            runs["json1024"].append(load(url, bodies["json"], "application/json", 2, 1000, s, 1024).to_dict())
+            runs["json1024"].append(
+                load(url, bodies["json"], "application/json", 2, 1000, s, 1024).to_dict()
+            )
             old = servers["old"][1]
-            runs["json1024_old"].append(load(old, bodies["json"], "application/json", 2, 1000, s, 1024).to_dict())
+            runs["json1024_old"].append(
+                load(old, bodies["json"], "application/json", 2, 1000, s, 1024).to_dict()
+            )
     finally:
         for proc, _ in servers.values():
             proc.terminate()
@@ -183,27 +218,57 @@ def main() -> int:
     m = {arm: med(arm) for arm in runs}
     table = [
         ("single-sample encode, 1 client", m["single1"], None, ""),
-        ("single-sample encode, 64 clients", m["single64"], m["single64"]["rps"] / m["single1"]["rps"], ">= 1.3x 1 client"),
-        ("npy 1,024-sample encode, 2 clients", m["npy1024"], m["npy1024"]["samples_per_s"] / m["inproc1024"]["samples_per_s"], ">= 0.5x in-process"),
+        (
+            "single-sample encode, 64 clients",
+            m["single64"],
+            m["single64"]["rps"] / m["single1"]["rps"],
+            ">= 1.3x 1 client",
+        ),
+        (
+            "npy 1,024-sample encode, 2 clients",
+            m["npy1024"],
+            m["npy1024"]["samples_per_s"] / m["inproc1024"]["samples_per_s"],
+            ">= 0.5x in-process",
+        ),
         ("in-process encode, batch 1,024", m["inproc1024"], None, ""),
-        ("JSON 1,024-sample encode, 2 clients", m["json1024"], m["json1024"]["samples_per_s"] / m["json1024_old"]["samples_per_s"], ">= 2x pre-change"),
+        (
+            "JSON 1,024-sample encode, 2 clients",
+            m["json1024"],
+            m["json1024"]["samples_per_s"] / m["json1024_old"]["samples_per_s"],
+            ">= 2x pre-change",
+        ),
         (f"JSON 1,024-sample, pre-change ({args.baseline_ref})", m["json1024_old"], None, ""),
     ]
-    print(f"\nmedian of {args.repeats} interleaved runs; 2-core machine shared with the load generator\n")
+    print(
+        f"\nmedian of {args.repeats} interleaved runs; 2-core machine shared with the load generator\n"
+    )
     print("| arm | req/s | samples/s | p50 ms | p99 ms | ratio | target |")
     print("|---|---|---|---|---|---|---|")
     for name, row, ratio, target in table:
         cells = [f"{row['rps']:,.0f}" if "rps" in row else "", f"{row['samples_per_s']:,.0f}"]
         cells += [f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}"] if "p50_ms" in row else ["", ""]
-        print(f"| {name} | " + " | ".join(cells) + f" | {'' if ratio is None else f'{ratio:.2f}x'} | {target} |")
-    print(f"\nmean formed batch at 64 clients: {m['single64']['mean_formed_batch']:.1f} samples (target >= 4)")
+        print(
+            f"| {name} | "
+            + " | ".join(cells)
+            + f" | {'' if ratio is None else f'{ratio:.2f}x'} | {target} |"
+        )
     print(
-        f"per-call at batch 1: raw onnxruntime {overhead['raw_us']:.1f} us, aezoo.load().encode "
-        f"{overhead['aezoo_us']:.1f} us, ratio {overhead['ratio']:.3f} (target <= 1.10)"
+        f"\nmean formed batch at 64 clients: {m['single64']['mean_formed_batch']:.1f} samples (target >= 4)"
     )
+    for o in overhead:
+        how = "1 thread, CPU time" if o["threads"] == 1 else "default threads, wall time"
+        print(
+            f"per-call at batch 1 ({how}): raw onnxruntime {o['raw_us']:.1f} us, "
+            f"aezoo.load().encode {o['aezoo_us']:.1f} us, ratio {o['ratio']:.3f} (target <= 1.10)"
+        )
     print(f"onnxruntime providers available: {ort.get_available_providers()}")
     if args.json:
-        out = {"_args": vars(args) | {"json": str(args.json)}, "_overhead": overhead, "_providers": ort.get_available_providers(), **runs}
+        out = {
+            "_args": vars(args) | {"json": str(args.json)},
+            "_overhead": overhead,
+            "_providers": ort.get_available_providers(),
+            **runs,
+        }
         args.json.write_text(json.dumps(out, indent=2))
     return 0
 

@@ -283,7 +283,7 @@ class Batcher:
             return
         size = sum(i.n for i in batch)
         waits = [start - i.t_submit for i in batch]
-        for item, rows, wait in zip(batch, outputs, waits):
+        for item, rows, wait in zip(batch, outputs, waits, strict=True):
             item.future.set_result(BatchResult(rows, wait, compute, size))
         if self._observer is not None:
             self._observer(op, size, waits, compute)

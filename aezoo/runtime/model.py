@@ -28,7 +28,11 @@ _MIN, _MAX = np.minimum.reduce, np.maximum.reduce
 BatchOp = Literal["encode", "denoise", "predict_proba"]
 BATCH_OPS: tuple[BatchOp, ...] = ("encode", "denoise", "predict_proba")
 """Operations that take a batch and answer one row per sample, so requests can be merged."""
-_OP_OF: dict[str, Operation] = {"encode": "encode", "denoise": "denoise", "predict_proba": "classify"}
+_OP_OF: dict[str, Operation] = {
+    "encode": "encode",
+    "denoise": "denoise",
+    "predict_proba": "classify",
+}
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -123,7 +127,9 @@ class OnnxModel:
         if "classify" in self.config.operations:
             graphs["classifier"] = CLASSIFIER
         for key, rel in graphs.items():
-            sess = ort.InferenceSession(str(self.path / rel), sess_options=opts, providers=requested)
+            sess = ort.InferenceSession(
+                str(self.path / rel), sess_options=opts, providers=requested
+            )
             if requested[0] == CUDA and sess.get_providers()[0] != CUDA:
                 raise ConfigError(
                     f"{self.path / rel}: CUDA was requested but onnxruntime runs it on "
@@ -163,7 +169,7 @@ class OnnxModel:
         ):
             # one min and one max pass; NaN propagates through both, so finite and in range
             # together cost two reductions (the ufuncs skip np.min's Python wrapper)
-            if self._lo <= _MIN(x, axis=None) and _MAX(x, axis=None) <= self._hi:
+            if self._lo <= _MIN(x, None) and _MAX(x, None) <= self._hi:
                 return x
             return self._check_values(x, what)
         spec = self.config.input
@@ -183,7 +189,7 @@ class OnnxModel:
                 f" or (batch, {', '.join(map(str, shape))})" if shape else ""
             )
             raise InputError(f"{what} has shape {arr.shape}; expected {want}")
-        if self._lo <= _MIN(arr, axis=None) and _MAX(arr, axis=None) <= self._hi:
+        if self._lo <= _MIN(arr, None) and _MAX(arr, None) <= self._hi:
             return arr
         return self._check_values(arr, what)
 
@@ -254,7 +260,9 @@ class OnnxModel:
             if _OP_OF[op] in self.config.operations:
                 out = self.compute(op, x)
                 if out.shape[0] != 2 or not np.isfinite(out).all():
-                    raise ConfigError(f"warm-up {op} of {self.name!r} gave {out.shape} / non-finite")
+                    raise ConfigError(
+                        f"warm-up {op} of {self.name!r} gave {out.shape} / non-finite"
+                    )
 
     # -- operations --------------------------------------------------------
     def encode(self, x: Any) -> np.ndarray:

@@ -182,7 +182,9 @@ class ModelPool:
             try:
                 target = store.resolve(served.ref)
             except (ModelNotFoundError, ValueError, OSError) as e:
-                log.warning("cannot resolve %s (keeping version %s): %s", served.ref, served.version, e)
+                log.warning(
+                    "cannot resolve %s (keeping version %s): %s", served.ref, served.version, e
+                )
                 continue
             if target.path == served.model.path or self._failed.get(served.name) == target.version:
                 continue

@@ -138,7 +138,9 @@ def create_app(
     add_v1_routes(app, engine, first)
     if settings.api_key is not None:
         reject = engine.metrics.rejections.labels("unauthorized").inc
-        app.add_middleware(ApiKeyMiddleware, key=settings.api_key.get_secret_value(), on_reject=reject)
+        app.add_middleware(
+            ApiKeyMiddleware, key=settings.api_key.get_secret_value(), on_reject=reject
+        )
     if settings.cors_origins:  # outermost: preflight requests carry no API key
         from starlette.middleware.cors import CORSMiddleware
 
@@ -147,7 +149,14 @@ def create_app(
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["authorization", "content-type", "accept"],
-            expose_headers=["x-queue-time-ms", "x-compute-time-ms", "x-batch-size", "x-model-version", "x-class-names", "retry-after"],
+            expose_headers=[
+                "x-queue-time-ms",
+                "x-compute-time-ms",
+                "x-batch-size",
+                "x-model-version",
+                "x-class-names",
+                "retry-after",
+            ],
         )
     return app
 

@@ -181,7 +181,9 @@ def npy_interpolate(body: bytes, model: OnnxModel, steps: str | None) -> tuple[A
     except ValueError:
         n = 0
     if not 2 <= n <= MAX_INTERPOLATION_STEPS:
-        raise InputError(f"steps must be an integer in [2, {MAX_INTERPOLATION_STEPS}], got {steps!r}")
+        raise InputError(
+            f"steps must be an integer in [2, {MAX_INTERPOLATION_STEPS}], got {steps!r}"
+        )
     return pair[0], pair[1], n
 
 

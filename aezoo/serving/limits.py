@@ -50,7 +50,10 @@ def body_cap(model: OnnxModel, op: str, npy: bool, settings: ServeSettings) -> t
     if need >= settings.max_body_bytes:
         return settings.max_body_bytes, f"max_body_bytes={settings.max_body_bytes}"
     per = "8 bytes (float64)" if npy else f"{JSON_BYTES_PER_NUMBER} bytes of JSON"
-    return need, f"{samples} samples x {n} numbers x {per} (max_batch_size={settings.max_batch_size})"
+    return (
+        need,
+        f"{samples} samples x {n} numbers x {per} (max_batch_size={settings.max_batch_size})",
+    )
 
 
 def max_json_numbers(model: OnnxModel, op: str, settings: ServeSettings) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -25,7 +25,22 @@ from aezoo.runtime.batcher import BatchObserver
 from aezoo.runtime.pool import ModelPool
 
 _SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
-_SECONDS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+_SECONDS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+)
 
 
 class _PoolCollector(Collector):
@@ -34,7 +49,9 @@ class _PoolCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         depth = GaugeMetricFamily(
-            "aezoo_queue_depth_samples", "Samples waiting in each model's batcher.", labels=["model"]
+            "aezoo_queue_depth_samples",
+            "Samples waiting in each model's batcher.",
+            labels=["model"],
         )
         info = GaugeMetricFamily(
             "aezoo_model_info", "1 for the version each model serves.", labels=["model", "version"]
@@ -68,20 +85,31 @@ class Metrics:
             "aezoo_request_samples", "Samples per request.", labels, buckets=sizes, registry=r
         )
         self.batch = Histogram(
-            "aezoo_batch_size", "Samples per formed (merged) batch.", labels, buckets=sizes, registry=r
+            "aezoo_batch_size",
+            "Samples per formed (merged) batch.",
+            labels,
+            buckets=sizes,
+            registry=r,
         )
         self.queue_time = Histogram(
             "aezoo_queue_seconds", "Time a request waited in its model's queue.", labels,
             buckets=_SECONDS, registry=r,
         )  # fmt: skip
         self.compute_time = Histogram(
-            "aezoo_compute_seconds", "Time each merged run took.", labels, buckets=_SECONDS, registry=r
+            "aezoo_compute_seconds",
+            "Time each merged run took.",
+            labels,
+            buckets=_SECONDS,
+            registry=r,
         )
         self.rejections = Counter(
             "aezoo_rejections", "Requests refused by the limits, by reason.", ["reason"], registry=r
         )
         self.loads = Counter(
-            "aezoo_model_loads", "Model versions loaded, by outcome.", ["model", "outcome"], registry=r
+            "aezoo_model_loads",
+            "Model versions loaded, by outcome.",
+            ["model", "outcome"],
+            registry=r,
         )
         self.swaps = Counter(
             "aezoo_model_swaps", "Hot swaps to a new version.", ["model"], registry=r
@@ -102,7 +130,9 @@ class Metrics:
 
         return observe
 
-    def on_pool_event(self, kind: str, model: str, version: str, outcome: str, message: str) -> None:
+    def on_pool_event(
+        self, kind: str, model: str, version: str, outcome: str, message: str
+    ) -> None:
         if kind == "load":
             self.loads.labels(model, outcome).inc()
         elif kind == "swap":

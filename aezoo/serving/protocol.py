@@ -50,7 +50,9 @@ def over_capacity_app(app: ASGIApp, max_connections: int, on_reject: Callable[[]
         (b"connection", b"close"),
     ]
 
-    async def refuse(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    async def refuse(
+        scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]
+    ) -> None:
         if scope["type"] == "http" and scope["path"].startswith(HEALTH_PREFIXES):
             await app(scope, receive, send)
             return
@@ -72,7 +74,11 @@ def guarded_protocol(settings: ServeSettings, on_reject: Callable[[], None]) -> 
     except ImportError as e:
         raise ConfigError(f"the server needs httptools (install aezoo[serve]): {e}") from None
 
-    header_s, body_s, cap = settings.header_timeout_s, settings.body_timeout_s, settings.max_connections
+    header_s, body_s, cap = (
+        settings.header_timeout_s,
+        settings.body_timeout_s,
+        settings.max_connections,
+    )
 
     class GuardedHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc]
         _timer: asyncio.TimerHandle | None = None
@@ -95,7 +101,9 @@ def guarded_protocol(settings: ServeSettings, on_reject: Callable[[], None]) -> 
         def _expire(self, what: str, seconds: float) -> None:
             self._timer = None
             if not self.transport.is_closing():
-                log.info("dropping %s: request %s not received within %g s", self.client, what, seconds)
+                log.info(
+                    "dropping %s: request %s not received within %g s", self.client, what, seconds
+                )
                 self.transport.close()
 
         def on_message_begin(self) -> None:

@@ -58,9 +58,13 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         "a new version is loaded, warmed up and swapped in without failing a request",
     )
     p.add_argument(
-        "--host", default=d.host, help="interface to bind (default %(default)s; 0.0.0.0 in containers)"
+        "--host",
+        default=d.host,
+        help="interface to bind (default %(default)s; 0.0.0.0 in containers)",
     )
-    p.add_argument("--port", type=int, default=d.port, help="TCP port (default %(default)s; 0 = any free port)")
+    p.add_argument(
+        "--port", type=int, default=d.port, help="TCP port (default %(default)s; 0 = any free port)"
+    )
     g = p.add_argument_group("batching (per model)")
     g.add_argument(
         "--max-batch-size",

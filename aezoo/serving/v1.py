@@ -82,7 +82,11 @@ def answer(
     if op == "classify":
         names = model.config.class_names or [str(i) for i in range(out.shape[1])]
         if npy:
-            return codecs.npy_bytes(out), codecs.NPY, {"x-class-names": codecs.class_names_header(names)}
+            return (
+                codecs.npy_bytes(out),
+                codecs.NPY,
+                {"x-class-names": codecs.class_names_header(names)},
+            )
         labels = [names[i] for i in out.argmax(axis=1)]
         return codecs.json_bytes({"labels": labels, "probabilities": out}), codecs.JSON, {}
     if npy:
@@ -122,7 +126,9 @@ class FastInferenceRoutes:
     request, and any other method on these paths (405 with ``Allow``), goes to the app.
     """
 
-    def __init__(self, app: Any, endpoints: dict[str, Callable[..., Any]], on_error: dict[Any, Any]) -> None:
+    def __init__(
+        self, app: Any, endpoints: dict[str, Callable[..., Any]], on_error: dict[Any, Any]
+    ) -> None:
         self.app, self.endpoints, self.handlers = app, endpoints, on_error
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -175,7 +181,9 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
                     )  # fmt: skip
             metrics.request_samples.labels(label, op).observe(samples)
             status = 200
-            return Response(content, media_type=media, headers={**headers, **timing_headers(result, served)})
+            return Response(
+                content, media_type=media, headers={**headers, **timing_headers(result, served)}
+            )
         except ClientDisconnect:
             status = 499  # gone (or dropped by the body timeout): nobody to answer
             return Response(status_code=499)

@@ -29,7 +29,9 @@ def post_npy(client: TestClient, path: str, body: bytes, accept: str = NPY, **kw
     return client.post(f"/v1/models/{path}", content=body, headers=headers, **kw)
 
 
-@pytest.mark.parametrize(("op", "key"), [("encode", "codes"), ("denoise", "outputs"), ("classify", "probabilities")])
+@pytest.mark.parametrize(
+    ("op", "key"), [("encode", "codes"), ("denoise", "outputs"), ("classify", "probabilities")]
+)
 def test_npy_round_trips_exactly_against_json(
     client: TestClient, samples: np.ndarray, op: str, key: str
 ) -> None:
@@ -79,7 +81,10 @@ def test_bad_npy_is_422(client: TestClient, body: bytes, words: tuple[str, ...])
 
 def test_npy_too_many_samples(client: TestClient) -> None:
     r = post_npy(client, "sda-tiny/encode", npy(np.zeros((MAX_BATCH + 1, N), np.float32)))
-    assert r.status_code == 413 and r.json()["error"]["type"] in ("batch_too_large", "body_too_large")
+    assert r.status_code == 413 and r.json()["error"]["type"] in (
+        "batch_too_large",
+        "body_too_large",
+    )
 
 
 @pytest.mark.parametrize(
@@ -104,24 +109,30 @@ def test_fast_json_path_equals_strict_parser(models: dict[str, OnnxModel], body:
 @pytest.mark.parametrize(
     "raw",
     [
-        b'{"inputs": [[true' + b', 0' * (N - 1) + b']]}',
-        b'{"inputs": [[1, [2]' + b', 0' * (N - 2) + b']]}',  # nesting hidden by flattening
-        b'{"inputs": [[NaN' + b', 0' * (N - 1) + b']]}',
-        b'{"inputs": [[01' + b', 0' * (N - 1) + b']]}',
-        b'{"inputs": [[0' + b', 0' * (N - 1) + b']], "x": 1}',
-        b'{"inputs": [[0' + b', 0' * (N - 2) + b']]}',
+        b'{"inputs": [[true' + b", 0" * (N - 1) + b"]]}",
+        b'{"inputs": [[1, [2]' + b", 0" * (N - 2) + b"]]}",  # nesting hidden by flattening
+        b'{"inputs": [[NaN' + b", 0" * (N - 1) + b"]]}",
+        b'{"inputs": [[01' + b", 0" * (N - 1) + b"]]}",
+        b'{"inputs": [[0' + b", 0" * (N - 1) + b']], "x": 1}',
+        b'{"inputs": [[0' + b", 0" * (N - 2) + b"]]}",
     ],
 )
 def test_fast_json_path_leaves_the_rest_to_the_strict_parser(
     models: dict[str, OnnxModel], client: TestClient, raw: bytes
 ) -> None:
     assert codecs._fast_json_batch(raw, models["sda-tiny"]) is None
-    r = client.post("/v1/models/sda-tiny/encode", content=raw, headers={"content-type": "application/json"})
+    r = client.post(
+        "/v1/models/sda-tiny/encode", content=raw, headers={"content-type": "application/json"}
+    )
     assert r.status_code in (400, 422), r.text
 
 
 def test_unsupported_media_type(client: TestClient) -> None:
-    r = client.post("/v1/models/sda-tiny/encode", content=b"inputs=1", headers={"content-type": "application/x-www-form-urlencoded"})
+    r = client.post(
+        "/v1/models/sda-tiny/encode",
+        content=b"inputs=1",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert r.status_code == 415 and r.json()["error"]["type"] == "unsupported_media_type"
     assert "application/x-npy" in r.json()["error"]["message"]
 
@@ -137,24 +148,43 @@ def test_answers_carry_timing(client: TestClient) -> None:
     assert float(r.headers["x-queue-time-ms"]) >= 0 and float(r.headers["x-compute-time-ms"]) > 0
     assert r.headers["x-batch-size"] == "1" and r.headers["x-model-version"] == "1"
     text = client.get("/metrics").text
-    for name in ("aezoo_queue_seconds_count", "aezoo_compute_seconds_count", "aezoo_queue_depth_samples", "aezoo_model_loads_total", "aezoo_model_info"):
+    for name in (
+        "aezoo_queue_seconds_count",
+        "aezoo_compute_seconds_count",
+        "aezoo_queue_depth_samples",
+        "aezoo_model_loads_total",
+        "aezoo_model_info",
+    ):
         assert name in text, name
 
 
 def test_api_key(models: dict[str, OnnxModel]) -> None:
     settings = ServeSettings(api_key="s3cret", max_batch_size=MAX_BATCH, max_body_bytes=MAX_BODY)
     with TestClient(create_app(models, settings)) as c:
-        assert c.get("/health/live").status_code == 200 and c.get("/health/ready").status_code == 200
+        assert (
+            c.get("/health/live").status_code == 200 and c.get("/health/ready").status_code == 200
+        )
         missing = c.get("/v1/models")
-        assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith("Bearer")
+        assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith(
+            "Bearer"
+        )
         assert missing.json()["error"]["type"] == "unauthorized"
         assert c.get("/v1/models", headers={"authorization": "Bearer wrong"}).status_code == 401
-        ok = c.post("/v1/models/sda-tiny/encode", json={"inputs": [[0.0] * N]}, headers={"authorization": "Bearer s3cret"})
+        ok = c.post(
+            "/v1/models/sda-tiny/encode",
+            json={"inputs": [[0.0] * N]},
+            headers={"authorization": "Bearer s3cret"},
+        )
         assert ok.status_code == 200
-        assert 'aezoo_rejections_total{reason="unauthorized"} 2.0' in c.get("/metrics", headers={"authorization": "Bearer s3cret"}).text
+        assert (
+            'aezoo_rejections_total{reason="unauthorized"} 2.0'
+            in c.get("/metrics", headers={"authorization": "Bearer s3cret"}).text
+        )
 
 
-def test_cors_is_off_unless_origins_are_named(models: dict[str, OnnxModel], client: TestClient) -> None:
+def test_cors_is_off_unless_origins_are_named(
+    models: dict[str, OnnxModel], client: TestClient
+) -> None:
     origin = {"origin": "http://example.test"}
     assert "access-control-allow-origin" not in client.get("/v1/models", headers=origin).headers
     settings = ServeSettings(cors_origins=["http://example.test"])

@@ -69,13 +69,17 @@ def test_full_queue_answers_429_and_stays_live(tight_server: LiveServer) -> None
         answers: dict[str, httpx.Response] = {}
 
         def send_first() -> None:
-            answers["a"] = httpx.post(f"{url}/v1/models/sda-tiny/encode", content=body(32), headers=JSON, timeout=60)
+            answers["a"] = httpx.post(
+                f"{url}/v1/models/sda-tiny/encode", content=body(32), headers=JSON, timeout=60
+            )
 
         first = threading.Thread(target=send_first)
         first.start()  # 32 samples: queued, waiting for the announced request to merge
         while _metric(tight_server, 'aezoo_queue_depth_samples{model="sda-tiny"}') < 32:
             assert first.is_alive()
-        over = httpx.post(f"{url}/v1/models/sda-tiny/encode", content=body(40), headers=JSON, timeout=10)
+        over = httpx.post(
+            f"{url}/v1/models/sda-tiny/encode", content=body(40), headers=JSON, timeout=10
+        )
         assert over.status_code == 429 and over.headers["retry-after"] == "1"
         assert over.json()["error"]["type"] == "overloaded"
         assert "max_queue=64" in over.json()["error"]["message"]
@@ -136,17 +140,26 @@ def test_four_maximum_json_bodies_stay_under_1_gb(tmp_path: Path) -> None:
     many = b'{"inputs": [[' + b"0," * (cap // 2 - 16) + b"0]]}"  # 12.9M numbers: refused unparsed
     assert len(body) == cap and len(many) <= cap
     home = tmp_path / "home"
-    with running_server(["sda-mnist", "--log-level", "warning"], {"AEZOO_HOME": str(home)}, tmp_path / "log") as server:
+    with running_server(
+        ["sda-mnist", "--log-level", "warning"], {"AEZOO_HOME": str(home)}, tmp_path / "log"
+    ) as server:
         import psutil
 
         before = psutil.Process(server.process.pid).memory_info().rss
         results: list[int] = []
 
         def post(content: bytes) -> None:
-            r = httpx.post(f"{server.url}/v1/models/sda-mnist/denoise", content=content, headers=JSON, timeout=300)
+            r = httpx.post(
+                f"{server.url}/v1/models/sda-mnist/denoise",
+                content=content,
+                headers=JSON,
+                timeout=300,
+            )
             results.append(r.status_code)
 
-        threads = [threading.Thread(target=post, args=(b,)) for b in (body, body, body, body, many, many)]
+        threads = [
+            threading.Thread(target=post, args=(b,)) for b in (body, body, body, body, many, many)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -178,7 +191,10 @@ def test_start_up_errors_are_one_line(tmp_path: Path) -> None:
     assert "Errno" not in out.stderr and "startup complete" not in out.stderr
     bad = _serve("--port", "99999", env=env)
     assert bad.returncode == 2 and bad.stdout == ""
-    assert bad.stderr.strip() == "aezoo serve: error: --port must be less than or equal to 65535, got 99999"
+    assert (
+        bad.stderr.strip()
+        == "aezoo serve: error: --port must be less than or equal to 65535, got 99999"
+    )
 
 
 def test_burst_keeps_the_contract(tight_server: LiveServer) -> None:
@@ -188,7 +204,11 @@ def test_burst_keeps_the_contract(tight_server: LiveServer) -> None:
 
     def one() -> None:
         with httpx.Client(timeout=60) as c:
-            statuses.append(c.post(f"{tight_server.url}/v1/models/sda-tiny/encode", content=body, headers=JSON).status_code)
+            statuses.append(
+                c.post(
+                    f"{tight_server.url}/v1/models/sda-tiny/encode", content=body, headers=JSON
+                ).status_code
+            )
 
     threads = [threading.Thread(target=one) for _ in range(3)]  # within the 4-connection cap
     for t in threads:
