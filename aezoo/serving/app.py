@@ -33,6 +33,7 @@ from aezoo.runtime.pool import ModelPool
 from aezoo.serving import schemas as s
 from aezoo.serving.engine import Engine
 from aezoo.serving.guard import ApiKeyMiddleware
+from aezoo.serving.oip import add_oip_routes
 from aezoo.serving.settings import ServeSettings
 from aezoo.serving.v1 import add_v1_routes
 
@@ -136,6 +137,7 @@ def create_app(
     _add_info_routes(app, engine)
     first = engine.pool.all()[0].model if engine.pool and engine.pool.all() else None
     add_v1_routes(app, engine, first)
+    add_oip_routes(app, engine)
     if settings.api_key is not None:
         reject = engine.metrics.rejections.labels("unauthorized").inc
         app.add_middleware(
@@ -179,6 +181,9 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         message = f"{exc.detail}: {request.method} {request.url.path} (the API is listed at /docs)"
+        if request.url.path.startswith("/v2"):  # the protocol's error shape
+            body = {"error": message}
+            return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
         return error_response(exc.status_code, kind, message, headers=exc.headers)
 
 

@@ -169,7 +169,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         serve(settings=settings, log_level=args.log_level)
     except AezooError as e:
-        print(f"aezoo serve: error: {e}", file=sys.stderr)
+        print(f"aezoo serve: cannot serve: {e}", file=sys.stderr)
         return 1
     return 0
 
