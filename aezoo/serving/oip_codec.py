@@ -82,6 +82,15 @@ def tensor_metadata(model: OnnxModel) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+def _plain(value: Any) -> Any:
+    """A small simdjson value (request metadata) as plain Python."""
+    if isinstance(value, simdjson.Object):
+        return value.as_dict()
+    if isinstance(value, simdjson.Array):
+        return value.as_list()
+    return value
+
+
 def _fail(message: str) -> OipRequestError:
     return OipRequestError(message)
 
@@ -112,17 +121,7 @@ def parse_infer(
         raise _fail(f"request body is not valid JSON: {e}") from None
     if not isinstance(doc, simdjson.Object):
         raise _fail("request body must be a JSON object with 'inputs'")
-    meta = {
-        k: (
-            doc[k].as_dict()
-            if isinstance(doc[k], simdjson.Object)
-            else doc[k].as_list()
-            if isinstance(doc[k], simdjson.Array)
-            else doc[k]
-        )
-        for k in doc.keys()
-        if k != "inputs"
-    }
+    meta = {k: _plain(doc[k]) for k in doc if k != "inputs"}
     inputs = doc.get("inputs")
     if not isinstance(inputs, simdjson.Array) or len(inputs) != 1:
         raise _fail(f"'inputs' must list exactly one tensor, named {INPUT!r}")

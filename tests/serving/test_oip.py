@@ -151,11 +151,12 @@ def test_errors_are_oip_error_bodies(
     assert r.status_code == 415 and set(r.json()) == {"error"}
 
 
+@pytest.mark.parametrize("binary", [False, True])
 def test_kserve_rest_client(
-    server: LiveServer, images: np.ndarray, v1: dict[str, np.ndarray]
+    server: LiveServer, images: np.ndarray, v1: dict[str, np.ndarray], binary: bool
 ) -> None:
     kserve = pytest.importorskip("kserve", reason="the KServe SDK (aezoo[dev]) is not installed")
-    from kserve import InferInput, InferRequest, InferenceRESTClient, RESTConfig
+    from kserve import InferenceRESTClient, InferInput, InferRequest, RESTConfig
 
     x = images[:100]
 
@@ -163,7 +164,7 @@ def test_kserve_rest_client(
         client = InferenceRESTClient(RESTConfig(protocol="v2", timeout=120))
         try:
             tensor = InferInput(name="inputs", shape=list(x.shape), datatype="FP32")
-            tensor.set_data_from_numpy(x, binary_data=False)
+            tensor.set_data_from_numpy(x, binary_data=binary)
             request = InferRequest(model_name=MODEL, infer_inputs=[tensor])
             response = await client.infer(server.url, request, model_name=MODEL)
             ready = await client.is_model_ready(server.url, MODEL)
