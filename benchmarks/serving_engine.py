@@ -30,6 +30,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from statistics import median
@@ -142,6 +143,29 @@ def call_overhead(
     }
 
 
+class HealthProbe:
+    """GET /health/live every 100 ms in a thread while a load runs; keeps the latencies."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.ms, self._stop = url, [], threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=10) as c:
+            while not self._stop.wait(0.1):
+                start = time.perf_counter()
+                c.get(f"{self.url}/health/live").raise_for_status()
+                self.ms.append((time.perf_counter() - start) * 1e3)
+
+    def __enter__(self) -> HealthProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(15)
+
+
 def load(
     url: str, body: Path, ctype: str, clients: int, n: int, seconds: float, samples: int
 ) -> LoadResult:
@@ -191,8 +215,10 @@ def main() -> int:
                 load(url, bodies["one"], "application/json", 1, 20000, s, 1).to_dict()
             )
             before = batch_stats(url)
-            r = load(url, bodies["one"], "application/json", 64, 40000, s, 1).to_dict()
+            with HealthProbe(url) as probe:
+                r = load(url, bodies["one"], "application/json", 64, 40000, s, 1).to_dict()
             after = batch_stats(url)
+            r["health_live_max_ms"] = max(probe.ms, default=float("nan"))
             r["mean_formed_batch"] = (after[0] - before[0]) / max(1.0, after[1] - before[1])
             runs["single64"].append(r)
             runs["npy1024"].append(

@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import anyio
@@ -110,27 +111,29 @@ class Engine:
             OverloadedError: the model's queue is full (429).
             whatever the run raised.
         """
-        for _ in range(_RETRIES):
-            try:
-                future = served.batcher.submit(op, x)
-            except BatcherClosedError:
-                served = self.served(name, None)
-                x = served.model.check_inputs(x)
-                continue
-            except QueueFullError as e:
-                self.metrics.rejections.labels("queue_full").inc()
-                raise s.OverloadedError(str(e), "queue_full", e.retry_after_s) from None
-            return await asyncio.wrap_future(future), served
-        raise s.NotReadyError(f"model {name!r} is being swapped; retry")
+
+        def submit(entry: Served, retry: bool) -> Future[BatchResult]:
+            rows = entry.model.check_inputs(x) if retry else x
+            return entry.batcher.submit(op, rows)
+
+        return await self._submit(name, served, submit)
 
     async def run_task(
         self, name: str, served: Served, fn: Callable[[OnnxModel], np.ndarray], samples: int
     ) -> tuple[BatchResult, Served]:
         """Like :meth:`infer` for a call that runs alone in the batcher (interpolate)."""
-        for _ in range(_RETRIES):
-            model = served.model
+
+        def submit(entry: Served, retry: bool) -> Future[BatchResult]:
+            return entry.batcher.submit_task(lambda: fn(entry.model), samples)
+
+        return await self._submit(name, served, submit)
+
+    async def _submit(
+        self, name: str, served: Served, submit: Callable[[Served, bool], Future[BatchResult]]
+    ) -> tuple[BatchResult, Served]:
+        for attempt in range(_RETRIES):
             try:
-                future = served.batcher.submit_task(lambda m=model: fn(m), samples)
+                future = submit(served, attempt > 0)
             except BatcherClosedError:
                 served = self.served(name, None)
                 continue

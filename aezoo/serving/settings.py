@@ -46,6 +46,41 @@ class ServeSettings(BaseModel):
     cors_origins: list[str] = Field(default_factory=list)  # CORS off unless origins are named
 
 
+# (group, flag, settings field, help); the type and default come from the field
+FLAGS: list[tuple[str, str, str, str]] = [
+    ("", "--host", "host", "interface to bind (default %(default)s; 0.0.0.0 in containers)"),
+    ("", "--port", "port", "TCP port (default %(default)s; 0 = any free port)"),
+    ("batching (per model)", "--max-batch-size", "max_batch_size",
+     "most samples in one request and in one merged run; more -> HTTP 413 (default %(default)s)"),
+    ("batching (per model)", "--max-queue-delay-ms", "max_queue_delay_ms",
+     "longest wait for more requests to merge, while others are in flight (default %(default)s)"),
+    ("batching (per model)", "--max-queue", "max_queue",
+     "most samples queued per model; more -> HTTP 429 with Retry-After (default %(default)s)"),
+    ("limits", "--max-body-bytes", "max_body_bytes",
+     "largest request body in bytes; more -> HTTP 413 (default %(default)s; a JSON body is "
+     "also capped by what --max-batch-size samples can take)"),
+    ("limits", "--max-inflight-body-bytes", "max_inflight_body_bytes",
+     "request body bytes held at once by the whole server; more -> HTTP 429 (default %(default)s)"),
+    ("limits", "--max-connections", "max_connections",
+     "open connections; a connection beyond it gets HTTP 429 and is closed (default %(default)s)"),
+    ("limits", "--header-timeout", "header_timeout_s",
+     "seconds for a request's line and headers to arrive; slower clients are dropped (default %(default)s)"),
+    ("limits", "--body-timeout", "body_timeout_s",
+     "seconds for a request's whole body to arrive; slower clients are dropped (default %(default)s)"),
+    ("limits", "--keep-alive", "keep_alive_s",
+     "seconds an idle keep-alive connection stays open (default %(default)s)"),
+    ("runtime", "--threads", "threads",
+     "onnxruntime intra-op threads per session (default 0 = one per physical core)"),
+    ("runtime", "--device", "device",
+     "onnxruntime execution provider: cuda needs aezoo[gpu] (onnxruntime-gpu) and a GPU; "
+     "auto = cuda where available (default %(default)s)"),
+    ("runtime", "--poll-interval", "poll_interval_s",
+     "seconds between registry checks for alias moves; 0 = never (default %(default)s)"),
+]  # fmt: skip
+FLAG_OF = {field: flag for _, flag, field, _ in FLAGS}
+FLAG_OF |= {"models": "MODEL", "cors_origins": "--cors-origin", "api_key": "--api-key"}
+
+
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     """The flags of ``aezoo serve`` / ``python -m aezoo.serving.server``."""
     d = ServeSettings()
@@ -57,96 +92,17 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         "none = every registered and bundled model. name and name@alias follow the alias: "
         "a new version is loaded, warmed up and swapped in without failing a request",
     )
-    p.add_argument(
-        "--host",
-        default=d.host,
-        help="interface to bind (default %(default)s; 0.0.0.0 in containers)",
-    )
-    p.add_argument(
-        "--port", type=int, default=d.port, help="TCP port (default %(default)s; 0 = any free port)"
-    )
-    g = p.add_argument_group("batching (per model)")
-    g.add_argument(
-        "--max-batch-size",
-        type=int,
-        default=d.max_batch_size,
-        help="most samples in one request and in one merged run; more -> HTTP 413 (default %(default)s)",
-    )
-    g.add_argument(
-        "--max-queue-delay-ms",
-        type=float,
-        default=d.max_queue_delay_ms,
-        help="longest wait for more requests to merge, while others are in flight (default %(default)s)",
-    )
-    g.add_argument(
-        "--max-queue",
-        type=int,
-        default=d.max_queue,
-        help="most samples queued per model; more -> HTTP 429 with Retry-After (default %(default)s)",
-    )
-    g = p.add_argument_group("limits")
-    g.add_argument(
-        "--max-body-bytes",
-        type=int,
-        default=d.max_body_bytes,
-        help="largest request body in bytes; more -> HTTP 413 (default %(default)s; a JSON body "
-        "is also capped by what --max-batch-size samples can take)",
-    )
-    g.add_argument(
-        "--max-inflight-body-bytes",
-        type=int,
-        default=d.max_inflight_body_bytes,
-        help="request body bytes held at once by the whole server; more -> HTTP 429 (default %(default)s)",
-    )
-    g.add_argument(
-        "--max-connections",
-        type=int,
-        default=d.max_connections,
-        help="open connections; a connection beyond it gets HTTP 429 and is closed (default %(default)s)",
-    )
-    g.add_argument(
-        "--header-timeout",
-        type=float,
-        default=d.header_timeout_s,
-        help="seconds for a request's line and headers to arrive; slower clients are dropped (default %(default)s)",
-    )
-    g.add_argument(
-        "--body-timeout",
-        type=float,
-        default=d.body_timeout_s,
-        help="seconds for a request's whole body to arrive; slower clients are dropped (default %(default)s)",
-    )
-    g.add_argument(
-        "--keep-alive",
-        type=float,
-        default=d.keep_alive_s,
-        help="seconds an idle keep-alive connection stays open (default %(default)s)",
-    )
-    g = p.add_argument_group("runtime")
-    g.add_argument(
-        "--threads",
-        type=int,
-        default=d.threads,
-        help="onnxruntime intra-op threads per session (default 0 = one per physical core)",
-    )
-    g.add_argument(
-        "--device",
-        choices=["auto", "cpu", "cuda"],
-        default=d.device,
-        help="onnxruntime execution provider: cuda needs aezoo[gpu] (onnxruntime-gpu) and a GPU; "
-        "auto = cuda where available (default %(default)s)",
-    )
-    g.add_argument(
-        "--poll-interval",
-        type=float,
-        default=d.poll_interval_s,
-        help="seconds between registry checks for alias moves; 0 = never (default %(default)s)",
-    )
-    g = p.add_argument_group("safety")
+    groups: dict[str, argparse._ActionsContainer] = {"": p}
+    for group, flag, field, text in FLAGS:
+        g = groups.setdefault(group, p.add_argument_group(group))
+        default = getattr(d, field)
+        extra = {"choices": ["auto", "cpu", "cuda"]} if field == "device" else {}
+        g.add_argument(flag, dest=field, type=type(default), default=default, help=text, **extra)
+    g = groups.setdefault("safety", p.add_argument_group("safety"))
     g.add_argument(
         "--api-key",
         default=None,
-        help=f"require 'Authorization: Bearer KEY' on every route but /health/* and /v2/health/* "
+        help="require 'Authorization: Bearer KEY' on every route but /health/* and /v2/health/* "
         f"(default: ${API_KEY_ENV} if set, else no key)",
     )
     g.add_argument(
@@ -162,36 +118,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
 def settings_from_args(args: argparse.Namespace) -> ServeSettings:
     """Validated settings from parsed flags (raises pydantic.ValidationError)."""
     key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV) or None
-    return ServeSettings(
-        host=args.host,
-        port=args.port,
-        models=args.refs,
-        max_batch_size=args.max_batch_size,
-        max_queue_delay_ms=args.max_queue_delay_ms,
-        max_queue=args.max_queue,
-        max_body_bytes=args.max_body_bytes,
-        max_inflight_body_bytes=args.max_inflight_body_bytes,
-        max_connections=args.max_connections,
-        header_timeout_s=args.header_timeout,
-        body_timeout_s=args.body_timeout,
-        keep_alive_s=args.keep_alive,
-        threads=args.threads,
-        device=args.device,
-        poll_interval_s=args.poll_interval,
-        api_key=key,
-        cors_origins=args.cors_origin,
-    )
-
-
-FLAG_OF = {
-    "max_queue_delay_ms": "--max-queue-delay-ms",
-    "header_timeout_s": "--header-timeout",
-    "body_timeout_s": "--body-timeout",
-    "keep_alive_s": "--keep-alive",
-    "poll_interval_s": "--poll-interval",
-    "cors_origins": "--cors-origin",
-    "models": "MODEL",
-}
+    values = {field: getattr(args, field) for _, _, field, _ in FLAGS}
+    return ServeSettings(**values, models=args.refs, api_key=key, cors_origins=args.cors_origin)
 
 
 def describe_validation_error(e: Exception) -> str:

@@ -117,3 +117,20 @@ def test_bad_flag_exits_with_usage(tmp_path: Path) -> None:
         timeout=60,
     )
     assert out.returncode == 2 and "--max-batch-size" in out.stderr
+
+
+def test_npy_round_trips_exactly_against_json(http: httpx.Client, samples: np.ndarray) -> None:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, samples)
+    for op, key in (("encode", "codes"), ("denoise", "outputs"), ("classify", "probabilities")):
+        as_json = post(http, f"sda-tiny/{op}", {"inputs": samples.tolist()})[key]
+        r = http.post(
+            f"/v1/models/sda-tiny/{op}",
+            content=buf.getvalue(),
+            headers={"content-type": "application/x-npy", "accept": "application/x-npy"},
+        )
+        assert r.status_code == 200 and r.headers["content-type"] == "application/x-npy"
+        got = np.load(io.BytesIO(r.content), allow_pickle=False)
+        assert np.array_equal(np.asarray(as_json, dtype=np.float32), got), op
