@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from aezoo.cli.locations import locations
+
 HEADLINE = ("test_error_pct", "masking25_denoised_psnr_db", "recon_psnr_db", "probe_accuracy_pct")
 
 
@@ -124,6 +126,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         "($AEZOO_HOME/registry) and the models bundled with the package. With NAME: every "
         "version of that model (bundled and local), its aliases, and the history of alias "
         "moves (who, what, from which version, when).",
+        epilog=locations("registry"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     m.add_argument("name", nargs="?", metavar="NAME", help="one model's versions and aliases")
     m.add_argument("--json", action="store_true", help="print JSON")
@@ -158,6 +162,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         description="Download hf-hub:ORG/REPO[@REVISION] through the Hugging Face cache "
         "(HF_HUB_CACHE; HF_HUB_OFFLINE=1 uses the cache only), verify every file against its "
         "manifest sha256, and add it to the local registry as a new version.",
+        epilog=locations("registry", "hub"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     pl.add_argument("ref", metavar="hf-hub:ORG/REPO[@REVISION]", help="Hub reference")
     pl.add_argument("--name", help="local model name (default: the name in its manifest)")
