@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from aezoo.errors import ConfigMismatchError, IntegrityError, UnsafeArtifactError
-from aezoo.registry.artifact import (
+from aezoo.registry.format import (
     CLASSIFIER,
     CONFIG,
     DECODER,

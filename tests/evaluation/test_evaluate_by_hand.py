@@ -86,3 +86,32 @@ def test_evaluate_matches_the_hand_computation(constant_model: Path, tiny_mnist:
     for key, want in expected.items():
         assert got[key] == pytest.approx(want, abs=1e-4), key
     assert got["recon_psnr_db"] == pytest.approx(13.5290, abs=1e-4)  # the worked figure
+
+
+def test_evaluate_artifact_in_process_matches_too(constant_model: Path, tiny_mnist: Path) -> None:
+    """The same numbers through :func:`evaluate_artifact` in this process (what the CLI calls)."""
+    import aezoo
+    from aezoo.evaluation.artifact import evaluate_artifact
+
+    got = evaluate_artifact(aezoo.load(constant_model), data_dir=str(tiny_mnist))
+    v = [lvl / 255 for lvl in LEVELS]
+    assert got["test_error_pct"] == 50.0 and got["n_samples"] == 4
+    assert got["recon_psnr_db"] == pytest.approx(13.5290, abs=1e-4)
+    noisy = sum(psnr(x**2 / 4) for x in v) / 4
+    assert got["masking25_noisy_psnr_db"] == pytest.approx(noisy, abs=1e-4)
+    assert got["denoise_gain_db"] == pytest.approx(13.5290 - noisy, abs=1e-4)
+
+
+def test_psnr_is_the_mean_of_per_sample_psnr() -> None:
+    """Two samples with MSE 0.01 and 0.0001: 20 and 40 dB, mean 30 (not the PSNR of the pooled
+    MSE, 22.97 dB); peak R = 2 adds 20 log10(2) = 6.02 dB."""
+    from aezoo.evaluation.metrics import classification_error
+    from aezoo.evaluation.metrics import psnr as psnr_db
+
+    X = np.zeros((2, 4))
+    X_hat = np.array([[0.1] * 4, [0.01] * 4])
+    assert psnr_db(X, X_hat) == pytest.approx(30.0)
+    assert psnr_db(X, X_hat, data_range=2.0) == pytest.approx(30.0 + 20 * math.log10(2))
+    assert psnr_db(X, X) == pytest.approx(120.0)  # MSE floored at 1e-12
+    logits = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
+    assert classification_error(lambda a: a, logits, np.array([1, 1, 1])) == pytest.approx(1 / 3)

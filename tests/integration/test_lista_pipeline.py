@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from aezoo.registry.store import LocalStore
 from tests.conftest import REPO_ROOT, run_cli
 
 pytestmark = pytest.mark.integration
@@ -38,7 +39,8 @@ def test_lista_recipe_trains_registers_and_evaluates(
         "--quiet",
         home=tmp_path,
     )
-    art = tmp_path / "registry" / recipe / "versions" / "1"
+    art = LocalStore(root=tmp_path / "registry").resolve(recipe).path  # after the bundled one
+    assert art.parent.parent.parent == tmp_path / "registry"
     training = json.loads((art / "training.json").read_text())
     card = training["metrics"]
     for key in (

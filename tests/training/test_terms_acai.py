@@ -91,3 +91,12 @@ def test_the_trainer_adds_the_weighted_term_to_each_step(tmp_path: Path) -> None
     ]
     assert moved  # the adversarial term changed the update
     assert on.state["history"][0]["loss"] > off.state["history"][0]["loss"]
+
+
+def test_the_critic_has_its_own_adam_at_critic_lr() -> None:
+    model = StackedDenoisingAutoencoder(TINY)
+    reg = ACAIRegularizer(model, ACAIConfig(enabled=True, critic_lr=3e-5))
+    assert isinstance(reg.opt, torch.optim.Adam) and reg.opt.param_groups[0]["lr"] == 3e-5
+    owned = {id(p) for p in reg.critic.parameters()}
+    assert {id(p) for p in reg.opt.param_groups[0]["params"]} == owned
+    assert not owned & {id(p) for p in model.parameters()}  # never the autoencoder's

@@ -106,3 +106,47 @@ def test_norm_bounds_by_hand() -> None:
     assert c[0, 0] == pytest.approx(-5.0) and c[1, 1] == pytest.approx(4.0)
     for k, w, dim in (("D", d, 0), ("E", e, 1), ("C", c, 1)):  # each vector's direction kept
         torch.testing.assert_close(F.normalize(w, dim=dim), F.normalize(before[k], dim=dim))
+
+
+def test_phase_two_denoises_its_input_and_phase_one_sees_it_clean(tmp_path) -> None:
+    """``input_corruption``: the encoder sees a corrupted copy in phase 2 only; the target
+    stays the clean image."""
+    import numpy as np
+
+    from aezoo.training.corruptions import CorruptionConfig, corrupt
+
+    X = np.random.default_rng(1).random((8, 784)).astype(np.float32)
+    y = np.arange(8) % 10
+    mask = CorruptionConfig(kind="masking", level=0.3)
+    cfg = DrSAETrainConfig(model=DrSAEConfig(n_components=16, n_steps=3), input_corruption=mask)
+    trainer = DrSAETrainer(cfg, {"train": (X, y), "val": (X, y)}, tmp_path, show_progress=False)
+    model, x, labels = trainer.model, torch.from_numpy(X), torch.from_numpy(y)
+    x_in = corrupt(x, mask, torch.Generator().manual_seed(3))
+    want2 = losses(model, x, labels, cfg.sparsity, x_in)
+    got2 = trainer.batch_loss(
+        {"kind": "discriminative"}, x, labels, torch.Generator().manual_seed(3)
+    )
+    for k in ("recon", "l1", "cls"):
+        torch.testing.assert_close(got2[k], want2[k], msg=k)
+    got1 = trainer.batch_loss({"kind": "unsupervised"}, x, labels, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(got1["recon"], losses(model, x, None, cfg.sparsity)["recon"])
+
+
+def test_learning_rates_divided_by_appearances_for_adam_and_sgd(tmp_path) -> None:
+    from aezoo.training.drsae import appearances
+
+    assert appearances(11) == {"E": 11, "b": 11, "S": 10, "D": 1, "C": 1}
+    assert appearances(1) == {"E": 1, "b": 1, "S": 1, "D": 1, "C": 1}  # S unused: no division
+    import numpy as np
+
+    X = np.random.default_rng(1).random((8, 784)).astype(np.float32)
+    data = {"train": (X, np.zeros(8, np.int64)), "val": (X, np.zeros(8, np.int64))}
+    cfg = DrSAETrainConfig(model=DrSAEConfig(n_components=16, n_steps=5), optimizer="sgd",
+                           momentum=0.8, discriminative_lr=0.05)  # fmt: skip
+    opt = DrSAETrainer(cfg, data, tmp_path, show_progress=False).make_optimizer(
+        {"kind": "discriminative"}
+    )
+    assert isinstance(opt, torch.optim.SGD)
+    lrs = {g["name"]: g["lr"] for g in opt.param_groups}
+    assert lrs == pytest.approx({"E": 0.01, "b": 0.01, "S": 0.0125, "D": 0.05, "C": 0.05})
+    assert {g["momentum"] for g in opt.param_groups} == {0.8}

@@ -77,3 +77,54 @@ def test_the_decoder_and_encoder_losses_by_hand() -> None:
     out["loss"].backward()
     assert all(p.grad is not None for p in model.encoder.parameters())  # encoder learns
     assert all(p.grad is not None for p in model.decoder.parameters())  # decoder learns
+
+
+def test_optimizer_groups_and_the_vdl_nl_halving(tmp_path) -> None:
+    """Decoder at decoder_lr (NL: its hidden bias with nl_bias_weight_decay), encoder at
+    encoder_lr; with decoder_lr_halving_epochs N the decoder's rate halves every N epochs."""
+    import numpy as np
+
+    from aezoo.training.lista import LISTATrainer
+
+    X = (np.random.default_rng(0).random((8, 784)) < 0.2).astype(np.float32)
+    data = {"train": (X, np.zeros(8, np.int64)), "val": (X, np.zeros(8, np.int64))}
+    nl = TINY.model_copy(update={"decoder": "nl", "nl_hidden": 8})
+    cfg = LISTATrainConfig(model=nl, decoder_lr=3e-4, encoder_lr=1e-4, nl_bias_weight_decay=1e-3,
+                           decoder_lr_halving_epochs=3)  # fmt: skip
+    trainer = LISTATrainer(cfg, data, tmp_path, show_progress=False)
+    opt = trainer.make_optimizer(trainer.make_stages()[0])
+    groups = [(g["lr"], g["weight_decay"], len(g["params"])) for g in opt.param_groups]
+    dec = trainer.model.decoder
+    assert groups == [(3e-4, 0.0, len(list(dec.parameters())) - 1), (3e-4, 1e-3, 1), (1e-4, 0.0, 3)]
+    assert opt.param_groups[1]["params"][0] is dec.fc1.bias
+    stage = trainer.make_stages()[0]
+    assert stage["epochs"] == cfg.epochs
+    assert trainer.lr_factors(stage, 0, 3) == [1.0, 1.0, 1.0]
+    assert trainer.lr_factors(stage, 7, 3) == [0.25, 0.25, 1.0]  # epoch 7 // 3 = 2 halvings
+    plain = LISTATrainer(cfg.model_copy(update={"decoder_lr_halving_epochs": None}), data,
+                         tmp_path / "p", show_progress=False)  # fmt: skip
+    assert plain.lr_factors(stage, 7, 3) is None
+
+
+def test_validation_energy_is_the_mean_over_full_batches(tmp_path) -> None:
+    import numpy as np
+
+    from aezoo.training.lista import LISTATrainer
+
+    rng = np.random.default_rng(0)
+    X = (rng.random((8, 784)) < 0.2).astype(np.float32)
+    X_val = (rng.random((11, 784)) < 0.2).astype(np.float32)  # batches of 4, 4, 3
+    data = {"train": (X, np.zeros(8, np.int64)), "val": (X_val, np.zeros(11, np.int64))}
+    cfg = LISTATrainConfig(model=TINY, batch_size=4)
+    trainer = LISTATrainer(cfg, data, tmp_path, show_progress=False)
+    model = trainer.model
+    with torch.no_grad():
+        parts = []
+        for i in (0, 4, 8):
+            y = model.normalize(torch.from_numpy(X_val[i : i + 4]))
+            parts.append((float(code_energy(model, y, model.encoder(y), cfg)), len(y)))
+    by_hand = sum(e * n for e, n in parts) / 11
+    assert trainer.val_energy() == pytest.approx(by_hand, rel=1e-6)
+    data["val"] = (X_val[:9], np.zeros(9, np.int64))  # 4, 4 and a lone sample: dropped
+    trainer = LISTATrainer(cfg, data, tmp_path / "b", show_progress=False)
+    assert trainer.val_energy() == pytest.approx(sum(e * n for e, n in parts[:2]) / 8, rel=1e-6)
