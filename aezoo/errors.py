@@ -23,8 +23,8 @@ class ArtifactError(AezooError):
     """An artifact directory is incomplete or not an aezoo artifact."""
 
 
-class IntegrityError(ArtifactError):
-    """A file of an artifact does not match the sha256 in its manifest.
+class ArtifactFileError(ArtifactError):
+    """An artifact failed a check about one of its files (the subclasses say which check).
 
     Attributes:
         filename: path of the offending file, relative to the artifact root.
@@ -35,31 +35,20 @@ class IntegrityError(ArtifactError):
         self.filename = filename
 
 
-class UnsafeArtifactError(ArtifactError):
+class IntegrityError(ArtifactFileError):
+    """A file of an artifact does not match the sha256 in its manifest."""
+
+
+class UnsafeArtifactError(ArtifactFileError):
     """An artifact's files disagree with its manifest or leave the artifact: a file the
     config needs is not listed, a file is not listed, a path points outside, or a file is a
-    symlink or not a regular file.
-
-    Attributes:
-        filename: path of the offending file, relative to the artifact root.
-    """
-
-    def __init__(self, filename: str, message: str) -> None:
-        super().__init__(message)
-        self.filename = filename
+    symlink or not a regular file."""
 
 
-class ConfigMismatchError(ArtifactError):
+class ConfigMismatchError(ArtifactFileError):
     """``config.json`` disagrees with a graph's input/output shapes or with the weights, or
-    asks for sizes outside sane bounds.
-
-    Attributes:
-        filename: the file that disagrees with the config (or ``config.json`` itself).
-    """
-
-    def __init__(self, filename: str, message: str) -> None:
-        super().__init__(message)
-        self.filename = filename
+    asks for sizes outside sane bounds; ``filename`` is the file that disagrees with the
+    config (or ``config.json`` itself)."""
 
 
 class ModelNotFoundError(AezooError, LookupError):

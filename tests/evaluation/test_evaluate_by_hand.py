@@ -99,6 +99,7 @@ def test_evaluate_artifact_in_process_matches_too(constant_model: Path, tiny_mni
     assert got["recon_psnr_db"] == pytest.approx(13.5290, abs=1e-4)
     noisy = sum(psnr(x**2 / 4) for x in v) / 4
     assert got["masking25_noisy_psnr_db"] == pytest.approx(noisy, abs=1e-4)
+    assert got["masking25_denoised_psnr_db"] == pytest.approx(13.5290, abs=1e-4)
     assert got["denoise_gain_db"] == pytest.approx(13.5290 - noisy, abs=1e-4)
 
 
@@ -115,3 +116,24 @@ def test_psnr_is_the_mean_of_per_sample_psnr() -> None:
     assert psnr_db(X, X) == pytest.approx(120.0)  # MSE floored at 1e-12
     logits = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
     assert classification_error(lambda a: a, logits, np.array([1, 1, 1])) == pytest.approx(1 / 3)
+
+
+def test_reconstruction_and_denoising_metrics_by_hand() -> None:
+    """Errors of +-0.1 and +-0.2 around a 0 image; peak R = 2 (the lines' [-1, 1] range)."""
+    from aezoo.evaluation.metrics import denoising_metrics, masking_noise_np
+    from aezoo.evaluation.metrics import reconstruction_metrics as recon
+
+    X = np.zeros((2, 4))
+    X_hat = np.array([[0.1, -0.1, 0.1, -0.1], [0.2, -0.2, 0.2, -0.2]])
+    got = recon(lambda a: X_hat[: len(a)], X, data_range=2.0)
+    assert got["recon_mse"] == pytest.approx((0.01 + 0.04) / 2)
+    want = (10 * math.log10(4 / 0.01) + 10 * math.log10(4 / 0.04)) / 2
+    assert got["recon_psnr"] == pytest.approx(want)
+    dn = denoising_metrics(lambda a: np.zeros_like(a) + 0.1, X, X_hat, data_range=2.0)
+    assert dn["noisy_psnr"] == pytest.approx(want)
+    assert dn["denoised_psnr"] == pytest.approx(10 * math.log10(4 / 0.01))
+    assert dn["denoise_gain_db"] == pytest.approx(dn["denoised_psnr"] - want)
+    ones = np.ones((3, 8))
+    a, b = masking_noise_np(ones, 0.25, seed=5), masking_noise_np(ones, 0.25, seed=5)
+    assert np.array_equal(a, b) and (a == 0).sum(1).tolist() == [2, 2, 2]
+    assert not np.array_equal(a, masking_noise_np(ones, 0.25, seed=6))

@@ -150,3 +150,9 @@ def test_learning_rates_divided_by_appearances_for_adam_and_sgd(tmp_path) -> Non
     lrs = {g["name"]: g["lr"] for g in opt.param_groups}
     assert lrs == pytest.approx({"E": 0.01, "b": 0.01, "S": 0.0125, "D": 0.05, "C": 0.05})
     assert {g["momentum"] for g in opt.param_groups} == {0.8}
+    adam = cfg.model_copy(update={"optimizer": "adam", "unsupervised_lr": 0.02})
+    trainer = DrSAETrainer(adam, data, tmp_path / "adam", show_progress=False)
+    for kind, lr in (("unsupervised", 0.02), ("discriminative", 0.05)):
+        opt = trainer.make_optimizer({"kind": kind})
+        assert isinstance(opt, torch.optim.Adam)
+        assert {g["name"]: g["lr"] for g in opt.param_groups}["D"] == pytest.approx(lr), kind
