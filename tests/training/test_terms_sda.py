@@ -204,3 +204,13 @@ def test_recon_loss_is_half_squared_error_for_real_valued_inputs() -> None:
     h = layer.encode(x)
     by_hand = 0.5 * (layer.decode(h) - x).pow(2).sum(1).mean()
     torch.testing.assert_close(recon_loss(layer, h, x), by_hand)
+
+
+def test_gaussian_corruption_adds_sigma_times_the_generators_normal() -> None:
+    """The additive isotropic Gaussian corruption (Vincent et al. 2010, §4.2), by value."""
+    from aezoo.training.corruptions import corrupt
+
+    x = torch.rand(4, 784)
+    got = corrupt(x, CorruptionConfig(kind="gaussian", level=0.3), torch.Generator().manual_seed(4))
+    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(4))
+    torch.testing.assert_close(got, x + 0.3 * noise)
