@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from aezoo.errors import ConfigError, DataError
+from aezoo.errors import AezooError, ConfigError, DataError
 from aezoo.extract.features import _check_rows, _open_source
 from aezoo.extract.ray_data import DEFAULT_OUTPUT, OPERATIONS, Extractor, ship_model
 from aezoo.runtime.loading import load_model
@@ -97,7 +97,8 @@ def _read_npy_rows(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     (path,), (start,), (stop,), (first,) = (batch[k] for k in ("file", "start", "stop", "first"))
     _, read, _ = _open_source(Path(str(path)))
     rows = read(int(start), int(stop))
-    return {"id": np.arange(first, first + len(rows), dtype=np.int64), "data": rows}
+    flat = rows.reshape(len(rows), -1)  # (n, 28, 28) and (n, 784) files make one column
+    return {"id": np.arange(first, first + len(rows), dtype=np.int64), "data": flat}
 
 
 def _dataset(kind: str, files: list[Path], model: Any, batch_size: int) -> Any:
@@ -120,6 +121,24 @@ def _dataset(kind: str, files: list[Path], model: Any, batch_size: int) -> Any:
         return ray.data.read_parquet([str(f) for f in files], **reads)
     mode = "L" if len(model.config.input.shape or ()) == 2 else None
     return ray.data.read_images([str(f) for f in files], mode=mode, include_paths=True, **reads)
+
+
+def _aezoo_cause(error: BaseException) -> AezooError | None:
+    """The AezooError a Ray error wraps (through ``.cause`` and ``__cause__`` links), if any."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [error]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(getattr(e, "cause", None), BaseException):  # RayTaskError: the original
+            todo.append(e.cause)  # type: ignore[attr-defined]
+        elif isinstance(e, AezooError):
+            return e
+        else:
+            todo += [e.__cause__, e.__context__]
+    return None
 
 
 def _count_rows(directory: Path, output_format: str) -> tuple[int, int]:
@@ -205,9 +224,12 @@ def extract_with_ray(
         ray.init(address=address, include_dashboard=False, logging_level=quiet)
     t_started = time.perf_counter()
     staging = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp")
+    ctx = ray.data.DataContext.get_current()
+    saved = (ctx.execution_options.preserve_order, ctx.raise_original_map_exception)
+    saved += (ctx.enable_progress_bars,)
     try:
-        ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True
+        ctx.raise_original_map_exception = True  # an InputError, not "UDF failed"
         ctx.enable_progress_bars = progress
         ds = _dataset(kind, files, local, batch_size).map_batches(
             Extractor,
@@ -234,10 +256,14 @@ def extract_with_ray(
             dest.rmdir()  # empty, checked above
         staging.rename(dest)
         t_done = time.perf_counter()
-    except ray.exceptions.RayTaskError as e:  # an AezooError from a worker: re-raise it here
-        cause = e.as_instanceof_cause()
-        raise (cause.cause if hasattr(cause, "cause") else cause) from None
+    except ray.exceptions.RayError as e:  # an AezooError in a worker: raise it here, one line
+        cause = _aezoo_cause(e)
+        if cause is None:
+            raise
+        raise cause from None
     finally:
+        ctx.execution_options.preserve_order, ctx.raise_original_map_exception = saved[:2]
+        ctx.enable_progress_bars = saved[2]
         shutil.rmtree(staging, ignore_errors=True)
         if started:
             ray.shutdown()
