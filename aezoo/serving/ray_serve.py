@@ -104,6 +104,18 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
+def _serve_http(host: str, port: int) -> tuple[str, int]:
+    """Where Serve's proxies listen: on a cluster where Serve already ran, its first
+    HTTP options stand (``serve.start`` cannot change them), so ask its controller."""
+    try:
+        from ray.serve.context import _get_global_client  # no public accessor in Ray 2.x
+
+        options = _get_global_client().http_config
+        return options.host, int(options.port)
+    except Exception:  # an older or newer Ray: trust what was asked for
+        return host, port
+
+
 def serve_with_ray(
     settings: ServeSettings, ray_settings: RaySettings, log_level: str = "info"
 ) -> None:
@@ -141,13 +153,14 @@ def serve_with_ray(
             route_prefix="/",
             logging_config=logs,
         )
+        host, port = _serve_http(settings.host, port)
         how = (
             f"{ray_settings.min_replicas}-{ray_settings.max_replicas} replicas (autoscaling)"
             if ray_settings.min_replicas is not None
             else f"{ray_settings.replicas} replica{'s' * (ray_settings.replicas > 1)}"
         )
         print(
-            f"{ready_message(_url(settings.host, port), models)}\n  engine: Ray Serve, {how}",
+            f"{ready_message(_url(host, port), models)}\n  engine: Ray Serve, {how}",
             flush=True,
         )
         while not stop.wait(1.0):

@@ -1,0 +1,82 @@
+"""``aezoo serve --engine ray``: a real command process deploying on a real Ray cluster.
+
+Slow: each test deploys replicas on the session's local Ray cluster (``--address``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+import aezoo
+from aezoo.serving.settings import add_engine_arguments, add_serve_arguments, ray_settings_from_args
+from tests.serving.conftest import running_server
+
+RAY_SERVE = ("-m", "aezoo", "serve", "--engine", "ray")
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    add_serve_arguments(p)
+    add_engine_arguments(p)
+    return p.parse_args(list(argv))
+
+
+def test_ray_flags_are_validated_where_they_are_set() -> None:
+    s = ray_settings_from_args(_parse("--engine", "ray", "--autoscale", "0:4"))
+    assert (s.min_replicas, s.max_replicas, s.replicas) == (0, 4, 1)
+    assert ray_settings_from_args(_parse("--replicas", "3")).replicas == 3
+    with pytest.raises(ValidationError, match="replicas"):
+        ray_settings_from_args(_parse("--replicas", "0"))
+    with pytest.raises(SystemExit):  # argparse: MIN:MAX with MIN <= MAX
+        _parse("--autoscale", "3:2")
+
+
+@pytest.mark.slow
+def test_ray_serve_answers_like_the_uvicorn_server(
+    ray_cluster: str, mnist_dir: Path, tmp_path: Path
+) -> None:
+    from aezoo.data.mnist import read_idx
+
+    pixels = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[:64]
+    X = pixels.reshape(64, 784).astype(np.float32) / np.float32(255)
+    args = ["sda-mnist", "--address", ray_cluster, "--replicas", "2", "--log-level", "warning"]
+    env = {"AEZOO_HOME": str(tmp_path / "home")}
+    with running_server(args, env, tmp_path / "log.txt", command=RAY_SERVE, wait=240) as server:
+        assert "engine: Ray Serve, 2 replicas" in (tmp_path / "log.txt").read_text()
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            assert client.get("/health/live").json() == {"status": "live"}
+            assert client.get("/health/ready").json() == {
+                "status": "ready",
+                "models": ["sda-mnist"],
+            }
+            r = client.post("/v1/models/sda-mnist/encode", json={"inputs": X.tolist()})
+            assert r.status_code == 200, r.text[:300]
+            codes = np.asarray(r.json()["codes"], dtype=np.float32)
+            np.testing.assert_array_equal(codes, aezoo.load("sda-mnist").encode(X))
+            image = client.post(
+                "/v1/models/sda-mnist/classify", json={"inputs": X[:2].reshape(2, 28, 28).tolist()}
+            )
+            assert image.json()["labels"] == [
+                str(i) for i in aezoo.load("sda-mnist").classify(X[:2])
+            ]
+            bad = client.post("/v1/models/sda-mnist/encode", json={"inputs": [[0.5] * 783]})
+            assert bad.status_code == 422
+            assert bad.json()["error"]["type"] == "invalid_input"
+            assert (
+                client.post("/v1/models/nope/encode", json={"inputs": [[0.0]]}).status_code == 404
+            )
+            metrics = client.get("/metrics").text  # the answering replica's own counters
+            assert "aezoo_request_duration_seconds" in metrics
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=120) == 0
+
+    from ray import serve
+
+    assert "aezoo" not in serve.status().applications  # deleted from the shared cluster
