@@ -31,6 +31,8 @@ EPILOG = """examples:
                                                 upload the latest version to the Hub, tagged v<version>
   aezoo pull hf-hub:ORG/sda-mnist@v1            copy a Hub model into the local registry
   aezoo serve hf-hub:ORG/sda-mnist              serve a model straight from the Hub (cached)
+  aezoo export-torchserve sda-mnist --to model-store
+                                                pack sda-mnist as a TorchServe archive (.mar)
   aezoo extract sda-mnist ../shared/data/mnist codes.npy
                                                 write the MNIST test codes to a .npy file
 """
