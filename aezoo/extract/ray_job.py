@@ -22,6 +22,7 @@ Sources (a file, or a directory of files of one kind, taken in name order):
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import time
@@ -40,9 +41,7 @@ from aezoo.runtime.loading import load_model
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
 KINDS = {".npy": "npy", ".parquet": "parquet", **dict.fromkeys(IMAGE_SUFFIXES, "images")}
 FORMATS = ("parquet", "npy")
-IO_CPUS = (
-    0  # CPUs Ray reserves per read or write task: light work; all cores go to the model actors
-)
+BLOCK_BYTES = 32 * 2**20  # rows read from a .npy file per read task (whole batches)
 
 
 @dataclass(frozen=True)
@@ -104,23 +103,22 @@ def _read_npy_rows(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def _dataset(kind: str, files: list[Path], model: Any, batch_size: int) -> Any:
     import ray
 
-    reads = {"ray_remote_args": {"num_cpus": IO_CPUS}}
-    if kind == "npy":  # windows of one batch each, as in-memory items: no read task per file
+    if kind == "npy":  # row windows of about one block each, as in-memory items
         windows, first = [], 0
         for f in files:
             shape, _, _ = _open_source(f)
             _check_rows(model, shape, str(f))
-            for start in range(0, shape[0], batch_size):
-                stop = min(start + batch_size, shape[0])
+            row_bytes = 4 * int(np.prod(shape[1:]))  # as float32 or wider: a bound, not exact
+            step = max(batch_size, BLOCK_BYTES // row_bytes // batch_size * batch_size)
+            for start in range(0, shape[0], step):
+                stop = min(start + step, shape[0])
                 windows.append({"file": str(f), "start": start, "stop": stop, "first": first})
                 first += stop - start
-        return ray.data.from_items(windows).map_batches(
-            _read_npy_rows, batch_size=1, num_cpus=IO_CPUS
-        )
+        return ray.data.from_items(windows).map_batches(_read_npy_rows, batch_size=1)
     if kind == "parquet":
-        return ray.data.read_parquet([str(f) for f in files], **reads)
+        return ray.data.read_parquet([str(f) for f in files])
     mode = "L" if len(model.config.input.shape or ()) == 2 else None
-    return ray.data.read_images([str(f) for f in files], mode=mode, include_paths=True, **reads)
+    return ray.data.read_images([str(f) for f in files], mode=mode, include_paths=True)
 
 
 def _aezoo_cause(error: BaseException) -> AezooError | None:
@@ -221,7 +219,11 @@ def extract_with_ray(
     started = not ray.is_initialized()
     if started:
         quiet = logging.WARNING if not progress else logging.INFO
-        ray.init(address=address, include_dashboard=False, logging_level=quiet)
+        # A local cluster gets one logical CPU beyond the actors' for the read and write
+        # tasks (1 CPU each), which would otherwise wait forever behind a pool that holds
+        # every core; they time-share the cores with the actors.
+        cpus = None if address else max(os.cpu_count() or 1, math.ceil(actors * cpus_per_actor) + 1)
+        ray.init(address=address, num_cpus=cpus, include_dashboard=False, logging_level=quiet)
     t_started = time.perf_counter()
     staging = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp")
     ctx = ray.data.DataContext.get_current()
@@ -247,10 +249,9 @@ def extract_with_ray(
             num_cpus=cpus_per_actor,
         )
         if output_format == "parquet":
-            ds.write_parquet(str(staging), ray_remote_args={"num_cpus": IO_CPUS})
+            ds.write_parquet(str(staging))
         else:
-            out = output_column or DEFAULT_OUTPUT[operation]
-            ds.write_numpy(str(staging), column=out, ray_remote_args={"num_cpus": IO_CPUS})
+            ds.write_numpy(str(staging), column=output_column or DEFAULT_OUTPUT[operation])
         n, n_files = _count_rows(staging, output_format)
         if dest.exists():
             dest.rmdir()  # empty, checked above
