@@ -41,7 +41,7 @@ from aezoo.runtime.loading import load_model
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff")
 KINDS = {".npy": "npy", ".parquet": "parquet", **dict.fromkeys(IMAGE_SUFFIXES, "images")}
 FORMATS = ("parquet", "npy")
-BLOCK_BYTES = 32 * 2**20  # rows read from a .npy file per read task (whole batches)
+BLOCK_BYTES = 32 * 2**20  # inputs per Ray batch (and per .npy read): whole model batches
 
 
 @dataclass(frozen=True)
@@ -100,16 +100,21 @@ def _read_npy_rows(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {"id": np.arange(first, first + len(rows), dtype=np.int64), "data": flat}
 
 
+def block_rows(model: Any, batch_size: int) -> int:
+    """Rows per Ray batch: about ``BLOCK_BYTES`` of float32 inputs, whole model batches."""
+    row_bytes = 4 * model.config.input.n_features
+    return max(batch_size, BLOCK_BYTES // row_bytes // batch_size * batch_size)
+
+
 def _dataset(kind: str, files: list[Path], model: Any, batch_size: int) -> Any:
     import ray
 
-    if kind == "npy":  # row windows of about one block each, as in-memory items
+    if kind == "npy":  # row windows of one Ray batch each, as in-memory items
         windows, first = [], 0
+        step = block_rows(model, batch_size)
         for f in files:
             shape, _, _ = _open_source(f)
             _check_rows(model, shape, str(f))
-            row_bytes = 4 * int(np.prod(shape[1:]))  # as float32 or wider: a bound, not exact
-            step = max(batch_size, BLOCK_BYTES // row_bytes // batch_size * batch_size)
             for start in range(0, shape[0], step):
                 stop = min(start + step, shape[0])
                 windows.append({"file": str(f), "start": start, "stop": stop, "first": first})
@@ -242,8 +247,9 @@ def extract_with_ray(
                 "output_column": output_column,
                 "scale": scale,
                 "threads": max(1, int(cpus_per_actor)),
+                "batch_size": batch_size,
             },
-            batch_size=batch_size,
+            batch_size=block_rows(local, batch_size),
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=cpus_per_actor,

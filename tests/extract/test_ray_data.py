@@ -47,6 +47,8 @@ def test_extractor_maps_a_from_numpy_batch_as_load_does(
     assert out["codes"].dtype == np.float32 and out["codes"].shape == (256, 200)
     np.testing.assert_array_equal(out["codes"], sda.encode(mnist_1000[:256]))
     np.testing.assert_array_equal(out["id"], np.arange(256))
+    split = Extractor(model="sda-mnist", batch_size=100)({"data": mnist_1000[:256]})
+    np.testing.assert_array_equal(split["codes"], out["codes"])  # 100 + 100 + 56 rows per call
 
 
 def test_extractor_images_with_scale_classify_and_denoise(
