@@ -68,6 +68,20 @@ def run_cli(
 
 
 @pytest.fixture(scope="session")
+def tiny_artifact_v2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another version of ``sda-tiny``: same architecture, other weights (seed 1)."""
+    import torch
+
+    from aezoo.export.torch_io import build_artifact
+    from aezoo.models import create_variant
+
+    torch.manual_seed(1)
+    out = tmp_path_factory.mktemp("artifacts-v2") / "sda-tiny"
+    build_artifact(create_variant("sda_mnist_tiny"), out, name="sda-tiny", version="2")
+    return out
+
+
+@pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[str]:
     """One local Ray cluster for the session's Ray tests; yields its address for --address.
 

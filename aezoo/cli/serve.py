@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from aezoo.serving.settings import add_engine_arguments, add_serve_arguments
+from aezoo.cli.locations import locations
+from aezoo.serving.ray_settings import add_engine_arguments
+from aezoo.serving.settings import add_serve_arguments
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -28,7 +30,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         help="serve models over HTTP (encode, denoise, classify, interpolate)",
         description="Start the HTTP service. Without MODEL it serves every registered "
         "and bundled model. OpenAPI docs at /docs, metrics at /metrics; prints a "
-        "ready-to-paste curl call once listening.",
+        "ready-to-paste curl call once listening. The gallery and playground are at / "
+        "(--no-ui turns them off). Needs the [serve] extra.",
+        epilog=locations("registry", "hub"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_serve_arguments(s)
     add_engine_arguments(s)

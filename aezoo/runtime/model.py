@@ -12,23 +12,69 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import onnxruntime as ort
 
-from aezoo.errors import InputError, OperationNotSupportedError
+from aezoo.errors import ConfigError, InputError, OperationNotSupportedError
 from aezoo.registry.artifact import CLASSIFIER, DECODER, ENCODER, read_config, verify_artifact
 from aezoo.spec import ModelConfig, Operation
 
 MAX_INTERPOLATION_STEPS = 1024
 _RANGE_TOL = 1e-6
+_MIN, _MAX = np.minimum.reduce, np.maximum.reduce
+
+BatchOp = Literal["encode", "denoise", "predict_proba"]
+BATCH_OPS: tuple[BatchOp, ...] = ("encode", "denoise", "predict_proba")
+"""Operations that take a batch and answer one row per sample, so requests can be merged."""
+_OP_OF: dict[str, Operation] = {
+    "encode": "encode",
+    "denoise": "denoise",
+    "predict_proba": "classify",
+}
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64, returned as float32 ``(batch, n_classes)``."""
+    z = logits.astype(np.float64)
+    z -= z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+DEVICES = ("auto", "cpu", "cuda")
 
 
 def default_providers() -> list[str]:
     """CUDA first where onnxruntime-gpu sees a GPU, then CPU."""
     available = ort.get_available_providers()
-    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+    return [p for p in (CUDA, CPU) if p in available]
+
+
+def providers_for(device: str) -> list[str]:
+    """Execution providers for ``device``: ``"auto"`` (CUDA if present, else CPU), ``"cpu"``
+    or ``"cuda"``.
+
+    Raises:
+        ConfigError: unknown device, or ``"cuda"`` where onnxruntime has no CUDA execution
+            provider (the CPU ``onnxruntime`` wheel; install ``aezoo[gpu]``, i.e. onnxruntime-gpu).
+    """
+    if device == "auto":
+        return default_providers()
+    if device == "cpu":
+        return [CPU]
+    if device == "cuda":
+        if CUDA not in ort.get_available_providers():
+            raise ConfigError(
+                "device 'cuda' needs onnxruntime's CUDAExecutionProvider, which this onnxruntime "
+                f"lacks (it has {', '.join(ort.get_available_providers())}); "
+                "install aezoo[gpu] (onnxruntime-gpu) on a machine with a CUDA GPU"
+            )
+        return [CUDA, CPU]
+    raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
 
 
 class OnnxModel:
@@ -37,16 +83,23 @@ class OnnxModel:
     Args:
         path: artifact directory.
         providers: onnxruntime execution providers; default :func:`default_providers`.
-        intra_op_threads: threads per session (0 = onnxruntime's default).
+        intra_op_threads: threads per session (0 = onnxruntime's default, one per
+            physical core).
         verify: check every file against the manifest's sha256 before loading.
+        spinning: let onnxruntime's idle worker threads spin (onnxruntime's default; lowest
+            latency in a process that does nothing else). A server turns it off so idle
+            threads leave the cores to the HTTP side.
 
     Attributes:
         path: the artifact directory.
         config: the validated ``config.json``.
         name, version: from the manifest.
 
+        providers: the execution providers the sessions use, first = preferred.
+
     Raises:
         ArtifactError / IntegrityError: missing or tampered files.
+        ConfigError: CUDA was asked for (first in ``providers``) but a session runs on CPU.
     """
 
     def __init__(
@@ -55,6 +108,7 @@ class OnnxModel:
         providers: list[str] | None = None,
         intra_op_threads: int = 0,
         verify: bool = True,
+        spinning: bool = True,
     ) -> None:
         self.path = Path(path)
         manifest = verify_artifact(self.path) if verify else None
@@ -63,15 +117,31 @@ class OnnxModel:
         self.version = manifest.version if manifest else "unversioned"
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = intra_op_threads
-        self.providers = providers or default_providers()
+        opts.inter_op_num_threads = 1  # the graphs are chains: nothing runs in parallel
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+        requested = providers or default_providers()
         self._sessions: dict[str, ort.InferenceSession] = {}
+        # (input name, output names) per graph, read once: get_inputs() costs per call
+        self._io: dict[str, tuple[str, list[str]]] = {}
         graphs = {"encoder": ENCODER, "decoder": DECODER}
         if "classify" in self.config.operations:
             graphs["classifier"] = CLASSIFIER
         for key, rel in graphs.items():
-            self._sessions[key] = ort.InferenceSession(
-                str(self.path / rel), sess_options=opts, providers=self.providers
+            sess = ort.InferenceSession(
+                str(self.path / rel), sess_options=opts, providers=requested
             )
+            if requested[0] == CUDA and sess.get_providers()[0] != CUDA:
+                raise ConfigError(
+                    f"{self.path / rel}: CUDA was requested but onnxruntime runs it on "
+                    f"{sess.get_providers()[0]} (is a GPU visible to onnxruntime-gpu?)"
+                )
+            self._sessions[key] = sess
+            self._io[key] = (sess.get_inputs()[0].name, [o.name for o in sess.get_outputs()])
+        self.providers: list[str] = self._sessions["encoder"].get_providers()
+        spec = self.config.input
+        self._n_features = spec.n_features
+        self._image_shape = tuple(spec.shape or ())
+        self._lo, self._hi = spec.value_range[0] - _RANGE_TOL, spec.value_range[1] + _RANGE_TOL
 
     def __repr__(self) -> str:
         return f"OnnxModel({self.name!r}, version={self.version!r}, family={self.config.family!r})"
@@ -90,6 +160,18 @@ class OnnxModel:
         Raises:
             InputError: not numeric, wrong shape, empty, NaN/Inf, or outside value_range.
         """
+        if (  # fast path: already a float32 (batch, n_features) array
+            type(x) is np.ndarray
+            and x.dtype == np.float32
+            and x.ndim == 2
+            and x.shape[1] == self._n_features
+            and x.shape[0] > 0
+        ):
+            # one min and one max pass; NaN propagates through both, so finite and in range
+            # together cost two reductions (the ufuncs skip np.min's Python wrapper)
+            if self._lo <= _MIN(x, None) and _MAX(x, None) <= self._hi:
+                return x
+            return self._check_values(x, what)
         spec = self.config.input
         try:
             arr = np.asarray(x, dtype=np.float32)
@@ -107,6 +189,13 @@ class OnnxModel:
                 f" or (batch, {', '.join(map(str, shape))})" if shape else ""
             )
             raise InputError(f"{what} has shape {arr.shape}; expected {want}")
+        if self._lo <= _MIN(arr, None) and _MAX(arr, None) <= self._hi:
+            return arr
+        return self._check_values(arr, what)
+
+    def _check_values(self, arr: np.ndarray, what: str) -> np.ndarray:
+        """Name the first NaN/Inf or the out-of-range extremes of ``arr`` (batch, n_features)."""
+        spec = self.config.input
         if not np.isfinite(arr).all():
             bad = np.argwhere(~np.isfinite(arr))[0]
             raise InputError(
@@ -127,8 +216,53 @@ class OnnxModel:
             )
 
     def _run(self, key: str, x: np.ndarray) -> np.ndarray:
-        sess = self._sessions[key]
-        return sess.run(None, {sess.get_inputs()[0].name: x})[0]
+        name, outputs = self._io[key]
+        return self._sessions[key].run(outputs, {name: x})[0]
+
+    def compute(self, op: BatchOp, x: np.ndarray) -> np.ndarray:
+        """Run ``op`` on a batch that :meth:`check_inputs` has already accepted.
+
+        The batcher (:mod:`aezoo.runtime.batcher`) checks each request once, merges them and
+        calls this; nothing is checked again here.
+
+        Args:
+            op: ``"encode"`` -> codes ``(batch, n_components)``, ``"denoise"`` ->
+                ``(batch, n_features)``, ``"predict_proba"`` -> ``(batch, n_classes)``.
+            x: float32 ``(batch, n_features)`` from :meth:`check_inputs`.
+
+        Raises:
+            OperationNotSupportedError: the model does not offer ``op``.
+        """
+        if op == "encode":
+            self._require("encode")
+            return self._run("encoder", x)
+        if op == "denoise":
+            self._require("denoise")
+            return self._run("decoder", self._run("encoder", x))
+        if op == "predict_proba":
+            self._require("classify")
+            return _softmax(self._run("classifier", x))
+        raise OperationNotSupportedError(f"unknown batch operation {op!r}; expected {BATCH_OPS}")
+
+    def blank_inputs(self, batch: int = 1) -> np.ndarray:
+        """``(batch, n_features)`` float32 inputs at the value in range closest to 0 (warm-up)."""
+        lo, hi = self.config.input.value_range
+        return np.full((batch, self._n_features), min(max(0.0, lo), hi), dtype=np.float32)
+
+    def warm_up(self) -> None:
+        """One real forward pass through every operation the model offers.
+
+        Raises:
+            whatever onnxruntime raises when a graph cannot run (a broken artifact).
+        """
+        x = self.blank_inputs(2)
+        for op in BATCH_OPS:
+            if _OP_OF[op] in self.config.operations:
+                out = self.compute(op, x)
+                if out.shape[0] != 2 or not np.isfinite(out).all():
+                    raise ConfigError(
+                        f"warm-up {op} of {self.name!r} gave {out.shape} / non-finite"
+                    )
 
     # -- operations --------------------------------------------------------
     def encode(self, x: Any) -> np.ndarray:
@@ -153,10 +287,7 @@ class OnnxModel:
     def predict_proba(self, x: Any) -> np.ndarray:
         """Class probabilities ``(batch, n_classes)`` (softmax of the classifier's logits)."""
         self._require("classify")
-        logits = self._run("classifier", self.check_inputs(x)).astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+        return _softmax(self._run("classifier", self.check_inputs(x)))
 
     def classify(self, x: Any) -> np.ndarray:
         """Predicted label indices ``(batch,)`` int64 (names in ``config.class_names``)."""

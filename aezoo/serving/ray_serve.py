@@ -19,7 +19,11 @@ Per-replica state: ``/metrics`` answers from the replica that took the request (
 has its own counters); for the whole deployment, scrape Ray's metrics export, which
 carries Serve's per-deployment request counts and latencies. ``/health/ready`` answers
 200 once a replica has loaded its models; Serve only routes to replicas whose
-construction (model loading included) finished.
+construction (model loading included) finished. Replicas serve the versions resolved
+at start and do not follow alias moves (``--poll-interval``); redeploy to move. The
+connection guards of the uvicorn server (``--max-connections``, header and body
+timeouts) live in its HTTP protocol and do not apply behind Ray Serve's proxy; the
+app's own limits (body size, in-flight bytes, queue, 429s) do.
 """
 
 from __future__ import annotations
@@ -39,13 +43,9 @@ from ray import serve
 from aezoo.errors import AezooError
 from aezoo.runtime.bundle import pack_artifact, unpack_artifact
 from aezoo.runtime.loading import load_models
-from aezoo.runtime.model import OnnxModel
-from aezoo.serving.settings import (
-    RaySettings,
-    ServeSettings,
-    ray_settings_from_args,
-    settings_from_args,
-)
+from aezoo.runtime.model import OnnxModel, providers_for
+from aezoo.serving.ray_settings import RaySettings, ray_settings_from_args
+from aezoo.serving.settings import ServeSettings, settings_from_args
 
 APP_NAME = "aezoo"
 _LOG_LEVELS = {"debug": "DEBUG", "info": "INFO", "warning": "WARNING", "error": "ERROR"}
@@ -71,7 +71,10 @@ def build_application(
 
         models: dict[str, OnnxModel] = {}
         for bundle in ray.get(bundles):
-            model = OnnxModel(unpack_artifact(bundle), intra_op_threads=threads)
+            path = unpack_artifact(bundle)
+            model = OnnxModel(
+                path, providers=providers_for(settings.device), intra_op_threads=threads
+            )
             models[model.name] = model
         return create_app(models, settings)
 

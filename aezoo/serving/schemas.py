@@ -30,6 +30,7 @@ from aezoo.errors import (
     ModelNotFoundError,
     OperationNotSupportedError,
 )
+from aezoo.runtime.batcher import QueueFullError
 from aezoo.runtime.model import MAX_INTERPOLATION_STEPS
 from aezoo.spec import InputSpec, Operation
 
@@ -60,6 +61,23 @@ class BatchTooLargeError(InputError):
     """The batch has more samples than ``max_batch_size``."""
 
 
+class UnsupportedMediaTypeError(InputError):
+    """The body's ``Content-Type`` is neither JSON nor ``application/x-npy``."""
+
+
+class OverloadedError(AezooError):
+    """Too much in flight (queue, body bytes or connections): retry after ``retry_after_s``.
+
+    Attributes:
+        reason: which bound was hit (``queue_full``, ``body_budget``, ``connections``).
+        retry_after_s: seconds for the ``Retry-After`` header.
+    """
+
+    def __init__(self, message: str, reason: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.reason, self.retry_after_s = reason, retry_after_s
+
+
 class NotReadyError(AezooError):
     """Models are still loading, or failed to load."""
 
@@ -78,8 +96,20 @@ ERROR_TABLE: tuple[tuple[type[Exception], int, str, str], ...] = (
         "missing or unknown field, non-number value (string, boolean, null, object), "
         f"steps not an integer in [2, {MAX_INTERPOLATION_STEPS}]",
     ),
-    (BodyTooLargeError, 413, "body_too_large", "body longer than max_body_bytes"),
+    (
+        BodyTooLargeError,
+        413,
+        "body_too_large",
+        "body longer than max_body_bytes or than max_batch_size samples need, "
+        "or a JSON body with more numbers than they hold",
+    ),
     (BatchTooLargeError, 413, "batch_too_large", "more samples than max_batch_size"),
+    (
+        UnsupportedMediaTypeError,
+        415,
+        "unsupported_media_type",
+        "Content-Type other than application/json or application/x-npy",
+    ),
     (
         InputError,
         422,
@@ -93,6 +123,13 @@ ERROR_TABLE: tuple[tuple[type[Exception], int, str, str], ...] = (
         "operation_not_supported",
         "the model does not offer the operation (e.g. classify without a head)",
     ),
+    (
+        OverloadedError,
+        429,
+        "overloaded",
+        "queue, in-flight body bytes or connections at their limit; retry after Retry-After s",
+    ),
+    (QueueFullError, 429, "overloaded", "the model's queue holds max_queue samples"),
     (NotReadyError, 503, "not_ready", "models still loading, or failed to load"),
     (ArtifactError, 500, "artifact_error", "an artifact file is missing or corrupted"),
     (AezooError, 500, "internal_error", "anything else (a bug; see the server log)"),
@@ -217,7 +254,8 @@ class LiveResponse(BaseModel):
 
 class ReadyResponse(BaseModel):
     status: Literal["ready", "loading", "failed"]
-    models: list[str]
+    models: list[str] = Field(description="Models whose warm-up forward pass succeeded.")
+    versions: dict[str, str] | None = Field(None, description="Version each model serves.")
     error: str | None = None
 
 

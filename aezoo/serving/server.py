@@ -2,30 +2,37 @@
 
 Usage::
 
-    python -m aezoo.serving.server [REF ...] [--host 127.0.0.1] [--port 8000]
-        [--max-batch-size 1024] [--max-body-bytes 67108864] [--threads 0]
-        [--log-level info]
+    python -m aezoo.serving.server [REF ...] [--host 127.0.0.1] [--port 8000] [flags]
 
-``REF`` is a registry reference (``name``, ``name@3``, ``name@production``) or
-an artifact directory; with none, every model in the local registry
-(``$AEZOO_HOME``) is served. Models are loaded before the socket opens, so a
-bad ref fails at once with exit status 1; once listening, one line on stdout
-says where and gives a ready-to-paste ``curl`` call.
+``REF`` is a registry reference (``name``, ``name@3``, ``name@production``) or an artifact
+directory; with none, every model in the local registry (``$AEZOO_HOME``) is served.
+Start-up is ordered so that every known failure is one line on stderr and exit status 1,
+before anything is listening: settings are validated, the socket is bound (a busy port or
+a port out of range says so), then models are loaded, verified and warmed up. Once
+listening, one line on stdout says where and gives a ready-to-paste ``curl`` call.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import logging
+import socket
 import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from aezoo.errors import AezooError
-from aezoo.runtime.loading import load_models
+from aezoo.errors import AezooError, ConfigError
 from aezoo.runtime.model import OnnxModel
 from aezoo.serving.app import create_app
-from aezoo.serving.settings import ServeSettings, add_serve_arguments, settings_from_args
+from aezoo.serving.engine import Engine
+from aezoo.serving.settings import (
+    ServeSettings,
+    add_serve_arguments,
+    describe_validation_error,
+    settings_from_args,
+)
 
 
 def ready_message(base_url: str, models: dict[str, OnnxModel]) -> str:
@@ -48,6 +55,43 @@ def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0 = any free one).
+
+    Raises:
+        ConfigError: the address is in use, not allowed, or not an address of this machine.
+    """
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except (OSError, OverflowError) as e:
+        raise ConfigError(f"cannot listen on {host}:{port}: {e}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"port {port} on {host} is already in use (another server?); "
+                "pick another with --port, or --port 0 for any free port"
+            ) from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def configure_logging(level: str) -> None:
+    """aezoo's own log lines (swaps, failed loads, dropped clients) beside uvicorn's."""
+    log = logging.getLogger("aezoo")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(level.upper())
+
+
 def serve(
     refs: list[str] | None = None,
     host: str | None = None,
@@ -55,19 +99,22 @@ def serve(
     settings: ServeSettings | None = None,
     log_level: str = "info",
 ) -> None:
-    """Load models and serve them over HTTP until interrupted (SIGINT/SIGTERM).
+    """Bind, load models and serve them over HTTP until interrupted (SIGINT/SIGTERM).
 
     Args:
-        refs: models to serve (see :func:`load_models`); ``None`` uses ``settings.models``.
+        refs: models to serve (see :meth:`ModelPool.load`); ``None`` uses ``settings.models``.
         host, port: override ``settings.host`` / ``settings.port`` (port 0 picks a free one).
-        settings: limits and threads; default :class:`ServeSettings()`.
+        settings: limits, batching, threads; default :class:`ServeSettings()`.
         log_level: uvicorn's log level.
 
     Raises:
         pydantic.ValidationError: an override is invalid (e.g. port 70000).
-        ConfigError, ModelNotFoundError, ArtifactError: models could not be loaded.
+        ConfigError: the port is busy, or the models could not be loaded.
+        ModelNotFoundError, ArtifactError: unknown ref, broken artifact.
     """
     import uvicorn
+
+    from aezoo.serving.protocol import guarded_protocol
 
     overrides = {"models": refs, "host": host, "port": port}
     settings = ServeSettings.model_validate(
@@ -76,30 +123,53 @@ def serve(
             **{k: v for k, v in overrides.items() if v is not None},
         }
     )
-    models = load_models(settings.models, settings.threads)
-    app = create_app(models, settings)
+    configure_logging(log_level)
+    sock = bind(settings.host, settings.port)
+    try:
+        engine = Engine(settings)
+        pool = engine.new_pool()
+        pool.load(settings.models)  # verified and warmed up before anything listens
+        engine.set_pool(pool)
+        app = create_app(settings=settings, engine=engine)
+    except BaseException:
+        sock.close()
+        raise
+    pool.watch(settings.poll_interval_s)
+    models = {m.name: m.model for m in pool.all()}
+    reject = engine.metrics.rejections.labels("connections").inc
 
     class _Server(uvicorn.Server):
         async def startup(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
             await super().startup(sockets)
-            if self.started and self.servers and self.servers[0].sockets:
-                bound = self.servers[0].sockets[0].getsockname()[1]
+            if self.started:
+                bound = sock.getsockname()[1]
                 print(ready_message(_url(settings.host, bound), models), flush=True)
 
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level)
-    _Server(config).run()
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        http=guarded_protocol(settings, reject),
+        timeout_keep_alive=int(max(1, settings.keep_alive_s)),
+        timeout_graceful_shutdown=10,
+    )
+    try:
+        _Server(config).run(sockets=[sock])
+    finally:
+        pool.close()
+        sock.close()
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """Serve from parsed flags; one line and exit status 1 on a known error."""
+    """Serve from parsed flags; one line on stderr and exit status 1 on a known error."""
     try:
         settings = settings_from_args(args)
     except ValidationError as e:
-        parser.error(str(e))
+        print(f"aezoo serve: error: {describe_validation_error(e)}", file=sys.stderr)
+        return 2
     try:
         serve(settings=settings, log_level=args.log_level)
     except AezooError as e:
-        print(f"aezoo: cannot serve: {e}", file=sys.stderr)
+        print(f"aezoo serve: cannot serve: {e}", file=sys.stderr)
         return 1
     return 0
 

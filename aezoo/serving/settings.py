@@ -4,21 +4,83 @@ so the ``aezoo`` CLI can build its parser without the ``[serve]`` extra)."""
 from __future__ import annotations
 
 import argparse
+import os
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+API_KEY_ENV = "AEZOO_API_KEY"
 
 
 class ServeSettings(BaseModel):
-    """Settings of one server; validated where they are set (unknown keys rejected)."""
+    """Settings of one server; validated where they are set (unknown keys rejected).
+
+    Memory is bounded by these settings whatever clients send: at most
+    ``max_inflight_body_bytes`` of request bodies are held at once (more -> 429), a JSON
+    body may not be longer than ``max_batch_size`` samples of the model can take (about
+    ``JSON_BYTES_PER_NUMBER`` bytes per number) nor hold more numbers, and each model queues
+    at most ``max_queue`` samples.
+    """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     host: str = "127.0.0.1"  # "0.0.0.0" to listen on every interface (containers)
     port: int = Field(8000, ge=0, le=65535)  # 0 picks a free port
-    max_batch_size: int = Field(1024, ge=1)  # samples per request; more -> 413
-    max_body_bytes: int = Field(64 * 2**20, ge=1)  # request body bytes; more -> 413
     models: list[str] = Field(default_factory=list)  # refs or paths; empty = whole registry
-    threads: int = Field(0, ge=0)  # onnxruntime intra-op threads per session; 0 = its default
+    # -- batching (per model) --
+    max_batch_size: int = Field(1024, ge=1, le=65536)  # samples per request and per run
+    max_queue_delay_ms: float = Field(2.0, ge=0, le=60_000)  # wait for more requests (ms)
+    max_queue: int = Field(8192, ge=1)  # samples queued per model; more -> 429
+    # -- memory and connections --
+    max_body_bytes: int = Field(64 * 2**20, ge=1)  # hard cap on one request body; more -> 413
+    max_inflight_body_bytes: int = Field(256 * 2**20, ge=1)  # all bodies held; more -> 429
+    max_connections: int = Field(1024, ge=1)  # open connections; more -> 429 and close
+    header_timeout_s: float = Field(10.0, gt=0)  # request line + headers must arrive within
+    body_timeout_s: float = Field(60.0, gt=0)  # the whole body must arrive within
+    keep_alive_s: float = Field(5.0, gt=0)  # idle keep-alive connections are closed after
+    # -- runtime --
+    threads: int = Field(0, ge=0)  # onnxruntime intra-op threads per session; 0 = physical cores
+    device: str = Field("auto", pattern="^(auto|cpu|cuda)$")  # onnxruntime execution provider
+    poll_interval_s: float = Field(2.0, ge=0)  # registry poll for alias moves; 0 = never
+    # -- safety --
+    api_key: SecretStr | None = None  # Bearer token required on every route but /health/*
+    cors_origins: list[str] = Field(default_factory=list)  # CORS off unless origins are named
+    # -- gallery --
+    ui: bool = True  # the gallery and playground at /; False = the API only (--no-ui)
+
+
+# (group, flag, settings field, help); the type and default come from the field
+FLAGS: list[tuple[str, str, str, str]] = [
+    ("", "--host", "host", "interface to bind (default %(default)s; 0.0.0.0 in containers)"),
+    ("", "--port", "port", "TCP port (default %(default)s; 0 = any free port)"),
+    ("batching (per model)", "--max-batch-size", "max_batch_size",
+     "most samples in one request and in one merged run; more -> HTTP 413 (default %(default)s)"),
+    ("batching (per model)", "--max-queue-delay-ms", "max_queue_delay_ms",
+     "longest wait for more requests to merge, while others are in flight (default %(default)s)"),
+    ("batching (per model)", "--max-queue", "max_queue",
+     "most samples queued per model; more -> HTTP 429 with Retry-After (default %(default)s)"),
+    ("limits", "--max-body-bytes", "max_body_bytes",
+     "largest request body in bytes; more -> HTTP 413 (default %(default)s; a JSON body is "
+     "also capped by what --max-batch-size samples can take)"),
+    ("limits", "--max-inflight-body-bytes", "max_inflight_body_bytes",
+     "request body bytes held at once by the whole server; more -> HTTP 429 (default %(default)s)"),
+    ("limits", "--max-connections", "max_connections",
+     "open connections; a connection beyond it gets HTTP 429 and is closed (default %(default)s)"),
+    ("limits", "--header-timeout", "header_timeout_s",
+     "seconds for a request's line and headers to arrive; slower clients are dropped (default %(default)s)"),
+    ("limits", "--body-timeout", "body_timeout_s",
+     "seconds for a request's whole body to arrive; slower clients are dropped (default %(default)s)"),
+    ("limits", "--keep-alive", "keep_alive_s",
+     "seconds an idle keep-alive connection stays open (default %(default)s)"),
+    ("runtime", "--threads", "threads",
+     "onnxruntime intra-op threads per session (default 0 = one per physical core)"),
+    ("runtime", "--device", "device",
+     "onnxruntime execution provider: cuda needs aezoo[gpu] (onnxruntime-gpu) and a GPU; "
+     "auto = cuda where available (default %(default)s)"),
+    ("runtime", "--poll-interval", "poll_interval_s",
+     "seconds between registry checks for alias moves; 0 = never (default %(default)s)"),
+]  # fmt: skip
+FLAG_OF = {field: flag for _, flag, field, _ in FLAGS}
+FLAG_OF |= {"models": "MODEL", "cors_origins": "--cors-origin", "api_key": "--api-key"}
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,114 +91,57 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         nargs="*",
         metavar="MODEL",
         help="registry reference name[@version|@alias] or artifact directory; "
-        "none = every registered and bundled model",
+        "none = every registered and bundled model. name and name@alias follow the alias: "
+        "a new version is loaded, warmed up and swapped in without failing a request",
+    )
+    groups: dict[str, argparse._ActionsContainer] = {"": p}
+    for group, flag, field, text in FLAGS:
+        g = groups.setdefault(group, p.add_argument_group(group))
+        default = getattr(d, field)
+        extra = {"choices": ["auto", "cpu", "cuda"]} if field == "device" else {}
+        g.add_argument(flag, dest=field, type=type(default), default=default, help=text, **extra)
+    g = groups.setdefault("safety", p.add_argument_group("safety"))
+    g.add_argument(
+        "--api-key",
+        default=None,
+        help="require 'Authorization: Bearer KEY' on every route but /health/* and /v2/health/* "
+        f"(default: ${API_KEY_ENV} if set, else no key)",
+    )
+    g.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="allow browser calls from ORIGIN (repeatable; '*' = any); CORS is off without it",
     )
     p.add_argument(
-        "--host",
-        default=d.host,
-        help="interface to bind (default %(default)s; 0.0.0.0 in containers)",
-    )
-    p.add_argument(
-        "--port", type=int, default=d.port, help="TCP port (default %(default)s; 0 = any free port)"
-    )
-    p.add_argument(
-        "--max-batch-size",
-        type=int,
-        default=d.max_batch_size,
-        help="most samples one request may send; more -> HTTP 413 (default %(default)s)",
-    )
-    p.add_argument(
-        "--max-body-bytes",
-        type=int,
-        default=d.max_body_bytes,
-        help="largest request body in bytes; more -> HTTP 413 (default %(default)s)",
-    )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=d.threads,
-        help="onnxruntime intra-op threads per session (default 0 = onnxruntime decides)",
+        "--no-ui",
+        dest="ui",
+        action="store_false",
+        help="no gallery and playground at / (the HTTP API only)",
     )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
 def settings_from_args(args: argparse.Namespace) -> ServeSettings:
     """Validated settings from parsed flags (raises pydantic.ValidationError)."""
+    key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV) or None
+    values = {field: getattr(args, field) for _, _, field, _ in FLAGS}
     return ServeSettings(
-        host=args.host,
-        port=args.port,
-        max_batch_size=args.max_batch_size,
-        max_body_bytes=args.max_body_bytes,
-        models=args.refs,
-        threads=args.threads,
+        **values, models=args.refs, api_key=key, cors_origins=args.cors_origin, ui=args.ui
     )
 
 
-class RaySettings(BaseModel):
-    """How ``aezoo serve --engine ray`` deploys the app on Ray Serve (validated here)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    address: str | None = None  # cluster to join ("auto", "HOST:PORT"); None = a local one
-    replicas: int = Field(1, ge=1)  # fixed replica count (ignored with autoscaling)
-    min_replicas: int | None = Field(None, ge=0)  # autoscaling when both bounds are set
-    max_replicas: int | None = Field(None, ge=1)
-    target_ongoing_requests: float = Field(32, gt=0)  # per replica, for the autoscaler
-    max_ongoing_requests: int = Field(1024, ge=1)  # per replica; the app's own limits act first
-    cpus_per_replica: float = Field(1, gt=0)  # Ray CPUs reserved per replica
-
-
-def _autoscale(text: str) -> tuple[int, int]:
-    lo, sep, hi = text.partition(":")
-    if not (sep and lo.isdigit() and hi.isdigit() and int(hi) >= max(1, int(lo))):
-        raise argparse.ArgumentTypeError(
-            f"expected MIN:MAX with 0 <= MIN <= MAX, MAX >= 1; got {text!r}"
-        )
-    return int(lo), int(hi)
-
-
-def add_engine_arguments(p: argparse.ArgumentParser) -> None:
-    """``--engine`` and the Ray Serve flags of ``aezoo serve`` (no Ray import)."""
-    d = RaySettings()
-    p.add_argument(
-        "--engine",
-        choices=["uvicorn", "ray"],
-        default="uvicorn",
-        help="uvicorn: one process (default); ray: Ray Serve replicas (needs the [ray] extra)",
-    )
-    g = p.add_argument_group("--engine ray")
-    g.add_argument("--address", help="Ray cluster to join (auto, HOST:PORT); default a local one")
-    g.add_argument(
-        "--replicas", type=int, default=d.replicas, help="replicas (default %(default)s)"
-    )
-    g.add_argument(
-        "--autoscale",
-        type=_autoscale,
-        metavar="MIN:MAX",
-        help="let Ray Serve scale replicas between MIN and MAX instead of --replicas",
-    )
-    g.add_argument(
-        "--target-ongoing-requests",
-        type=float,
-        default=d.target_ongoing_requests,
-        help="autoscaling target of requests in flight per replica (default %(default)s)",
-    )
-    g.add_argument(
-        "--cpus-per-replica",
-        type=float,
-        default=d.cpus_per_replica,
-        help="Ray CPUs per replica, also its onnxruntime threads (default %(default)s)",
-    )
-
-
-def ray_settings_from_args(args: argparse.Namespace) -> RaySettings:
-    """Validated Ray settings from parsed flags (raises pydantic.ValidationError)."""
-    lo, hi = args.autoscale or (None, None)
-    return RaySettings(
-        address=args.address,
-        replicas=args.replicas,
-        min_replicas=lo,
-        max_replicas=hi,
-        target_ongoing_requests=args.target_ongoing_requests,
-        cpus_per_replica=args.cpus_per_replica,
-    )
+def describe_validation_error(e: Exception) -> str:
+    """One line for a pydantic ValidationError of :class:`ServeSettings`, in flag terms,
+    e.g. ``--port must be less than or equal to 65535, got 99999``."""
+    errors = e.errors() if hasattr(e, "errors") else []
+    if not errors:
+        return str(e).splitlines()[0]
+    parts = []
+    for err in errors:
+        field = str(err["loc"][0]) if err["loc"] else "settings"
+        flag = FLAG_OF.get(field, "--" + field.replace("_", "-"))
+        msg = err["msg"].replace("Input should be", "must be").replace("String should", "must")
+        parts.append(f"{flag} {msg}, got {err.get('input')!r}")
+    return "; ".join(parts)

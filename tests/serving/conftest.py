@@ -155,7 +155,7 @@ BAD_CASES: list[tuple[str, str, str, Any, int, str, tuple[str, ...]]] = [
         b" " * (MAX_BODY + 1),
         413,
         "body_too_large",
-        (f"max_body_bytes={MAX_BODY}",),
+        ("above the limit", f"{MAX_BATCH} samples x {N} numbers", f"max_batch_size={MAX_BATCH}"),
     ),
     (
         "unknown-model",

@@ -44,7 +44,11 @@ def test_health(client: TestClient) -> None:
     assert client.get("/health/live").json() == {"status": "live"}
     ready = client.get("/health/ready")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "models": ["sda-tiny", "sda-tiny-nohead"]}
+    assert ready.json() == {
+        "status": "ready",
+        "models": ["sda-tiny", "sda-tiny-nohead"],
+        "versions": {"sda-tiny": "1", "sda-tiny-nohead": "1"},
+    }
 
 
 def test_list_models_and_card(client: TestClient) -> None:
@@ -130,10 +134,10 @@ def test_validation_details_are_listed(client: TestClient) -> None:
 def test_unexpected_failure_is_a_uniform_500(
     client: TestClient, models: dict[str, OnnxModel], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def boom(x: object) -> None:
+    def boom(op: str, x: object) -> None:
         raise RuntimeError("onnxruntime exploded")
 
-    monkeypatch.setattr(models["sda-tiny"], "encode", boom)
+    monkeypatch.setattr(models["sda-tiny"], "compute", boom)
     response = client.post("/v1/models/sda-tiny/encode", json={"inputs": [[0.0] * N]})
     assert response.status_code == 500
     assert response.json()["error"]["type"] == "internal_error"
@@ -251,7 +255,7 @@ def test_chunked_body_above_limit(client: TestClient) -> None:
     chunks = iter([b"[" * 1_000_000] * 3)  # no Content-Length: counted while streaming
     response = client.post("/v1/models/sda-tiny/encode", content=chunks)
     assert response.status_code == 413
-    assert "max_body_bytes=2000000" in response.json()["error"]["message"]
+    assert f"max_batch_size={MAX_BATCH}" in response.json()["error"]["message"]
 
 
 def test_docs_page_needs_no_internet(client: TestClient) -> None:

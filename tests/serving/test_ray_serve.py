@@ -15,7 +15,8 @@ import pytest
 from pydantic import ValidationError
 
 import aezoo
-from aezoo.serving.settings import add_engine_arguments, add_serve_arguments, ray_settings_from_args
+from aezoo.serving.ray_settings import add_engine_arguments, ray_settings_from_args
+from aezoo.serving.settings import add_serve_arguments
 from tests.serving.conftest import running_server
 
 RAY_SERVE = ("-m", "aezoo", "serve", "--engine", "ray")

@@ -1,0 +1,289 @@
+"""Dynamic batching: concurrent requests for one model merged into one onnxruntime run.
+
+A :class:`Batcher` owns one worker thread per model. Callers :meth:`~Batcher.submit` a
+checked ``(n, n_features)`` batch for one operation and get a
+:class:`concurrent.futures.Future`; the worker takes the oldest request, adds every queued
+request of the same operation while the merged batch stays within ``max_batch_size``,
+runs the model once and hands each caller its rows back. Only one run is in flight per
+batcher (and per ``run_lock``, which a server shares between its models), so onnxruntime's
+intra-op threads never compete with a second run for the cores.
+
+How long the worker waits for more requests (the policy of Triton's dynamic batcher with
+``max_queue_delay_microseconds``, made adaptive): at most ``max_queue_delay_ms`` after the
+oldest request arrived, and only while other requests announced with :meth:`Batcher.expect`
+are still on their way (being read or parsed, or about to come back from a client whose
+answer is being written). A lone client never waits; 64 clients form batches.
+
+The queue is bounded in samples (``max_queue``): beyond it :meth:`~Batcher.submit` raises
+:class:`QueueFullError` at once (a server answers 429), so memory and latency stay bounded.
+
+In-process use::
+
+    from aezoo import load
+    from aezoo.runtime.batcher import Batcher, BatchSettings
+
+    with Batcher(load("sda-mnist"), BatchSettings(max_queue_delay_ms=2)) as b:
+        codes = b.run("encode", x)                 # blocking, x: (n, 784) float32
+        future = b.submit("encode", x)             # concurrent.futures.Future[BatchResult]
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from aezoo.errors import AezooError
+from aezoo.runtime.model import BATCH_OPS, BatchOp, OnnxModel
+
+
+class QueueFullError(AezooError):
+    """The model's queue holds ``max_queue`` samples already: try again later.
+
+    Attributes:
+        retry_after_s: a hint for ``Retry-After`` (seconds, >= 1).
+    """
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class BatcherClosedError(AezooError):
+    """The batcher was closed (its model was swapped out or the server is stopping)."""
+
+
+class BatchSettings(BaseModel):
+    """Batching limits of one model, validated where they are set (Triton's names).
+
+    Attributes:
+        max_batch_size: most samples in one run (and in one request).
+        max_queue_delay_ms: longest wait for more requests after the oldest queued one
+            arrived, in milliseconds (0 = never wait; requests still merge while a run is
+            in flight).
+        max_queue: most samples queued (not yet running) per model; more -> QueueFullError.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_batch_size: int = Field(1024, ge=1, le=1 << 20)
+    max_queue_delay_ms: float = Field(2.0, ge=0.0, le=60_000.0)
+    max_queue: int = Field(8192, ge=1)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """One request's answer from a merged run.
+
+    Attributes:
+        output: this request's rows of the run's output, ``(n, ...)``.
+        queue_s: seconds from :meth:`Batcher.submit` to the start of the run.
+        compute_s: seconds the merged run took.
+        batch_size: samples in the merged run (this request's and the others').
+    """
+
+    output: np.ndarray
+    queue_s: float
+    compute_s: float
+    batch_size: int
+
+
+BatchObserver = Callable[[str, int, list[float], float], None]
+"""``(op, batch_size, queue_seconds_per_request, compute_seconds)``, called after each run."""
+
+
+@dataclass
+class _Item:
+    op: str
+    x: Any  # (n, n_features) float32, or a callable for a solo task
+    n: int
+    future: Future[BatchResult]
+    t_submit: float
+
+
+class Batcher:
+    """Per-model dynamic batcher (see the module docstring).
+
+    Args:
+        model: the loaded model; :meth:`OnnxModel.compute` runs merged batches.
+        settings: limits; default :class:`BatchSettings()`.
+        run_lock: held around each run; share one between models so that only one run
+            uses the cores at a time (default: a lock of this batcher's own).
+        observer: called after each run (metrics); exceptions in it are not caught.
+
+    Raises:
+        ValueError: ``settings.max_batch_size`` is not positive (from pydantic).
+    """
+
+    def __init__(
+        self,
+        model: OnnxModel,
+        settings: BatchSettings | None = None,
+        run_lock: threading.Lock | None = None,
+        observer: BatchObserver | None = None,
+    ) -> None:
+        self.model = model
+        self.settings = settings or BatchSettings()
+        self._run_lock = run_lock or threading.Lock()
+        self._observer = observer
+        self._cond = threading.Condition()
+        self._queue: collections.deque[_Item] = collections.deque()
+        self._queued_samples = 0
+        self._expected = 0  # requests announced with expect() and not yet finished
+        self._closed = False
+        self._thread = threading.Thread(
+            target=self._work, name=f"aezoo-batcher-{model.name}", daemon=True
+        )
+        self._thread.start()
+
+    # -- public ------------------------------------------------------------
+    @property
+    def queued_samples(self) -> int:
+        """Samples waiting (not yet running)."""
+        return self._queued_samples
+
+    @contextlib.contextmanager
+    def expect(self) -> Iterator[None]:
+        """Announce a request that will :meth:`submit` soon (held until it is answered).
+
+        While announced requests are not all in the queue, the worker waits (up to
+        ``max_queue_delay_ms``) for them before it runs.
+        """
+        with self._cond:
+            self._expected += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._expected -= 1
+                self._cond.notify()
+
+    def submit(self, op: BatchOp, x: np.ndarray) -> Future[BatchResult]:
+        """Queue a checked batch for ``op`` (see :meth:`OnnxModel.compute`).
+
+        Args:
+            op: ``"encode"``, ``"denoise"`` or ``"predict_proba"``.
+            x: float32 ``(n, n_features)`` from :meth:`OnnxModel.check_inputs`,
+                ``1 <= n <= max_batch_size``.
+
+        Returns:
+            A future of this request's :class:`BatchResult`; it raises what the run raised.
+
+        Raises:
+            ValueError: unknown op, or ``n`` outside ``[1, max_batch_size]``.
+            QueueFullError: the queue would exceed ``max_queue`` samples.
+            BatcherClosedError: :meth:`close` was called.
+        """
+        if op not in BATCH_OPS:
+            raise ValueError(f"op must be one of {BATCH_OPS}, got {op!r}")
+        n = int(x.shape[0])
+        if not 1 <= n <= self.settings.max_batch_size:
+            raise ValueError(f"batch of {n} samples; expected 1..{self.settings.max_batch_size}")
+        return self._put(_Item(op, x, n, Future(), time.perf_counter()))
+
+    def submit_task(self, fn: Callable[[], np.ndarray], samples: int = 1) -> Future[BatchResult]:
+        """Queue a call that runs alone in the worker (e.g. interpolate), under the same
+        queue bound and run lock as batched operations."""
+        return self._put(_Item("task", fn, samples, Future(), time.perf_counter()))
+
+    def run(self, op: BatchOp, x: Any) -> np.ndarray:
+        """Blocking: check ``x`` (any form :meth:`OnnxModel.check_inputs` accepts), submit
+        it and return its output rows."""
+        return self.submit(op, self.model.check_inputs(x)).result().output
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Refuse new requests, finish the queued ones, stop the worker."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+
+    def __enter__(self) -> Batcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals ---------------------------------------------------------
+    def _put(self, item: _Item) -> Future[BatchResult]:
+        with self._cond:
+            if self._closed:
+                raise BatcherClosedError(f"the batcher of {self.model.name!r} is closed")
+            if self._queued_samples + item.n > self.settings.max_queue:
+                raise QueueFullError(
+                    f"model {self.model.name!r} is overloaded: {self._queued_samples} samples "
+                    f"queued, max_queue={self.settings.max_queue}; retry shortly"
+                )
+            self._queue.append(item)
+            self._queued_samples += item.n
+            self._cond.notify()
+        return item.future
+
+    def _take(self) -> list[_Item] | None:
+        """The next batch: the oldest item and the queued items of its op that fit."""
+        limit, delay = self.settings.max_batch_size, self.settings.max_queue_delay_ms / 1e3
+        with self._cond:
+            while not self._queue:
+                if self._closed:
+                    return None
+                self._cond.wait()
+            first = self._queue[0]
+            if first.op != "task":
+                deadline = first.t_submit + delay
+                while not self._closed:
+                    same = sum(i.n for i in self._queue if i.op == first.op)
+                    on_the_way = self._expected - len(self._queue)
+                    left = deadline - time.perf_counter()
+                    if same >= limit or on_the_way <= 0 or left <= 0:
+                        break
+                    self._cond.wait(left)
+            batch, size, keep = [first], first.n, collections.deque()
+            full = first.op == "task"  # a task runs alone
+            for item in list(self._queue)[1:]:
+                if not full and item.op == first.op and size + item.n <= limit:
+                    batch.append(item)
+                    size += item.n
+                else:
+                    full = full or item.op == first.op  # keep FIFO order within an op
+                    keep.append(item)
+            self._queue = keep
+            self._queued_samples -= size
+            return batch
+
+    def _work(self) -> None:
+        while (batch := self._take()) is not None:
+            live = [i for i in batch if i.future.set_running_or_notify_cancel()]
+            if live:
+                self._run(live)
+
+    def _run(self, batch: list[_Item]) -> None:
+        op, start = batch[0].op, time.perf_counter()
+        try:
+            with self._run_lock:
+                start = time.perf_counter()
+                if op == "task":
+                    outputs = [batch[0].x()]
+                else:
+                    x = batch[0].x if len(batch) == 1 else np.concatenate([i.x for i in batch])
+                    out = self.model.compute(op, x)  # type: ignore[arg-type]
+                    cuts = np.cumsum([i.n for i in batch[:-1]])
+                    outputs = np.split(out, cuts) if len(batch) > 1 else [out]
+            compute = time.perf_counter() - start
+        except BaseException as e:  # every waiting caller learns why
+            for item in batch:
+                item.future.set_exception(e)
+            return
+        size = sum(i.n for i in batch)
+        waits = [start - i.t_submit for i in batch]
+        for item, rows, wait in zip(batch, outputs, waits, strict=True):
+            item.future.set_result(BatchResult(rows, wait, compute, size))
+        if self._observer is not None:
+            self._observer(op, size, waits, compute)

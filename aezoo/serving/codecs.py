@@ -1,0 +1,209 @@
+"""Request bodies to checked arrays, and arrays to answers: JSON and ``application/x-npy``.
+
+JSON stays strict. A batch body goes first through a fast path that never builds a
+Python object per number: its bytes, less digits, number signs, brackets, commas and
+whitespace, must be exactly ``{"inputs":}`` (so there is no string, boolean, null, object,
+NaN or extra field anywhere), then simdjson (a validating parser: RFC 8259 numbers only)
+parses it and copies the numbers straight into a float64 buffer. The nesting is checked
+against the model's layout (``(batch, n_features)`` or ``(batch, *input.shape)``) by
+counting brackets and row lengths. Anything else, valid or not, takes the full path
+(:func:`aezoo.serving.schemas.parse_request`: pydantic strict mode), which gives every
+error its precise message; both paths accept exactly the same bodies.
+
+``.npy`` bodies (``numpy.save``'s format, version 1.0 or 2.0) are read without pickle:
+the header is parsed first (at most ``NPY_HEADER_BYTES``), the dtype must be float32 or
+float64 and the data length must equal what the header's shape needs before anything is
+allocated; the array then views the body's bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import numpy as np
+import orjson
+import simdjson
+
+from aezoo.errors import InputError
+from aezoo.runtime.model import MAX_INTERPOLATION_STEPS, OnnxModel
+from aezoo.serving import schemas as s
+from aezoo.serving.limits import NPY_HEADER_BYTES
+
+JSON = "application/json"
+NPY = "application/x-npy"
+_NUMERIC = b"0123456789.eE+-,[] \t\r\n"
+_BATCH_RESIDUE = b'{"inputs":}'
+
+
+def media_type(content_type: str | None) -> str:
+    """``JSON`` or ``NPY`` for a request's ``Content-Type`` (none = JSON).
+
+    Raises:
+        UnsupportedMediaTypeError: any other media type.
+    """
+    if not content_type:
+        return JSON
+    base = content_type.split(";", 1)[0].strip().lower()
+    if base in (JSON, NPY):
+        return base
+    raise s.UnsupportedMediaTypeError(
+        f"Content-Type {base!r} is not supported; send application/json "
+        "or application/x-npy (numpy.save's format)"
+    )
+
+
+def wants_npy(accept: str | None) -> bool:
+    """Whether the ``Accept`` header asks for ``application/x-npy``."""
+    return bool(accept) and NPY in accept.lower()  # type: ignore[union-attr]
+
+
+# -- JSON ------------------------------------------------------------------------------
+
+
+def _fast_json_batch(body: bytes, model: OnnxModel) -> np.ndarray | None:
+    """The fast path (module docstring): a (batch, n_features) float32 array, or ``None``
+    when the body is not a plain, well-shaped batch of numbers."""
+    if body.translate(None, _NUMERIC) != _BATCH_RESIDUE:
+        return None
+    spec = model.config.input
+    n, shape = spec.n_features, tuple(spec.shape or ())
+    parser = simdjson.Parser()
+    try:
+        inputs = parser.parse(body)["inputs"]
+        batch = len(inputs)
+        flat = np.frombuffer(inputs.as_buffer(of_type="d"), dtype=np.float64)
+        if batch == 0 or flat.size != batch * n:
+            return None
+        opens = body.count(b"[")
+        if opens == 1 + batch:  # flat samples: no array inside any sample
+            if any(len(sample) != n for sample in inputs):
+                return None
+        elif len(shape) == 2 and opens == 1 + batch * (1 + shape[0]):
+            rows, cols = shape
+            for sample in inputs:
+                if len(sample) != rows or any(len(row) != cols for row in sample):
+                    return None
+        else:
+            return None
+        del inputs
+    except (ValueError, TypeError, RuntimeError, AttributeError, KeyError, IndexError):
+        return None
+    with np.errstate(over="ignore"):  # beyond float32 -> inf; check_inputs names it
+        return flat.astype(np.float32).reshape(batch, n)
+
+
+def json_batch(body: bytes, model: OnnxModel, max_batch_size: int) -> np.ndarray:
+    """A strict JSON ``{"inputs": [...]}`` body as a checked ``(batch, n_features)`` float32.
+
+    Raises:
+        MalformedJSONError, RequestValidationFailed: not JSON, or not the schema.
+        BatchTooLargeError: more than ``max_batch_size`` samples.
+        InputError: shape, ragged rows, NaN/Inf, value range (see ``check_inputs``).
+    """
+    x = _fast_json_batch(body, model)
+    if x is None:
+        req = s.parse_request(body, s.BatchRequest)
+        check_batch_size(len(req.inputs), max_batch_size)
+        x = s.to_array(req.inputs, "inputs")
+    check_batch_size(x.shape[0], max_batch_size)
+    return model.check_inputs(x)
+
+
+def json_interpolate(body: bytes, model: OnnxModel) -> tuple[np.ndarray, np.ndarray, int]:
+    """``{"a", "b", "steps"}`` as two checked samples and the step count."""
+    req = s.parse_request(body, s.InterpolateRequest)
+    return s.to_array(req.a, "a"), s.to_array(req.b, "b"), req.steps
+
+
+def check_batch_size(n: int, max_batch_size: int) -> None:
+    if n > max_batch_size:
+        raise s.BatchTooLargeError(
+            f"batch of {n} samples exceeds max_batch_size={max_batch_size}; "
+            f"split it into requests of at most {max_batch_size} samples"
+        )
+
+
+# -- npy -------------------------------------------------------------------------------
+
+
+def read_npy(body: bytes, what: str = "body") -> np.ndarray:
+    """A ``.npy`` body as a float array viewing ``body`` (no pickle, no copy).
+
+    Raises:
+        InputError: not ``.npy``, a header over ``NPY_HEADER_BYTES``, a dtype other than
+            float32/float64, or data shorter/longer than the header's shape needs.
+    """
+    f = io.BytesIO(body[:NPY_HEADER_BYTES])
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f, NPY_HEADER_BYTES)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f, NPY_HEADER_BYTES)
+        else:
+            raise ValueError(f"format version {version} (1.0 and 2.0 are read)")
+    except (ValueError, SyntaxError, EOFError) as e:
+        raise InputError(f"{what} is not a readable .npy array: {e}") from None
+    if dtype.kind != "f" or dtype.itemsize not in (4, 8):
+        raise InputError(f"{what}: .npy dtype must be float32 or float64, got {dtype}")
+    count = int(np.prod(shape, dtype=np.int64))
+    offset = f.tell()
+    if len(body) - offset != count * dtype.itemsize:
+        raise InputError(
+            f"{what}: .npy header says shape {tuple(shape)} ({count * dtype.itemsize} bytes of "
+            f"{dtype}) but {len(body) - offset} data bytes follow"
+        )
+    arr = np.frombuffer(body, dtype=dtype, count=count, offset=offset)
+    arr = arr.reshape(shape, order="F" if fortran else "C")
+    if arr.dtype != np.float32 or not arr.dtype.isnative:
+        with np.errstate(over="ignore"):
+            arr = arr.astype(np.float32)
+    return arr
+
+
+def npy_batch(body: bytes, model: OnnxModel, max_batch_size: int) -> np.ndarray:
+    """An ``.npy`` batch (or one sample) as a checked ``(batch, n_features)`` float32."""
+    x = model.check_inputs(read_npy(body))
+    check_batch_size(x.shape[0], max_batch_size)
+    return x
+
+
+def npy_interpolate(body: bytes, model: OnnxModel, steps: str | None) -> tuple[Any, Any, int]:
+    """An ``.npy`` of shape ``(2, n_features)`` or ``(2, *input.shape)`` (a and b) and the
+    ``steps`` query parameter (default 8)."""
+    pair = model.check_inputs(read_npy(body))
+    if pair.shape[0] != 2:
+        raise InputError(f"an .npy interpolate body holds a and b: 2 samples, got {pair.shape[0]}")
+    try:
+        n = int(steps) if steps is not None else 8
+    except ValueError:
+        n = 0
+    if not 2 <= n <= MAX_INTERPOLATION_STEPS:
+        raise InputError(
+            f"steps must be an integer in [2, {MAX_INTERPOLATION_STEPS}], got {steps!r}"
+        )
+    return pair[0], pair[1], n
+
+
+# -- answers ---------------------------------------------------------------------------
+
+
+def npy_bytes(arr: np.ndarray) -> bytes:
+    """``numpy.save``'s bytes of ``arr`` (no pickle)."""
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
+def json_bytes(payload: dict[str, Any]) -> bytes:
+    """JSON of a payload whose arrays are numpy; float32 values are written in their
+    shortest round-trip form, so parsing them back to float32 gives the same bits."""
+    return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def class_names_header(names: list[str]) -> str:
+    """``X-Class-Names`` of an ``.npy`` classify answer: the JSON list of class names in
+    column order (ASCII-escaped)."""
+    return json.dumps(names, ensure_ascii=True, separators=(",", ":"))

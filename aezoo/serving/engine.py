@@ -1,0 +1,171 @@
+"""What the HTTP routes (v1 and OIP v2) share: the model pool, the limits, the metrics,
+and :meth:`Engine.infer`, the one way a checked batch reaches a model's batcher.
+
+Parsing and serialising run on the event loop when they are small (a thread hop costs more
+than parsing one sample) and in worker threads, at most one per core, when they are not;
+the model runs in its batcher's thread. So the event loop stays free for health checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+import anyio
+import numpy as np
+
+from aezoo.errors import OperationNotSupportedError
+from aezoo.registry.artifact import CARD, TRAINING
+from aezoo.runtime.batcher import BatcherClosedError, BatchResult, BatchSettings, QueueFullError
+from aezoo.runtime.model import BatchOp, OnnxModel, providers_for
+from aezoo.runtime.pool import ModelPool, Served
+from aezoo.serving import schemas as s
+from aezoo.serving.limits import BodyBudget
+from aezoo.serving.metrics import Metrics
+from aezoo.serving.settings import ServeSettings
+
+T = TypeVar("T")
+INLINE_BYTES = 64 * 1024  # bodies (and answers) up to this size are handled on the event loop
+_RETRIES = 3  # a batcher closed by a hot swap between lookup and submit: use the new one
+
+
+class Engine:
+    """Serving state of one app.
+
+    Attributes:
+        pool: the served models, ``None`` while loading.
+        status: ``"loading"``, ``"ready"`` or ``"failed"`` (then ``error`` says why).
+    """
+
+    def __init__(self, settings: ServeSettings) -> None:
+        self.settings = settings
+        self.pool: ModelPool | None = None
+        self.status, self.error = "loading", None
+        self.metrics = Metrics(settings.max_batch_size, lambda: self.pool)
+        self.budget = BodyBudget(settings.max_inflight_body_bytes)
+        self.cpu = anyio.CapacityLimiter(max(1, os.cpu_count() or 1))
+        self._cards: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def new_pool(self) -> ModelPool:
+        """An empty pool with this server's batching, threads, device and metrics hooks."""
+        st = self.settings
+        return ModelPool(
+            batch=BatchSettings(
+                max_batch_size=st.max_batch_size,
+                max_queue_delay_ms=st.max_queue_delay_ms,
+                max_queue=st.max_queue,
+            ),
+            threads=st.threads,
+            providers=providers_for(st.device),
+            observer_for=self.metrics.observer,
+            on_event=self.metrics.on_pool_event,
+        )
+
+    def set_pool(self, pool: ModelPool) -> None:
+        self.pool, self.status = pool, "ready"
+
+    # -- lookups -----------------------------------------------------------
+    def served(self, name: str, op: str | None = None) -> Served:
+        """The ready entry of ``name`` (that offers ``op``, when given).
+
+        Raises:
+            NotReadyError, ModelNotFoundError, OperationNotSupportedError.
+        """
+        if self.pool is None:
+            why = f": {self.error}" if self.error else ""
+            raise s.NotReadyError(f"models are not ready ({self.status}{why})")
+        served = self.pool.get(name)
+        if op is not None and op not in served.model.operations:
+            raise OperationNotSupportedError(
+                f"model {name!r} does not offer {op!r}; it offers {', '.join(served.model.operations)}"
+            )
+        return served
+
+    def card(self, served: Served) -> dict[str, Any]:
+        """Card data of a served version (spec, operations, metrics, README), cached."""
+        key = (served.name, served.version)
+        if key not in self._cards:
+            self._cards[key] = model_card(served.model)
+        return self._cards[key]
+
+    # -- work --------------------------------------------------------------
+    async def offload(self, big: bool, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` inline when small, else in a worker thread (one per core)."""
+        if not big:
+            return fn(*args)
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self.cpu)
+
+    async def infer(
+        self, name: str, served: Served, op: BatchOp, x: np.ndarray
+    ) -> tuple[BatchResult, Served]:
+        """Submit a checked batch to the model's batcher and await its rows.
+
+        A batcher closed by a hot swap between lookup and submit is replaced by the new
+        version's (the batch is checked again against it).
+
+        Raises:
+            OverloadedError: the model's queue is full (429).
+            whatever the run raised.
+        """
+
+        def submit(entry: Served, retry: bool) -> Future[BatchResult]:
+            rows = entry.model.check_inputs(x) if retry else x
+            return entry.batcher.submit(op, rows)
+
+        return await self._submit(name, served, submit)
+
+    async def run_task(
+        self, name: str, served: Served, fn: Callable[[OnnxModel], np.ndarray], samples: int
+    ) -> tuple[BatchResult, Served]:
+        """Like :meth:`infer` for a call that runs alone in the batcher (interpolate)."""
+
+        def submit(entry: Served, retry: bool) -> Future[BatchResult]:
+            return entry.batcher.submit_task(lambda: fn(entry.model), samples)
+
+        return await self._submit(name, served, submit)
+
+    async def _submit(
+        self, name: str, served: Served, submit: Callable[[Served, bool], Future[BatchResult]]
+    ) -> tuple[BatchResult, Served]:
+        for attempt in range(_RETRIES):
+            try:
+                future = submit(served, attempt > 0)
+            except BatcherClosedError:
+                served = self.served(name, None)
+                continue
+            except QueueFullError as e:
+                self.metrics.rejections.labels("queue_full").inc()
+                raise s.OverloadedError(str(e), "queue_full", e.retry_after_s) from None
+            return await asyncio.wrap_future(future), served
+        raise s.NotReadyError(f"model {name!r} is being swapped; retry")
+
+
+def model_card(m: OnnxModel) -> dict[str, Any]:
+    """A model's listing fields plus training metrics and README (``GET /v1/models/{name}``)."""
+    info = s.ModelInfo(
+        name=m.name,
+        version=m.version,
+        family=m.config.family,
+        operations=m.operations,
+        input=m.config.input,
+        n_components=m.config.n_components,
+        class_names=m.config.class_names,
+    ).model_dump(mode="json")
+    training = m.path / TRAINING
+    metrics = json.loads(training.read_text()).get("metrics") if training.is_file() else None
+    card = (m.path / CARD).read_text() if (m.path / CARD).is_file() else ""
+    return {**info, "metrics": metrics, "card": card}
+
+
+def timing_headers(result: BatchResult, served: Served) -> dict[str, str]:
+    """Per-answer timing (TEI's idea): queue and compute time in ms, the formed batch."""
+    return {
+        "x-queue-time-ms": f"{result.queue_s * 1e3:.3f}",
+        "x-compute-time-ms": f"{result.compute_s * 1e3:.3f}",
+        "x-batch-size": str(result.batch_size),
+        "x-model-version": served.version,
+    }

@@ -1,0 +1,139 @@
+"""Prometheus metrics of one app, in a registry of its own (several apps per process never
+clash). Names follow Prometheus conventions (``_total`` counters, ``_seconds`` units).
+
+- ``aezoo_requests_total{model,operation,status}``, ``aezoo_request_duration_seconds``
+- ``aezoo_queue_depth_samples{model}``: samples waiting in the model's batcher (at scrape)
+- ``aezoo_batch_size{model,operation}``: samples per formed (merged) batch
+- ``aezoo_request_samples{model,operation}``: samples per request
+- ``aezoo_queue_seconds`` / ``aezoo_compute_seconds{model,operation}``: time a request
+  waited in the queue; time each merged run took
+- ``aezoo_rejections_total{reason}``: 429s by bound hit (``queue_full``, ``body_budget``,
+  ``connections``), 413s (``too_large``), 401s (``unauthorized``)
+- ``aezoo_model_loads_total{model,outcome}``, ``aezoo_model_swaps_total{model}``,
+  ``aezoo_model_info{model,version}`` (1 for the version serving)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from aezoo.runtime.batcher import BatchObserver
+from aezoo.runtime.pool import ModelPool
+
+_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+_SECONDS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+)
+
+
+class _PoolCollector(Collector):
+    def __init__(self, pool: Callable[[], ModelPool | None]) -> None:
+        self._pool = pool
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        depth = GaugeMetricFamily(
+            "aezoo_queue_depth_samples",
+            "Samples waiting in each model's batcher.",
+            labels=["model"],
+        )
+        info = GaugeMetricFamily(
+            "aezoo_model_info", "1 for the version each model serves.", labels=["model", "version"]
+        )
+        pool = self._pool()
+        for served in pool.all() if pool else []:
+            depth.add_metric([served.name], served.batcher.queued_samples)
+            info.add_metric([served.name, served.version], 1)
+        yield depth
+        yield info
+
+
+class Metrics:
+    """The app's metrics; ``registry`` is what ``/metrics`` exposes."""
+
+    def __init__(self, max_batch_size: int, pool: Callable[[], ModelPool | None]) -> None:
+        r = self.registry = CollectorRegistry()
+        labels = ["model", "operation"]
+        sizes = [b for b in _SIZES if b < max_batch_size] + [max_batch_size]
+        self.requests = Counter(
+            "aezoo_requests", "Inference requests by outcome.", [*labels, "status"], registry=r
+        )
+        self.latency = Histogram(
+            "aezoo_request_duration_seconds",
+            "Inference request latency, headers to answer.",
+            labels,
+            buckets=_SECONDS,
+            registry=r,
+        )
+        self.request_samples = Histogram(
+            "aezoo_request_samples", "Samples per request.", labels, buckets=sizes, registry=r
+        )
+        self.batch = Histogram(
+            "aezoo_batch_size",
+            "Samples per formed (merged) batch.",
+            labels,
+            buckets=sizes,
+            registry=r,
+        )
+        self.queue_time = Histogram(
+            "aezoo_queue_seconds", "Time a request waited in its model's queue.", labels,
+            buckets=_SECONDS, registry=r,
+        )  # fmt: skip
+        self.compute_time = Histogram(
+            "aezoo_compute_seconds",
+            "Time each merged run took.",
+            labels,
+            buckets=_SECONDS,
+            registry=r,
+        )
+        self.rejections = Counter(
+            "aezoo_rejections", "Requests refused by the limits, by reason.", ["reason"], registry=r
+        )
+        self.loads = Counter(
+            "aezoo_model_loads",
+            "Model versions loaded, by outcome.",
+            ["model", "outcome"],
+            registry=r,
+        )
+        self.swaps = Counter(
+            "aezoo_model_swaps", "Hot swaps to a new version.", ["model"], registry=r
+        )
+        r.register(_PoolCollector(pool))
+
+    def observer(self, model: str) -> BatchObserver:
+        """The batcher hook of ``model``: formed batch size, queue and compute times."""
+        op_label = {"predict_proba": "classify", "task": "interpolate"}
+
+        def observe(op: str, size: int, waits: list[float], compute: float) -> None:
+            op = op_label.get(op, op)
+            self.batch.labels(model, op).observe(size)
+            self.compute_time.labels(model, op).observe(compute)
+            queue = self.queue_time.labels(model, op)
+            for w in waits:
+                queue.observe(w)
+
+        return observe
+
+    def on_pool_event(
+        self, kind: str, model: str, version: str, outcome: str, message: str
+    ) -> None:
+        if kind == "load":
+            self.loads.labels(model, outcome).inc()
+        elif kind == "swap":
+            self.swaps.labels(model).inc()

@@ -1,0 +1,273 @@
+"""Open Inference Protocol (v2) request and response bodies, JSON and binary.
+
+Sources: the Open Inference Protocol REST specification (kserve/open-inference-protocol,
+``specification/protocol/inference_rest.md``: inference request/response objects, tensor
+metadata, ``{"error": ...}`` bodies) and Triton's binary tensor data extension
+(``docs/protocol/extension_binary_data.md``: ``Inference-Header-Content-Length`` gives the
+JSON header's length, each binary tensor's ``binary_data_size`` parameter its byte count,
+tensors follow the header in order, little-endian, row-major; outputs are binary when
+their ``binary_data`` parameter, or else the request's ``binary_data_output``, is true;
+BYTES elements are a 4-byte little-endian length and the bytes).
+
+Each aezoo model is one OIP model with one input, ``inputs`` (FP32, or FP64 converted;
+shape ``[batch, n_features]`` or ``[batch, *input.shape]``), and outputs chosen by the
+request's ``outputs`` list: ``codes`` (encode), ``reconstructions`` (denoise),
+``probabilities`` and ``labels`` (classify; labels are BYTES class names). No list means
+``codes`` (computing every output would run every graph; the protocol leaves the default
+to the server). Interpolation is left to v1's ``/interpolate``.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+import simdjson
+
+from aezoo.errors import InputError
+from aezoo.runtime.model import BatchOp, OnnxModel
+from aezoo.serving.codecs import check_batch_size
+
+INPUT = "inputs"
+DATATYPES: dict[str, type[np.floating]] = {"FP32": np.float32, "FP64": np.float64}
+# output name -> (batch operation, the model operation that offers it)
+OUTPUTS: dict[str, tuple[BatchOp, str]] = {
+    "codes": ("encode", "encode"),
+    "reconstructions": ("denoise", "denoise"),
+    "probabilities": ("predict_proba", "classify"),
+    "labels": ("predict_proba", "classify"),
+}
+
+
+class OipRequestError(InputError):
+    """The body does not follow the inference request schema (answered 400)."""
+
+
+@dataclass
+class InferRequest:
+    """A parsed inference request: the checked batch and the outputs to answer."""
+
+    x: np.ndarray  # (batch, n_features) float32, checked by the model
+    outputs: list[tuple[str, bool]]  # (output name, answer as binary)
+    id: str | None = None
+    ops: list[BatchOp] = field(default_factory=list)
+
+
+def output_names(model: OnnxModel) -> list[str]:
+    """Outputs ``model`` can compute, in metadata order."""
+    return [name for name, (_, op) in OUTPUTS.items() if op in model.operations]
+
+
+def tensor_metadata(model: OnnxModel) -> dict[str, list[dict[str, Any]]]:
+    """The model metadata's ``inputs`` and ``outputs`` (variable batch = -1)."""
+    cfg = model.config
+    widths = {
+        "codes": cfg.n_components,
+        "reconstructions": cfg.input.n_features,
+        "probabilities": len(cfg.class_names or []),
+    }
+    outputs = [
+        {"name": n, "datatype": "BYTES", "shape": [-1]}
+        if n == "labels"
+        else {"name": n, "datatype": "FP32", "shape": [-1, widths[n]]}
+        for n in output_names(model)
+    ]
+    return {
+        "inputs": [{"name": INPUT, "datatype": "FP32", "shape": [-1, cfg.input.n_features]}],
+        "outputs": outputs,
+    }
+
+
+def _plain(value: Any) -> Any:
+    """A small simdjson value (request metadata) as plain Python."""
+    if isinstance(value, simdjson.Object):
+        return value.as_dict()
+    if isinstance(value, simdjson.Array):
+        return value.as_list()
+    return value
+
+
+def _fail(message: str) -> OipRequestError:
+    return OipRequestError(message)
+
+
+def parse_infer(
+    body: bytes, header_length: str | None, model: OnnxModel, max_batch_size: int
+) -> InferRequest:
+    """An inference request body (JSON, or JSON header + binary tensors) as checked arrays.
+
+    Raises:
+        OipRequestError: not the schema (names the field), sizes that do not add up.
+        BatchTooLargeError: more than ``max_batch_size`` samples.
+        InputError: shape, NaN/Inf or value range (``OnnxModel.check_inputs``).
+    """
+    if header_length is None:
+        header, blob = None, b""
+    else:
+        if not header_length.isdigit() or int(header_length) > len(body):
+            raise _fail(
+                f"Inference-Header-Content-Length {header_length!r} must be a byte count <= the body's {len(body)}"
+            )
+        n = int(header_length)
+        header, blob = body[:n], memoryview(body)[n:]
+    parser = simdjson.Parser()
+    try:
+        doc = parser.parse(header if header is not None else body)
+    except ValueError as e:
+        raise _fail(f"request body is not valid JSON: {e}") from None
+    if not isinstance(doc, simdjson.Object):
+        raise _fail("request body must be a JSON object with 'inputs'")
+    meta = {k: _plain(doc[k]) for k in doc if k != "inputs"}
+    inputs = doc.get("inputs")
+    if not isinstance(inputs, simdjson.Array) or len(inputs) != 1:
+        raise _fail(f"'inputs' must list exactly one tensor, named {INPUT!r}")
+    tensor = inputs[0]
+    if not isinstance(tensor, simdjson.Object):
+        raise _fail("'inputs[0]' must be an object with name, shape, datatype and data")
+    spec = {k: tensor[k] for k in ("name", "datatype") if k in tensor}
+    shape = tensor.get("shape")
+    params = (
+        tensor["parameters"].as_dict()
+        if isinstance(tensor.get("parameters"), simdjson.Object)
+        else {}
+    )
+    x = _tensor(
+        tensor,
+        spec,
+        shape.as_list() if isinstance(shape, simdjson.Array) else shape,
+        params,
+        blob,
+        header is not None,
+    )
+    del tensor, inputs, doc
+    x = model.check_inputs(x)
+    check_batch_size(x.shape[0], max_batch_size)
+    outputs = _outputs(meta, model)
+    ops = list(dict.fromkeys(OUTPUTS[name][0] for name, _ in outputs))
+    rid = meta.get("id")
+    return InferRequest(x, outputs, None if rid is None else str(rid), ops)
+
+
+def _tensor(
+    tensor: Any,
+    spec: dict[str, Any],
+    shape: Any,
+    params: dict[str, Any],
+    blob: memoryview | bytes,
+    binary_mode: bool,
+) -> np.ndarray:
+    if spec.get("name") != INPUT:
+        raise _fail(f"input is named {spec.get('name')!r}; this model's input is {INPUT!r}")
+    dtype = DATATYPES.get(spec.get("datatype"))  # type: ignore[arg-type]
+    if dtype is None:
+        raise _fail(f"datatype {spec.get('datatype')!r} is not supported; send FP32 (or FP64)")
+    if (
+        not isinstance(shape, list)
+        or not shape
+        or not all(type(d) is int and d >= 0 for d in shape)
+    ):
+        raise _fail(f"shape must be a list of non-negative integers, got {shape!r}")
+    count = int(np.prod(shape, dtype=np.int64))
+    if "binary_data_size" in params:
+        size = params["binary_data_size"]
+        if not binary_mode:
+            raise _fail("binary_data_size given but no Inference-Header-Content-Length header")
+        itemsize = np.dtype(dtype).itemsize
+        if type(size) is not int or size != len(blob) or size != count * itemsize:
+            raise _fail(
+                f"binary_data_size {size!r} must equal the {len(blob)} bytes after the header "
+                f"and shape {shape} x {itemsize} bytes = {count * itemsize}"
+            )
+        flat = np.frombuffer(blob, dtype=np.dtype(dtype).newbyteorder("<"))
+    else:
+        if len(blob):
+            raise _fail(f"{len(blob)} bytes follow the header but no input has binary_data_size")
+        data = tensor.get("data")
+        try:
+            flat = np.frombuffer(data.as_buffer(of_type="d"), dtype=np.float64)
+        except (AttributeError, TypeError, ValueError):
+            raise _fail("'data' must be an array of numbers (row-major, may be nested)") from None
+        if flat.size != count:
+            raise _fail(f"'data' holds {flat.size} numbers; shape {shape} needs {count}")
+    with np.errstate(over="ignore"):
+        return flat.astype(np.float32).reshape(shape)
+
+
+def _outputs(meta: dict[str, Any], model: OnnxModel) -> list[tuple[str, bool]]:
+    params = meta.get("parameters") or {}
+    if not isinstance(params, dict):
+        raise _fail("'parameters' must be an object")
+    default_binary = params.get("binary_data_output") is True
+    requested = meta.get("outputs")
+    if requested is None:
+        return [("codes", default_binary)]
+    names = output_names(model)
+    if not isinstance(requested, list) or not requested:
+        raise _fail("'outputs' must be a non-empty list of {\"name\": ...} objects")
+    out = []
+    for item in requested:
+        name = item.get("name") if isinstance(item, dict) else None
+        if name not in names:
+            raise _fail(
+                f"output {name!r} is not offered by model {model.name!r}; outputs: {', '.join(names)}"
+            )
+        binary = ((item.get("parameters") or {}).get("binary_data", default_binary)) is True
+        out.append((name, binary))
+    return out
+
+
+def _bytes_tensor(labels: list[str]) -> bytes:
+    return b"".join(struct.pack("<I", len(b)) + b for b in (s.encode() for s in labels))
+
+
+def build_response(
+    model: OnnxModel, req: InferRequest, results: dict[str, np.ndarray]
+) -> tuple[bytes, dict[str, str]]:
+    """The inference response body and its headers (``Inference-Header-Content-Length``
+    when any output is binary)."""
+    outputs, blobs = [], []
+    for name, binary in req.outputs:
+        op = OUTPUTS[name][0]
+        if name == "labels":
+            names = model.config.class_names or []
+            labels = [names[i] for i in results[op].argmax(axis=1)]
+            entry: dict[str, Any] = {"name": name, "datatype": "BYTES", "shape": [len(labels)]}
+            if binary:
+                blob = _bytes_tensor(labels)
+                entry["parameters"] = {"binary_data_size": len(blob)}
+                blobs.append(blob)
+            else:
+                entry["data"] = labels
+        else:
+            arr = np.ascontiguousarray(results[op], dtype="<f4")
+            entry = {"name": name, "datatype": "FP32", "shape": list(arr.shape)}
+            if binary:
+                entry["parameters"] = {"binary_data_size": arr.nbytes}
+                blobs.append(arr.tobytes())
+            else:
+                entry["data"] = arr.ravel()
+        outputs.append(entry)
+    payload: dict[str, Any] = {
+        "model_name": model.name,
+        "model_version": model.version,
+        "outputs": outputs,
+    }
+    if req.id is not None:
+        payload["id"] = req.id
+    head = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+    if not blobs:
+        return head, {"content-type": "application/json"}
+    headers = {
+        "content-type": "application/octet-stream",
+        "inference-header-content-length": str(len(head)),
+    }
+    return b"".join([head, *blobs]), headers
+
+
+def error_body(message: str) -> bytes:
+    """The protocol's error object ``{"error": message}``."""
+    return json.dumps({"error": message}).encode()

@@ -1,0 +1,120 @@
+"""The dynamic batcher: merged runs give each caller exactly its own rows, the queue is
+bounded, announced requests are waited for, and checked inputs skip a second check."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aezoo.runtime.batcher import Batcher, BatcherClosedError, BatchSettings, QueueFullError
+from aezoo.runtime.model import OnnxModel
+
+
+@pytest.fixture(scope="module")
+def model(tiny_artifact: Path) -> OnnxModel:
+    return OnnxModel(tiny_artifact, intra_op_threads=1)
+
+
+@pytest.fixture
+def x() -> np.ndarray:
+    return np.random.default_rng(0).random((40, 784), dtype=np.float32)
+
+
+def test_merged_requests_get_their_own_rows(model: OnnxModel, x: np.ndarray) -> None:
+    sizes: list[int] = []
+    lock = threading.Lock()
+    with Batcher(model, BatchSettings(max_batch_size=16), lock, lambda *a: sizes.append(a[1])) as b:
+        with lock:  # hold the run: every request queues, so batches must be merged
+            futures = [b.submit("encode", x[i : i + 2]) for i in range(0, 40, 2)]
+            probas = b.submit("predict_proba", x[:3])
+        results = [f.result(timeout=30) for f in futures]
+        proba = probas.result(timeout=30).output
+    got = np.concatenate([r.output for r in results])
+    np.testing.assert_allclose(got, model.encode(x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(proba, model.predict_proba(x[:3]), rtol=1e-5, atol=1e-6)
+    assert max(sizes) == 16  # 8 requests of 2 merged, never above max_batch_size
+    assert sum(sizes) == 43 and all(r.batch_size <= 16 for r in results)
+    assert all(r.queue_s >= 0 and r.compute_s > 0 for r in results)
+
+
+def test_blocking_run_accepts_any_input_form(model: OnnxModel, x: np.ndarray) -> None:
+    with Batcher(model) as b:
+        np.testing.assert_allclose(
+            b.run("denoise", x[0].reshape(28, 28)), model.denoise(x[:1]), atol=1e-6
+        )
+        with pytest.raises(Exception, match="784"):
+            b.run("encode", x[:, :10])
+
+
+def test_queue_is_bounded_in_samples(model: OnnxModel, x: np.ndarray) -> None:
+    lock = threading.Lock()
+    with Batcher(model, BatchSettings(max_batch_size=8, max_queue=10), lock) as b:
+        with lock:
+            first = b.submit("encode", x[:8])  # taken by the worker, which waits on the lock
+            while b.queued_samples:
+                threading.Event().wait(0.001)
+            queued = b.submit("encode", x[:8])
+            with pytest.raises(QueueFullError, match="max_queue=10"):
+                b.submit("encode", x[:3])
+            b.submit("encode", x[:2])  # fits: 8 + 2 = 10
+        assert first.result(timeout=30).output.shape == (8, 16)
+        assert queued.result(timeout=30).output.shape == (8, 16)
+
+
+def test_announced_requests_are_waited_for(model: OnnxModel, x: np.ndarray) -> None:
+    sizes: list[int] = []
+    settings = BatchSettings(max_queue_delay_ms=30_000)
+    with Batcher(model, settings, observer=lambda *a: sizes.append(a[1])) as b:
+        with b.expect(), b.expect():
+            one = b.submit("encode", x[:1])  # the other announced request is still coming
+            assert not one.done()
+            two = b.submit("encode", x[1:3])
+            one.result(timeout=30), two.result(timeout=30)
+        lone = b.submit("encode", x[:1]).result(timeout=30)  # nobody announced: no wait
+    assert sizes == [3, 1] and lone.batch_size == 1
+
+
+def test_closed_batcher_refuses_but_finishes_its_queue(model: OnnxModel, x: np.ndarray) -> None:
+    lock = threading.Lock()
+    b = Batcher(model, run_lock=lock)
+    with lock:
+        pending = [b.submit("encode", x[i : i + 1]) for i in range(5)]
+        closer = threading.Thread(target=b.close)
+        closer.start()
+        while not b._closed:
+            threading.Event().wait(0.001)
+        with pytest.raises(BatcherClosedError):
+            b.submit("encode", x[:1])
+    closer.join(30)
+    assert all(f.result(timeout=1).output.shape == (1, 16) for f in pending)
+
+
+def test_a_task_runs_alone_and_errors_reach_the_caller(model: OnnxModel, x: np.ndarray) -> None:
+    with Batcher(model) as b:
+        rows = b.submit_task(lambda: model.interpolate(x[0], x[1], steps=5), samples=5)
+        assert rows.result(timeout=30).output.shape == (5, 784)
+        with pytest.raises(ValueError, match="op must be one of"):
+            b.submit("classify", x[:1])  # type: ignore[arg-type]
+        boom = b.submit_task(lambda: model.interpolate(x[0], x[1], steps=1))
+        with pytest.raises(Exception, match="steps must be an integer"):
+            boom.result(timeout=30)
+
+
+def test_settings_are_validated() -> None:
+    for bad in ({"max_batch_size": 0}, {"max_queue_delay_ms": -1}, {"max_queue": 0}, {"x": 1}):
+        with pytest.raises(ValueError):
+            BatchSettings(**bad)
+
+
+def test_checked_float32_batches_are_not_copied(model: OnnxModel, x: np.ndarray) -> None:
+    assert model.check_inputs(x) is x  # the fast path: no conversion, two reductions
+    bad = x.copy()
+    bad[3, 7] = np.nan
+    with pytest.raises(Exception, match="sample 3, feature 7"):
+        model.check_inputs(bad)
+    bad[3, 7] = 1.5
+    with pytest.raises(Exception, match=r"max 1\.5"):
+        model.check_inputs(bad)

@@ -1,0 +1,204 @@
+"""Request codecs and safety switches in-process: .npy in and out, the JSON fast path
+against the strict parser, 415, 405 with Allow, API key, CORS, limits in OpenAPI."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from aezoo.runtime.model import OnnxModel
+from aezoo.serving import codecs
+from aezoo.serving.app import ServeSettings, create_app
+from tests.serving.conftest import MAX_BATCH, MAX_BODY, N
+
+NPY = "application/x-npy"
+
+
+def npy(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
+def post_npy(client: TestClient, path: str, body: bytes, accept: str = NPY, **kw: object):
+    headers = {"content-type": NPY, "accept": accept}
+    return client.post(f"/v1/models/{path}", content=body, headers=headers, **kw)
+
+
+@pytest.mark.parametrize(
+    ("op", "key"), [("encode", "codes"), ("denoise", "outputs"), ("classify", "probabilities")]
+)
+def test_npy_round_trips_exactly_against_json(
+    client: TestClient, samples: np.ndarray, op: str, key: str
+) -> None:
+    as_json = client.post(f"/v1/models/sda-tiny/{op}", json={"inputs": samples.tolist()})
+    as_npy = post_npy(client, f"sda-tiny/{op}", npy(samples))
+    assert as_json.status_code == as_npy.status_code == 200
+    assert as_npy.headers["content-type"] == NPY
+    got = np.load(io.BytesIO(as_npy.content), allow_pickle=False)
+    assert got.dtype == np.float32
+    # JSON numbers are float32's shortest round-trip form: parsed back, the same bits
+    assert np.array_equal(np.asarray(as_json.json()[key], dtype=np.float32), got)
+    if op == "classify":
+        names = json.loads(as_npy.headers["x-class-names"])
+        assert [names[i] for i in got.argmax(axis=1)] == as_json.json()["labels"]
+
+
+def test_npy_forms(client: TestClient, samples: np.ndarray) -> None:
+    want = np.load(io.BytesIO(post_npy(client, "sda-tiny/encode", npy(samples)).content))
+    for form in (samples.astype(np.float64), samples.reshape(4, 28, 28), samples.astype(">f4")):
+        got = post_npy(client, "sda-tiny/encode", npy(form))
+        assert got.status_code == 200, got.text
+        assert np.array_equal(np.load(io.BytesIO(got.content)), want)
+    one = post_npy(client, "sda-tiny/encode", npy(samples[0]), accept="application/json")
+    assert one.headers["content-type"] == "application/json"
+    assert np.array_equal(np.asarray(one.json()["codes"], dtype=np.float32), want[:1])
+    rows = post_npy(client, "sda-tiny/interpolate?steps=5", npy(samples[:2]))
+    assert np.load(io.BytesIO(rows.content)).shape == (5, N)
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (npy(np.zeros((2, N), dtype=np.int64)), ("dtype must be float32 or float64", "int64")),
+        (npy(np.array([{"a": 1}], dtype=object)), ("dtype",)),
+        (npy(np.zeros((2, N), dtype=np.float32))[:-4], ("shape (2, 784)", "data bytes follow")),
+        (b"not an npy file at all", ("not a readable .npy",)),
+        (npy(np.zeros((2, 7), dtype=np.float32)), ("shape (2, 7)",)),
+        (npy(np.full((1, N), np.nan, dtype=np.float32)), ("NaN",)),
+    ],
+)
+def test_bad_npy_is_422(client: TestClient, body: bytes, words: tuple[str, ...]) -> None:
+    r = post_npy(client, "sda-tiny/encode", body)
+    assert r.status_code == 422, r.text
+    for word in words:
+        assert word in r.json()["error"]["message"]
+
+
+def test_npy_too_many_samples(client: TestClient) -> None:
+    r = post_npy(client, "sda-tiny/encode", npy(np.zeros((MAX_BATCH + 1, N), np.float32)))
+    assert r.status_code == 413 and r.json()["error"]["type"] in (
+        "batch_too_large",
+        "body_too_large",
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"inputs": [[0.5] * N, [0.25] * N]},
+        {"inputs": [[[0.5] * 28] * 28]},
+        {"inputs": [[0, 1] * (N // 2)]},
+        {"inputs": [[1e-3] * N]},
+    ],
+)
+def test_fast_json_path_equals_strict_parser(models: dict[str, OnnxModel], body: dict) -> None:
+    raw = json.dumps(body).encode()
+    fast = codecs._fast_json_batch(raw, models["sda-tiny"])
+    assert fast is not None
+    from aezoo.serving import schemas
+
+    slow = schemas.to_array(schemas.parse_request(raw, schemas.BatchRequest).inputs, "inputs")
+    assert np.array_equal(fast, slow.reshape(fast.shape))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"inputs": [[true' + b", 0" * (N - 1) + b"]]}",
+        b'{"inputs": [[1, [2]' + b", 0" * (N - 2) + b"]]}",  # nesting hidden by flattening
+        b'{"inputs": [[NaN' + b", 0" * (N - 1) + b"]]}",
+        b'{"inputs": [[01' + b", 0" * (N - 1) + b"]]}",
+        b'{"inputs": [[0' + b", 0" * (N - 1) + b']], "x": 1}',
+        b'{"inputs": [[0' + b", 0" * (N - 2) + b"]]}",
+    ],
+)
+def test_fast_json_path_leaves_the_rest_to_the_strict_parser(
+    models: dict[str, OnnxModel], client: TestClient, raw: bytes
+) -> None:
+    assert codecs._fast_json_batch(raw, models["sda-tiny"]) is None
+    r = client.post(
+        "/v1/models/sda-tiny/encode", content=raw, headers={"content-type": "application/json"}
+    )
+    assert r.status_code in (400, 422), r.text
+
+
+def test_unsupported_media_type(client: TestClient) -> None:
+    r = client.post(
+        "/v1/models/sda-tiny/encode",
+        content=b"inputs=1",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 415 and r.json()["error"]["type"] == "unsupported_media_type"
+    assert "application/x-npy" in r.json()["error"]["message"]
+
+
+def test_method_not_allowed_says_allow(client: TestClient) -> None:
+    r = client.get("/v1/models/sda-tiny/encode")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    assert r.json()["error"]["type"] == "method_not_allowed"
+
+
+def test_answers_carry_timing(client: TestClient) -> None:
+    r = client.post("/v1/models/sda-tiny/encode", json={"inputs": [[0.0] * N]})
+    assert float(r.headers["x-queue-time-ms"]) >= 0 and float(r.headers["x-compute-time-ms"]) > 0
+    assert r.headers["x-batch-size"] == "1" and r.headers["x-model-version"] == "1"
+    text = client.get("/metrics").text
+    for name in (
+        "aezoo_queue_seconds_count",
+        "aezoo_compute_seconds_count",
+        "aezoo_queue_depth_samples",
+        "aezoo_model_loads_total",
+        "aezoo_model_info",
+    ):
+        assert name in text, name
+
+
+def test_api_key(models: dict[str, OnnxModel]) -> None:
+    settings = ServeSettings(api_key="s3cret", max_batch_size=MAX_BATCH, max_body_bytes=MAX_BODY)
+    with TestClient(create_app(models, settings)) as c:
+        assert (
+            c.get("/health/live").status_code == 200 and c.get("/health/ready").status_code == 200
+        )
+        missing = c.get("/v1/models")
+        assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith(
+            "Bearer"
+        )
+        assert missing.json()["error"]["type"] == "unauthorized"
+        assert c.get("/v1/models", headers={"authorization": "Bearer wrong"}).status_code == 401
+        ok = c.post(
+            "/v1/models/sda-tiny/encode",
+            json={"inputs": [[0.0] * N]},
+            headers={"authorization": "Bearer s3cret"},
+        )
+        assert ok.status_code == 200
+        assert (
+            'aezoo_rejections_total{reason="unauthorized"} 2.0'
+            in c.get("/metrics", headers={"authorization": "Bearer s3cret"}).text
+        )
+
+
+def test_cors_is_off_unless_origins_are_named(
+    models: dict[str, OnnxModel], client: TestClient
+) -> None:
+    origin = {"origin": "http://example.test"}
+    assert "access-control-allow-origin" not in client.get("/v1/models", headers=origin).headers
+    settings = ServeSettings(cors_origins=["http://example.test"])
+    with TestClient(create_app(models, settings)) as c:
+        r = c.get("/v1/models", headers=origin)
+        assert r.headers["access-control-allow-origin"] == "http://example.test"
+
+
+def test_openapi_states_the_limits(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    op = spec["paths"]["/v1/models/{name}/encode"]["post"]
+    inputs = op["requestBody"]["content"]["application/json"]["schema"]["properties"]["inputs"]
+    assert inputs["minItems"] == 1 and inputs["maxItems"] == MAX_BATCH
+    assert NPY in op["requestBody"]["content"]
+    assert f"max_body_bytes={MAX_BODY}" in op["description"]
+    assert "sda-tiny: n_features=784, shape=[28, 28]" in op["description"]
+    assert {"401", "413", "415", "429"} <= set(op["responses"])

@@ -1,0 +1,177 @@
+"""Open Inference Protocol v2 conformance against a real server process with real clients:
+tritonclient.http (binary tensors on, its default, and off) and the KServe Python SDK's
+REST client; both must get the numbers v1 JSON gives for the same inputs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from aezoo.data.mnist import load_mnist
+from tests.serving.conftest import LiveServer, running_server
+
+pytestmark = pytest.mark.integration
+httpclient = pytest.importorskip(
+    "tritonclient.http", reason="tritonclient[http] (aezoo[dev]) not installed"
+)
+MODEL = "sda-mnist"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    home = tmp_path_factory.mktemp("oip-home")  # empty registry: the bundled sda-mnist serves
+    log = tmp_path_factory.mktemp("oip") / "server.log"
+    with running_server([MODEL, "--log-level", "warning"], {"AEZOO_HOME": str(home)}, log) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def images(mnist_dir: Path) -> np.ndarray:
+    """The first 1,000 MNIST test images, (1000, 784) float32 in [0, 1]."""
+    return load_mnist("test", mnist_dir)[0][:1000]
+
+
+@pytest.fixture(scope="module")
+def v1(server: LiveServer, images: np.ndarray) -> dict[str, np.ndarray]:
+    """v1 JSON answers for the same images (JSON float32 values parse back to the same bits)."""
+    out = {}
+    for op, key in (("encode", "codes"), ("classify", "probabilities")):
+        r = httpx.post(
+            f"{server.url}/v1/models/{MODEL}/{op}", json={"inputs": images.tolist()}, timeout=120
+        )
+        assert r.status_code == 200, r.text
+        out[key] = np.asarray(r.json()[key], dtype=np.float32)
+        if op == "classify":
+            out["labels"] = np.asarray(r.json()["labels"])
+    return out
+
+
+@pytest.fixture
+def triton(server: LiveServer) -> Iterator[object]:
+    client = httpclient.InferenceServerClient(
+        server.url.removeprefix("http://"), network_timeout=120
+    )
+    yield client
+    client.close()
+
+
+def _infer(
+    client: object, x: np.ndarray, outputs: list[str], binary: bool, datatype: str = "FP32"
+) -> object:
+    tensor = httpclient.InferInput("inputs", list(x.shape), datatype)
+    tensor.set_data_from_numpy(x, binary_data=binary)
+    wanted = [httpclient.InferRequestedOutput(n, binary_data=binary) for n in outputs]
+    return client.infer(MODEL, [tensor], outputs=wanted or None)  # type: ignore[attr-defined]
+
+
+def test_server_and_model_metadata(triton: object) -> None:
+    assert triton.is_server_live() and triton.is_server_ready()  # type: ignore[attr-defined]
+    assert triton.is_model_ready(MODEL)  # type: ignore[attr-defined]
+    meta = triton.get_server_metadata()  # type: ignore[attr-defined]
+    assert meta["name"] == "aezoo" and "binary_tensor_data" in meta["extensions"]
+    model = triton.get_model_metadata(MODEL)  # type: ignore[attr-defined]
+    assert model["inputs"] == [{"name": "inputs", "datatype": "FP32", "shape": [-1, 784]}]
+    assert [o["name"] for o in model["outputs"]] == [
+        "codes",
+        "reconstructions",
+        "probabilities",
+        "labels",
+    ]
+    version = model["versions"][0]
+    assert triton.is_model_ready(MODEL, model_version=version)  # type: ignore[attr-defined]
+    assert not triton.is_model_ready(MODEL, model_version="999")  # type: ignore[attr-defined]
+
+
+def test_binary_codes_equal_v1_json_for_1000_images(
+    triton: object, images: np.ndarray, v1: dict[str, np.ndarray]
+) -> None:
+    result = _infer(triton, images, [], binary=True)  # no outputs listed: codes, binary
+    codes = result.as_numpy("codes")  # type: ignore[attr-defined]
+    assert codes.shape == (1000, 200) and codes.dtype == np.float32
+    np.testing.assert_array_equal(codes, v1["codes"])
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_all_outputs_json_and_binary(
+    triton: object, images: np.ndarray, v1: dict[str, np.ndarray], binary: bool
+) -> None:
+    x = images[:64]
+    result = _infer(triton, x, ["codes", "probabilities", "labels", "reconstructions"], binary)
+    np.testing.assert_array_equal(result.as_numpy("codes"), v1["codes"][:64])  # type: ignore[attr-defined]
+    np.testing.assert_allclose(
+        result.as_numpy("probabilities"), v1["probabilities"][:64], atol=1e-6
+    )  # type: ignore[attr-defined]
+    labels = [b.decode() if isinstance(b, bytes) else str(b) for b in result.as_numpy("labels")]  # type: ignore[attr-defined]
+    assert labels == v1["labels"][:64].tolist()
+    assert result.as_numpy("reconstructions").shape == (64, 784)  # type: ignore[attr-defined]
+
+
+def test_fp64_and_image_shape_are_accepted(
+    triton: object, images: np.ndarray, v1: dict[str, np.ndarray]
+) -> None:
+    x = images[:8].astype(np.float64).reshape(8, 28, 28)
+    result = _infer(triton, x, ["codes"], binary=True, datatype="FP64")
+    np.testing.assert_array_equal(result.as_numpy("codes"), v1["codes"][:8])  # type: ignore[attr-defined]
+
+
+def test_errors_are_oip_error_bodies(
+    server: LiveServer, triton: object, images: np.ndarray
+) -> None:
+    from tritonclient.utils import InferenceServerException
+
+    tensor = httpclient.InferInput("pixels", [1, 784], "FP32")
+    tensor.set_data_from_numpy(images[:1])
+    with pytest.raises(InferenceServerException, match="'inputs'"):
+        triton.infer(MODEL, [tensor])  # type: ignore[attr-defined]
+    r = httpx.post(
+        f"{server.url}/v2/models/{MODEL}/infer",
+        json={
+            "inputs": [
+                {"name": "inputs", "shape": [1, 784], "datatype": "FP32", "data": [2.0] * 784}
+            ]
+        },
+    )
+    assert r.status_code == 400 and "values must lie in [0, 1]" in r.json()["error"]
+    r = httpx.post(f"{server.url}/v2/models/{MODEL}/versions/999/infer", json={})
+    assert r.status_code == 404 and "version '999'" in r.json()["error"]
+    r = httpx.post(
+        f"{server.url}/v2/models/{MODEL}/infer",
+        content=b"x" * 40_000_000,
+        headers={"inference-header-content-length": "10"},
+    )
+    assert r.status_code == 413 and "above the limit" in r.json()["error"]
+    r = httpx.post(
+        f"{server.url}/v2/models/{MODEL}/infer", content=b"{}", headers={"content-type": "text/csv"}
+    )
+    assert r.status_code == 415 and set(r.json()) == {"error"}
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_kserve_rest_client(
+    server: LiveServer, images: np.ndarray, v1: dict[str, np.ndarray], binary: bool
+) -> None:
+    kserve = pytest.importorskip("kserve", reason="the KServe SDK (aezoo[dev]) is not installed")
+    from kserve import InferenceRESTClient, InferInput, InferRequest, RESTConfig
+
+    x = images[:100]
+
+    async def run() -> tuple[np.ndarray, bool]:
+        client = InferenceRESTClient(RESTConfig(protocol="v2", timeout=120))
+        try:
+            tensor = InferInput(name="inputs", shape=list(x.shape), datatype="FP32")
+            tensor.set_data_from_numpy(x, binary_data=binary)
+            request = InferRequest(model_name=MODEL, infer_inputs=[tensor])
+            response = await client.infer(server.url, request, model_name=MODEL)
+            ready = await client.is_model_ready(server.url, MODEL)
+            return response.outputs[0].as_numpy(), ready
+        finally:
+            await client.close()
+
+    codes, ready = asyncio.run(run())
+    assert ready and kserve is not None
+    np.testing.assert_array_equal(codes.reshape(100, 200), v1["codes"][:100])
