@@ -1,4 +1,5 @@
-"""``aezoo serve --engine ray``: a real command process deploying on a real Ray cluster.
+"""``aezoo serve --engine ray``: a real command process deploying on a real Ray cluster:
+v1 (JSON and .npy bodies), OIP v2, health, metrics and errors, as the uvicorn server answers.
 
 Slow: each test deploys replicas on the session's local Ray cluster (``--address``).
 """
@@ -6,6 +7,7 @@ Slow: each test deploys replicas on the session's local Ray cluster (``--address
 from __future__ import annotations
 
 import argparse
+import io
 import signal
 from pathlib import Path
 
@@ -53,10 +55,8 @@ def test_ray_serve_answers_like_the_uvicorn_server(
         assert "engine: Ray Serve, 2 replicas" in (tmp_path / "log.txt").read_text()
         with httpx.Client(base_url=server.url, timeout=60) as client:
             assert client.get("/health/live").json() == {"status": "live"}
-            assert client.get("/health/ready").json() == {
-                "status": "ready",
-                "models": ["sda-mnist"],
-            }
+            ready = client.get("/health/ready").json()
+            assert (ready["status"], ready["models"]) == ("ready", ["sda-mnist"])
             r = client.post("/v1/models/sda-mnist/encode", json={"inputs": X.tolist()})
             assert r.status_code == 200, r.text[:300]
             codes = np.asarray(r.json()["codes"], dtype=np.float32)
@@ -67,6 +67,32 @@ def test_ray_serve_answers_like_the_uvicorn_server(
             assert image.json()["labels"] == [
                 str(i) for i in aezoo.load("sda-mnist").classify(X[:2])
             ]
+            v2 = client.post(
+                "/v2/models/sda-mnist/infer",
+                json={
+                    "inputs": [
+                        {"name": "inputs", "shape": [64, 784], "datatype": "FP32",
+                         "data": X.ravel().tolist()}
+                    ],
+                    "outputs": [{"name": "codes"}],
+                },
+            )  # fmt: skip
+            assert v2.status_code == 200, v2.text[:300]
+            (out,) = v2.json()["outputs"]
+            assert (out["name"], out["shape"]) == ("codes", [64, 200])
+            np.testing.assert_array_equal(
+                np.asarray(out["data"], np.float32).reshape(64, 200), codes
+            )
+            assert client.get("/v2/health/ready").status_code == 200
+            npy = io.BytesIO()
+            np.save(npy, X)
+            r = client.post(
+                "/v1/models/sda-mnist/encode",
+                content=npy.getvalue(),
+                headers={"content-type": "application/x-npy", "accept": "application/x-npy"},
+            )
+            assert r.status_code == 200, r.text[:300]
+            np.testing.assert_array_equal(np.load(io.BytesIO(r.content)), codes)
             bad = client.post("/v1/models/sda-mnist/encode", json={"inputs": [[0.5] * 783]})
             assert bad.status_code == 422
             assert bad.json()["error"]["type"] == "invalid_input"
