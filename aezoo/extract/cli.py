@@ -151,6 +151,16 @@ def add_extract_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     return e
 
 
+def _common(args: argparse.Namespace) -> dict[str, object]:
+    """The options both engines take, as keyword arguments."""
+    return {
+        "batch_size": args.batch_size,
+        "operation": args.operation,
+        "progress": not args.quiet,
+        "scale": args.scale,
+    }
+
+
 def _cmd_extract(args: argparse.Namespace) -> int:
     """Run the extraction and print one summary line; errors propagate as AezooError."""
     if args.engine == "ray":
@@ -169,14 +179,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from aezoo.extract.features import extract_features
 
     r = extract_features(
-        args.model,
-        args.source,
-        args.dest,
-        batch_size=args.batch_size,
-        operation=args.operation,
-        progress=not args.quiet,
-        scale=args.scale,
-        threads=args.threads or 0,
+        args.model, args.source, args.dest, **_common(args), threads=args.threads or 0
     )
     print(
         f"extracted {r.n_samples:,} rows -> {r.dest} ({r.n_samples}, {r.n_features_out}) float32 "
@@ -196,16 +199,13 @@ def _cmd_extract_ray(args: argparse.Namespace) -> int:
         args.model,
         args.source,
         args.dest,
-        operation=args.operation,
-        batch_size=args.batch_size,
+        **_common(args),
         actors=args.actors,
         cpus_per_actor=args.threads or 1,
-        scale=args.scale,
         column=args.column,
         output_column=args.output_column,
         output_format=args.format,
         address=args.address,
-        progress=not args.quiet,
     )
     print(
         f"extracted {r.n_samples:,} rows -> {r.dest}/ ({r.files} {args.format} files) "
