@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import io
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -19,7 +21,7 @@ from pydantic import ValidationError
 import aezoo
 from aezoo.serving.ray_settings import add_engine_arguments, ray_settings_from_args
 from aezoo.serving.settings import add_serve_arguments
-from tests.serving.conftest import running_server
+from tests.serving.conftest import REPO_ROOT, running_server
 
 RAY_SERVE = ("-m", "aezoo", "serve", "--engine", "ray")
 
@@ -107,3 +109,12 @@ def test_ray_serve_answers_like_the_uvicorn_server(
     from ray import serve
 
     assert "aezoo" not in serve.status().applications  # deleted from the shared cluster
+
+
+def test_ray_entry_points_never_import_torch() -> None:
+    pytest.importorskip("ray")
+    code = (
+        "import sys, aezoo.serving.ray_serve, aezoo.extract.ray_job, ray.data, ray.serve; "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)
