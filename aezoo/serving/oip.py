@@ -58,8 +58,8 @@ def _served(engine: Engine, name: str, version: str | None) -> Served:
     return served
 
 
-def add_oip_routes(app: FastAPI, engine: Engine) -> None:
-    """Mount the v2 routes on ``app``."""
+def add_oip_routes(app: FastAPI, engine: Engine) -> dict[tuple[str, ...], Any]:
+    """Mount the v2 routes on ``app``; returns the fast-path routes of ``infer``."""
 
     @app.get("/v2", tags=["oip-v2"])
     async def server_metadata() -> dict[str, Any]:
@@ -97,6 +97,7 @@ def add_oip_routes(app: FastAPI, engine: Engine) -> None:
             return oip_error(e)
         return JSONResponse({"name": name, "ready": served.ready}, 200 if served.ready else 503)
 
+    infer = _infer_endpoint(engine)
     for suffix in ("", "/versions/{version}"):
         base = f"/v2/models/{{name}}{suffix}"
         app.add_api_route(
@@ -107,11 +108,15 @@ def add_oip_routes(app: FastAPI, engine: Engine) -> None:
         )
         app.add_api_route(
             f"{base}/infer",
-            _infer_endpoint(engine),
+            infer,
             methods=["POST"],
             tags=["oip-v2"],
             summary="Inference (JSON or binary tensors)",
         )
+    return {
+        ("v2", "models", "{name}", "infer"): infer,
+        ("v2", "models", "{name}", "versions", "{version}", "infer"): infer,
+    }
 
 
 def _infer_endpoint(engine: Engine) -> Any:

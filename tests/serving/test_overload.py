@@ -84,6 +84,15 @@ def test_full_queue_answers_429_and_stays_live(tight_server: LiveServer) -> None
         assert over.json()["error"]["type"] == "overloaded"
         assert "max_queue=64" in over.json()["error"]["message"]
         assert httpx.get(f"{url}/health/live", timeout=1).json() == {"status": "live"}
+        v2 = {
+            "inputs": [
+                {"name": "inputs", "shape": [40, N], "datatype": "FP32", "data": [0.5] * (40 * N)}
+            ]
+        }
+        over_v2 = httpx.post(f"{url}/v2/models/sda-tiny/infer", json=v2, timeout=10)
+        assert over_v2.status_code == 429 and over_v2.headers["retry-after"] == "1"
+        assert set(over_v2.json()) == {"error"} and "max_queue=64" in over_v2.json()["error"]
+        assert httpx.get(f"{url}/v2/health/live", timeout=1).json() == {"live": True}
         slow.sendall(body(1)[:100])  # then stall: the body timeout (1 s) drops this client
         assert slow.recv(1024) == b""
     first.join(60)
