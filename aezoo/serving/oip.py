@@ -25,6 +25,7 @@ from aezoo._version import __version__
 from aezoo.errors import AezooError, ModelNotFoundError
 from aezoo.runtime.pool import Served
 from aezoo.serving import schemas as s
+from aezoo.serving.codecs import check_encoding
 from aezoo.serving.engine import INLINE_BYTES, Engine, timing_headers
 from aezoo.serving.limits import ClientDisconnect, body_cap, check_json_numbers
 from aezoo.serving.oip_codec import build_response, error_body, parse_infer, tensor_metadata
@@ -134,6 +135,7 @@ def _infer_endpoint(engine: Engine) -> Any:
                     f"Content-Type {ctype!r} is not supported; send application/json, or "
                     "application/octet-stream with Inference-Header-Content-Length"
                 )
+            check_encoding(request.headers.get("content-encoding"))
             header_length = request.headers.get("inference-header-content-length")
             cap, why = body_cap(served.model, "encode", header_length is not None, st)
             with served.batcher.expect():

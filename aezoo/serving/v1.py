@@ -128,6 +128,7 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
             served = engine.served(name, op)
             model = served.model
             npy = codecs.media_type(request.headers.get("content-type")) == codecs.NPY
+            codecs.check_encoding(request.headers.get("content-encoding"))
             out_npy = codecs.wants_npy(request.headers.get("accept"))
             cap, why = body_cap(model, op, npy, st)
             with served.batcher.expect():
