@@ -44,8 +44,18 @@ def from_pretrained(name_or_path: str | os.PathLike[str]) -> AutoEncoder:
 
     Accepts the same references as :func:`load` (paths, registry names, ``hf-hub:``).
     Nothing is unpickled: the net is rebuilt from ``config.json``.
+
+    Raises:
+        MissingExtraError (an ImportError): torch or onnx is not installed; the message
+            names ``aezoo[train]``.
+        ModelNotFoundError, ArtifactError, IntegrityError, HubError: as :func:`load`.
     """
-    from aezoo.export.torch_io import load_torch_model
+    try:
+        from aezoo.export.torch_io import load_torch_model
+    except ModuleNotFoundError as e:
+        from aezoo.errors import missing_extra
+
+        raise (missing_extra(e, "aezoo.from_pretrained") or e) from None
     from aezoo.registry import resolve
 
     return load_torch_model(resolve(name_or_path))

@@ -81,3 +81,51 @@ class HubRevisionNotFoundError(HubError, ModelNotFoundError):
 
 class NotAnArtifactError(HubError, ArtifactError):
     """The Hub repo exists but is not an aezoo artifact (no ``manifest.json``)."""
+
+
+# Top-level module -> the extra that installs it (pyproject.toml [project.optional-dependencies]).
+EXTRA_OF_MODULE: dict[str, str] = {
+    "torch": "train",
+    "onnx": "train",
+    "onnxscript": "train",
+    "PIL": "train",
+    "sklearn": "sklearn",
+    "fastapi": "serve",
+    "starlette": "serve",
+    "uvicorn": "serve",
+    "prometheus_client": "serve",
+    "fastapi_offline": "serve",
+    "matplotlib": "bench",
+}
+
+
+class MissingExtraError(AezooError, ImportError):
+    """A feature needs an optional dependency that is not installed.
+
+    Raised in place of a bare ``ModuleNotFoundError``; its one-line message names the
+    extra to install (``aezoo.from_pretrained`` without torch: ``aezoo[train]``).
+
+    Attributes:
+        feature: what was attempted (``"aezoo train"``, ``"aezoo.from_pretrained"``).
+        module: the missing top-level module (``"torch"``).
+        extra: the extra that brings it (``"train"``).
+    """
+
+    def __init__(self, feature: str, module: str, extra: str) -> None:
+        also = " (also in [train])" if extra == "sklearn" else ""
+        super().__init__(
+            f"{feature} needs the [{extra}] extra{also} ({module} is not installed); "
+            f"install it with: pip install 'aezoo[{extra}]'",
+            name=module,
+        )
+        self.feature, self.module, self.extra = feature, module, extra
+
+
+def missing_extra(exc: ModuleNotFoundError, feature: str) -> MissingExtraError | None:
+    """The :class:`MissingExtraError` for ``exc`` when an extra brings the missing module.
+
+    Returns None for a module no extra brings (a real bug: let it propagate).
+    """
+    module = (exc.name or "").split(".")[0]
+    extra = EXTRA_OF_MODULE.get(module)
+    return MissingExtraError(feature, module, extra) if extra else None

@@ -27,7 +27,9 @@ Usage (CLI)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import fcntl
 import io
 import ipaddress
 import json
@@ -38,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -46,6 +48,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 CSV_HEADER = "response-time"  # first column of hey's CSV header line
+BENCH_LOCK = "/tmp/aezoo-bench.lock"  # held by every benchmark on this machine (flock)
 
 
 @dataclass(frozen=True)
@@ -246,6 +249,28 @@ def run_load(
     return summarize(url, concurrency, sent, rows, samples_per_request, completed)
 
 
+@contextlib.contextmanager
+def bench_lock(path: str | os.PathLike[str] | None = BENCH_LOCK) -> Iterator[None]:
+    """Hold the machine-wide benchmark lock (``flock(2)`` on ``path``, as ``flock(1)`` takes it).
+
+    ``None`` takes nothing: for a caller already run under ``flock PATH ...``, whose lock
+    this process would otherwise wait for forever. Prints a line while it waits.
+    """
+    if path is None:
+        yield
+        return
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for {path} (another benchmark holds it)", file=sys.stderr, flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -260,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--max-seconds", type=float, default=30.0)
     p.add_argument("--samples-per-request", type=int, default=1)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--no-lock", action="store_true", help=f"do not take {BENCH_LOCK}")
     args = p.parse_args(argv)
     headers = {}
     for h in args.header:
@@ -268,17 +294,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.error(f"header must be 'Name: value', got {h!r}")
         headers[name.strip()] = value.strip()
     try:
-        result = run_load(
-            args.url,
-            body=args.body_file,
-            method=args.method,
-            content_type=args.content_type,
-            headers=headers,
-            concurrency=args.concurrency,
-            requests=args.requests,
-            max_seconds=args.max_seconds,
-            samples_per_request=args.samples_per_request,
-        )
+        with bench_lock(None if args.no_lock else BENCH_LOCK):
+            result = run_load(
+                args.url,
+                body=args.body_file,
+                method=args.method,
+                content_type=args.content_type,
+                headers=headers,
+                concurrency=args.concurrency,
+                requests=args.requests,
+                max_seconds=args.max_seconds,
+                samples_per_request=args.samples_per_request,
+            )
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         print(f"loadgen: {e}", file=sys.stderr)
         return 1

@@ -4,7 +4,8 @@ One module per group of commands (:mod:`~aezoo.cli.train`, :mod:`~aezoo.cli.mode
 :mod:`~aezoo.cli.serve`; ``extract`` lives with its package), each with ``add_parsers(sub)``.
 
 Every command prints one clear line and exits non-zero on a known error
-(no traceback); ``--debug`` shows the traceback.
+(no traceback); ``--debug`` shows the traceback. A command whose optional
+dependencies are missing names the extra to install and exits 2.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ import sys
 
 from aezoo._version import __version__
 from aezoo.cli import models, serve, train
-from aezoo.errors import AezooError
+from aezoo.cli.locations import locations
+from aezoo.errors import AezooError, MissingExtraError, missing_extra
 from aezoo.extract.cli import add_extract_parser
 
 EPILOG = """examples:
-  aezoo serve                                   serve every registered and bundled model on 127.0.0.1:8000
+  aezoo serve                                   serve every registered and bundled model on 127.0.0.1:8000,
+                                                with the gallery and playground at http://127.0.0.1:8000/
+  aezoo train --list                            packaged recipes: family, data set, purpose, time
+  aezoo train sda-mnist --help-recipe           a recipe's keys with their values, defaults, meaning
   aezoo models                                  list models with their versions and headline metrics
   aezoo train sda-mnist --data-dir ../shared/data/mnist
                                                 train the recipe, export to ONNX, register as sda-mnist
@@ -31,6 +36,8 @@ EPILOG = """examples:
                                                 upload the latest version to the Hub, tagged v<version>
   aezoo pull hf-hub:ORG/sda-mnist@v1            copy a Hub model into the local registry
   aezoo serve hf-hub:ORG/sda-mnist              serve a model straight from the Hub (cached)
+  aezoo export-torchserve sda-mnist --to model-store
+                                                pack sda-mnist as a TorchServe archive (.mar)
   aezoo extract sda-mnist ../shared/data/mnist codes.npy
                                                 write the MNIST test codes to a .npy file
 """
@@ -40,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="aezoo",
         description="Train, export, register and serve classic representation-learning autoencoders.",
-        epilog=EPILOG,
+        epilog=EPILOG + "\n" + locations("data", "cache", "registry", "hub"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"aezoo {__version__}")
@@ -62,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.fn(args) or 0)
+    except (MissingExtraError, ModuleNotFoundError) as e:
+        missing = e if isinstance(e, MissingExtraError) else missing_extra(e, "this command")
+        if missing is None or args.debug:
+            raise
+        print(f"aezoo {args.command}: error: {missing}", file=sys.stderr)
+        return 2
     except (AezooError, FileNotFoundError, FileExistsError, ValueError) as e:
         if args.debug:
             raise

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from aezoo.cli.locations import locations
+
 HEADLINE = ("test_error_pct", "masking25_denoised_psnr_db", "recon_psnr_db", "probe_accuracy_pct")
 
 
@@ -80,6 +82,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         help="list models: name, version, family, operations, metrics",
         description="List the latest version of every model in the local registry "
         "($AEZOO_HOME/registry) and the models bundled with the package.",
+        epilog=locations("registry"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     m.add_argument("--json", action="store_true", help="print JSON")
     m.set_defaults(fn=_cmd_models)
@@ -113,6 +117,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         description="Download hf-hub:ORG/REPO[@REVISION] through the Hugging Face cache "
         "(HF_HUB_CACHE; HF_HUB_OFFLINE=1 uses the cache only), verify every file against its "
         "manifest sha256, and add it to the local registry as a new version.",
+        epilog=locations("registry", "hub"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     pl.add_argument("ref", metavar="hf-hub:ORG/REPO[@REVISION]", help="Hub reference")
     pl.add_argument("--name", help="local model name (default: the name in its manifest)")

@@ -3,22 +3,68 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 from pathlib import Path
 
+from aezoo.cli.locations import locations
 from aezoo.errors import AezooError
 
 
+def _minutes(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a finder refused it, or a broken half-import
+        return False
+
+
+def _print_recipes() -> None:
+    from aezoo.training.recipe_help import recipe_infos
+
+    infos = recipe_infos()
+    width = max(len(r.name) for r in infos)
+    print(f"{'recipe':<{width}}  {'family':<7}  {'data':<7}  {'shipped':>9}  purpose")
+    for r in infos:
+        shipped = _minutes(r.shipped_seconds)
+        print(f"{r.name:<{width}}  {r.family:<7}  {r.dataset:<7}  {shipped:>9}  {r.description}")
+    print(
+        "shipped: training time of the bundled model of that name (2-core CPU); "
+        "`aezoo train NAME --help-recipe` lists a recipe's keys"
+    )
+    if not _installed("torch"):
+        print(
+            "note: training needs the [train] extra (torch is not installed): "
+            "pip install 'aezoo[train]'"
+        )
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
-    from aezoo.training.pipeline import parse_config, run_recipe
-    from aezoo.training.recipes import apply_overrides, list_recipes, read_recipe
+    from aezoo.training.recipe_help import check_keys, flatten, format_recipe_help, override_keys
+    from aezoo.training.recipes import apply_overrides, read_recipe
 
     if args.list:
-        print("\n".join(list_recipes()))
+        _print_recipes()
         return 0
     if not args.recipe:
         raise AezooError("name a recipe (aezoo train --list shows them)")
-    cfg = parse_config(apply_overrides(read_recipe(args.recipe), args.set or []))
+    data = read_recipe(args.recipe)
+    label = Path(args.recipe).stem
+    # Keys are checked here, before torch is imported: a typo answers at once.
+    check_keys(data["family"], flatten(data), label)
+    check_keys(data["family"], override_keys(args.set or []), label, "--set key")
+    data = apply_overrides(data, args.set or [])
+    if args.help_recipe:
+        print(format_recipe_help(label, data))
+        return 0
+
+    from aezoo.training.pipeline import parse_config, run_recipe  # torch from here on
+
+    cfg = parse_config(data)
     run_dir = Path(args.run_dir or f"runs/{cfg.name}")
     artifact, version = run_recipe(
         cfg,
@@ -74,17 +120,30 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         help="train a recipe, export it to ONNX and register it",
         description="Train a named recipe (or a recipe JSON file), evaluate it on the test "
         "split, export the ONNX artifact with its model card and register it in the "
-        "local registry. Checkpoints every epoch to RUN_DIR/checkpoint.pt.",
+        "local registry. Checkpoints every epoch to RUN_DIR/checkpoint.pt. Training needs "
+        "the [train] extra; --list and --help-recipe do not.",
+        epilog=locations("data", "cache", "registry"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     t.add_argument(
         "recipe", nargs="?", help="packaged recipe name (see --list) or path to a recipe JSON"
     )
-    t.add_argument("--list", action="store_true", help="list packaged recipes and exit")
+    t.add_argument(
+        "--list",
+        action="store_true",
+        help="list packaged recipes (family, data, purpose, shipped run's time) and exit",
+    )
+    t.add_argument(
+        "--help-recipe",
+        action="store_true",
+        help="list the recipe's keys with their values, defaults and meaning, and exit",
+    )
     t.add_argument(
         "--set",
         action="append",
         metavar="KEY=VALUE",
-        help="override a recipe key; dotted keys reach nested sections; repeatable",
+        help="override a recipe key (JSON value); dotted keys reach nested sections; "
+        "repeatable; unknown keys are rejected (--help-recipe lists them)",
     )
     t.add_argument(
         "--data-dir",
@@ -107,7 +166,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         "export",
         help="build an artifact from a run's checkpoint",
         description="Re-export the best weights of RUN_DIR/checkpoint.pt as an artifact "
-        "(ONNX graphs with parity check, safetensors, model card).",
+        "(ONNX graphs with parity check, safetensors, model card). Needs the [train] extra.",
+        epilog=locations("data", "cache", "registry"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     e.add_argument("run_dir", help="run directory holding checkpoint.pt")
     e.add_argument(
@@ -121,8 +182,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     v = sub.add_parser(
         "evaluate",
         help="test metrics of a model (onnxruntime, no torch)",
-        description="Run a registered model or artifact directory over an MNIST split and "
-        "print its test error, reconstruction PSNR and denoising gain.",
+        description="Run a registered model or artifact directory over the split of the "
+        "data set it was trained on (MNIST, lines or patches) and print its test error, "
+        "reconstruction PSNR and denoising gain (onnxruntime, no torch).",
+        epilog=locations("data", "cache", "registry"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     v.add_argument("model", help="registry reference name[@version|@alias] or artifact directory")
     v.add_argument(

@@ -6,9 +6,9 @@ and pixels are scaled to [0, 1] as ``uint8 / 255``. Labels ``y`` are int64 in 0.
 shape ``(n_samples,)``.
 
 Where the files come from, in order: an explicit directory, the ``AEZOO_DATA_DIR``
-environment variable, then a cache directory (``AEZOO_CACHE_DIR`` or the platform
-user cache, plus ``datasets/mnist``) that is filled by download when files are
-missing. A directory you give is trusted as-is and validated by IDX header and size
+environment variable, then a cache directory (``AEZOO_CACHE_DIR``, else ``AEZOO_HOME``,
+else the platform user cache, e.g. ``~/.cache/aezoo``; plus ``datasets/mnist``) that is
+filled by download when files are missing. A directory you give is trusted as-is and validated by IDX header and size
 (it may hold a subset of MNIST whose checksums differ from the official files);
 downloaded files must match the official sha256 before they are moved into place.
 """
@@ -66,9 +66,15 @@ SPLIT_PROTOCOL = (
 _DOWNLOAD_TIMEOUT_S = 60.0
 
 
+def cache_root() -> Path:
+    """Where downloads are cached: ``$AEZOO_CACHE_DIR``, else ``$AEZOO_HOME`` (beside the
+    registry), else ``platformdirs.user_cache_dir("aezoo")``."""
+    env = os.environ.get("AEZOO_CACHE_DIR") or os.environ.get("AEZOO_HOME")
+    return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("aezoo"))
+
+
 def _default_cache_dir() -> Path:
-    root = os.environ.get("AEZOO_CACHE_DIR") or platformdirs.user_cache_dir("aezoo")
-    return Path(root) / "datasets" / "mnist"
+    return cache_root() / "datasets" / "mnist"
 
 
 def _download_one(url: str, name: str, dest: Path, sha256: str, timeout: float) -> None:
@@ -160,7 +166,8 @@ def resolve_mnist_dir(
     """Find the directory holding the four MNIST files, downloading only into the cache.
 
     Order: ``data_dir`` > env ``AEZOO_DATA_DIR`` > ``<cache>/datasets/mnist`` where
-    ``<cache>`` is env ``AEZOO_CACHE_DIR`` or ``platformdirs.user_cache_dir("aezoo")``.
+    ``<cache>`` is :func:`cache_root` (``AEZOO_CACHE_DIR``, else ``AEZOO_HOME``, else
+    ``platformdirs.user_cache_dir("aezoo")``).
     A given directory is used as-is (its files are validated by header and size when
     read, never by checksum). Only the cache is filled by ``download_mnist``.
 

@@ -19,6 +19,7 @@ from aezoo._version import __version__
 from aezoo.errors import ArtifactError
 from aezoo.export.card import render_card
 from aezoo.export.onnx import export_onnx
+from aezoo.export.samples import write_samples
 from aezoo.models import create_model
 from aezoo.models.base import AutoEncoder
 from aezoo.registry.artifact import (
@@ -56,6 +57,7 @@ def build_artifact(
     training: Mapping[str, Any] | None = None,
     figures: Mapping[str, bytes] | None = None,
     card_text: str = "",
+    samples: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write a complete, verified artifact for ``model`` at ``out_dir``.
 
@@ -69,6 +71,8 @@ def build_artifact(
         training: record written as ``training.json`` (recipe, seed, metrics, ...).
         figures: ``{"filters.png": png_bytes, ...}`` written under ``figures/``.
         card_text: extra markdown for the model card's body.
+        samples: the ``samples.json`` record (:func:`aezoo.export.samples.make_samples`):
+            a few real test inputs shipped with the model; None writes none.
 
     Raises:
         ExportError: ONNX checker or parity failure.
@@ -95,6 +99,8 @@ def build_artifact(
         for fname, data in (figures or {}).items():
             (tmp / "figures").mkdir(exist_ok=True)
             (tmp / "figures" / fname).write_bytes(data)
+        if samples is not None:
+            write_samples(tmp, dict(samples))
         (tmp / CARD).write_text(
             render_card(name, config, record, export_record, sorted(figures or {}), card_text)
         )

@@ -11,6 +11,7 @@ Layout (ARCHITECTURE.md; also the layout of the model's Hub repo)::
     README.md            model card
     training.json        recipe, seed, data fingerprint, metrics, library versions
     figures/*.png        filters, reconstructions
+    samples.json         a few real test inputs (aezoo.export.samples), for playgrounds
     manifest.json        sha256 and size of every file above; written last
 
 No torch here: serving reads artifacts with numpy, pydantic and onnxruntime only.
@@ -39,6 +40,7 @@ ENCODER = "onnx/encoder.onnx"
 DECODER = "onnx/decoder.onnx"
 CLASSIFIER = "onnx/classifier.onnx"
 EXPORT_RECORD = "onnx/export.json"
+SAMPLES = "samples.json"
 FORMAT = "aezoo-artifact/1"
 REQUIRED = (CONFIG, WEIGHTS, ENCODER, DECODER)
 

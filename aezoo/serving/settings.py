@@ -44,6 +44,8 @@ class ServeSettings(BaseModel):
     # -- safety --
     api_key: SecretStr | None = None  # Bearer token required on every route but /health/*
     cors_origins: list[str] = Field(default_factory=list)  # CORS off unless origins are named
+    # -- gallery --
+    ui: bool = True  # the gallery and playground at /; False = the API only (--no-ui)
 
 
 # (group, flag, settings field, help); the type and default come from the field
@@ -112,6 +114,12 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         metavar="ORIGIN",
         help="allow browser calls from ORIGIN (repeatable; '*' = any); CORS is off without it",
     )
+    p.add_argument(
+        "--no-ui",
+        dest="ui",
+        action="store_false",
+        help="no gallery and playground at / (the HTTP API only)",
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -119,7 +127,9 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
     """Validated settings from parsed flags (raises pydantic.ValidationError)."""
     key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV) or None
     values = {field: getattr(args, field) for _, _, field, _ in FLAGS}
-    return ServeSettings(**values, models=args.refs, api_key=key, cors_origins=args.cors_origin)
+    return ServeSettings(
+        **values, models=args.refs, api_key=key, cors_origins=args.cors_origin, ui=args.ui
+    )
 
 
 def describe_validation_error(e: Exception) -> str:

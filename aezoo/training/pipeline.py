@@ -24,6 +24,7 @@ from aezoo.data import datasets, mnist
 from aezoo.evaluation import scores
 from aezoo.evaluation.metrics import MASKING_LEVEL, masking_noise_np
 from aezoo.export import figures
+from aezoo.export.samples import make_samples
 from aezoo.export.torch_io import build_artifact
 from aezoo.models.base import AutoEncoder
 from aezoo.registry.store import LocalStore, ModelVersion
@@ -150,6 +151,7 @@ def package(
             splits["test"][1],
             dataset,
         ),
+        samples=make_samples(*splits["test"], dataset),
     )
 
 

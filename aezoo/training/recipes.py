@@ -1,10 +1,15 @@
 """Named, versioned training recipes: typed configs kept as JSON files in the package.
 
 A recipe file (``aezoo/training/recipes/<name>.json``) holds one trainer config;
-its ``family`` key picks the trainer. Overrides come from the CLI as dotted
+its ``family`` key picks the trainer, its ``description`` (one line, not part of
+the config) says what it trains. Overrides come from the CLI as dotted
 ``key=value`` pairs (``--set model.hidden_sizes=[500,500] seed=3``); values are
 parsed as JSON where they parse, else kept as strings. Unknown keys are
-rejected by the config's pydantic model (``extra="forbid"``).
+rejected by the config's pydantic model (``extra="forbid"``), and earlier, without
+torch, by :func:`aezoo.training.recipe_help.check_keys`.
+
+This module imports no torch (nor does :mod:`aezoo.training.recipe_help`): ``aezoo train
+--list`` and ``--help-recipe`` work without the ``[train]`` extra.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from aezoo.errors import ConfigError
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+DESCRIPTION = "description"  # a recipe file's one-line purpose; not a config key
 
 
 def list_recipes() -> list[str]:
@@ -26,7 +32,7 @@ def list_recipes() -> list[str]:
 
 
 def read_recipe(name_or_path: str) -> dict[str, Any]:
-    """The raw dict of a packaged recipe name or a JSON file path.
+    """The config dict of a packaged recipe name or a JSON file path (``description`` dropped).
 
     Raises:
         ConfigError: unknown recipe or invalid JSON.
@@ -44,6 +50,7 @@ def read_recipe(name_or_path: str) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid JSON: {e}") from e
     if not isinstance(data, dict) or "family" not in data:
         raise ConfigError(f"{path}: a recipe is a JSON object with a 'family' key")
+    data.pop(DESCRIPTION, None)
     return data
 
 

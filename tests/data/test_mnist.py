@@ -315,3 +315,13 @@ def test_http_404_is_a_mirror_failure(mirror, tmp_path: Path) -> None:
     url, checksums, _ = mirror
     with pytest.raises(DataError, match="404"):
         download_mnist(tmp_path / "dest", mirrors=[f"{url}/nowhere"], checksums=checksums)
+
+
+def test_cache_follows_aezoo_home_unless_aezoo_cache_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AEZOO_CACHE_DIR", raising=False)
+    monkeypatch.setenv("AEZOO_HOME", str(tmp_path / "home"))
+    assert data.cache_root() == tmp_path / "home"
+    monkeypatch.setenv("AEZOO_CACHE_DIR", str(tmp_path / "cache"))
+    assert data.cache_root() == tmp_path / "cache"
