@@ -335,6 +335,8 @@ def main() -> int:
     print(
         f"\nmean formed batch at 64 clients: {m['single64']['mean_formed_batch']:.1f} samples (target >= 4)"
     )
+    worst = max(r["health_live_max_ms"] for r in runs["single64"])
+    print(f"/health/live during the 64-client runs: slowest answer {worst:.1f} ms (target < 1,000)")
     for o in overhead:
         how = "1 thread, CPU time" if o["threads"] == 1 else "default threads, wall time"
         print(
