@@ -123,10 +123,13 @@ def warm_run(model: str, src: str, dest: str, actors: int, batch_size: int) -> N
     from aezoo.extract.ray_job import extract_with_ray
 
     ray.init(include_dashboard=False, num_cpus=(os.cpu_count() or 1) + 1, logging_level="ERROR")
-    for i in range(2):
-        r = extract_with_ray(
-            model, src, f"{dest}-{i}", actors=actors, batch_size=batch_size, progress=False
-        )
+    try:
+        for i in range(2):
+            r = extract_with_ray(
+                model, src, f"{dest}-{i}", actors=actors, batch_size=batch_size, progress=False
+            )
+    finally:
+        ray.shutdown()  # at exit a worker of the last job was seen to outlive its cluster
     print(f"second job: {r.n_samples} rows in {r.seconds:.2f} s (cluster start 0.00 s; "
           f"{r.rows_per_second:,.0f} rows/s after it)")  # fmt: skip
 
