@@ -11,10 +11,14 @@ Rows (targets from issue 12):
                     mean formed batch during the x64 run >= 4 (from /metrics)
   npy 1024          1,024-sample application/x-npy encode bodies, 2 clients, against
                     in-process aezoo.load("sda-mnist").encode at batch 1,024 (>= 50%)
+  oip 1024          the same images as one Open Inference Protocol v2 request with binary
+                    tensors in and out (what tritonclient.http sends), 2 clients (issue 13)
   json 1024         1,024-sample JSON encode bodies, 2 clients, against the same on the
                     pre-change server (>= 2x)
   overhead          aezoo.load(...).encode at batch 1 against a raw onnxruntime session on
-                    the same graph, default options (<= 1.10x), interleaved rounds
+                    the same graph (<= 1.10x), interleaved rounds: one thread each in CPU
+                    time, and onnxruntime's default threads in wall time
+  health            the slowest /health/live answer, polled every 100 ms during x64 (< 1 s)
 
 Usage (wrap it in the shared lock; the machine has 2 cores):
   flock /tmp/aezoo-bench.lock python benchmarks/serving_engine.py --json serving_engine.json
@@ -167,12 +171,37 @@ class HealthProbe:
 
 
 def load(
-    url: str, body: Path, ctype: str, clients: int, n: int, seconds: float, samples: int
+    url: str,
+    body: Path,
+    ctype: str,
+    clients: int,
+    n: int,
+    seconds: float,
+    samples: int,
+    path: str = f"/v1/models/{MODEL}/encode",
+    headers: dict[str, str] | None = None,
 ) -> LoadResult:
     return run_load(
-        f"{url}/v1/models/{MODEL}/encode", body=body, content_type=ctype, concurrency=clients,
-        requests=n, max_seconds=seconds, samples_per_request=samples,
+        f"{url}{path}", body=body, content_type=ctype, concurrency=clients, requests=n,
+        max_seconds=seconds, samples_per_request=samples, headers=headers,
     )  # fmt: skip
+
+
+def oip_binary_body(x: np.ndarray) -> tuple[bytes, int]:
+    """An Open Inference Protocol request with ``x`` as a binary FP32 tensor and binary
+    codes asked for (what tritonclient.http sends); returns the body and its JSON length."""
+    head = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "inputs", "shape": list(x.shape), "datatype": "FP32",
+                    "parameters": {"binary_data_size": x.nbytes},
+                }
+            ],
+            "parameters": {"binary_data_output": True},
+        }
+    ).encode()  # fmt: skip
+    return head + np.ascontiguousarray(x, dtype="<f4").tobytes(), len(head)
 
 
 def main() -> int:
@@ -194,6 +223,10 @@ def main() -> int:
     buf = io.BytesIO()
     np.save(buf, X[:1024])
     bodies["npy"].write_bytes(buf.getvalue())
+    bodies["oip"] = work / "b1024.oip"
+    oip_body, oip_head = oip_binary_body(X[:1024])
+    bodies["oip"].write_bytes(oip_body)
+    oip_headers = {"Inference-Header-Content-Length": str(oip_head)}
 
     overhead = [call_overhead(X[:1].copy(), threads) for threads in (1, 0)]
     servers = {
@@ -205,7 +238,16 @@ def main() -> int:
         ),
     }
     runs: dict[str, list[dict[str, Any]]] = {
-        k: [] for k in ("single1", "single64", "npy1024", "inproc1024", "json1024", "json1024_old")
+        k: []
+        for k in (
+            "single1",
+            "single64",
+            "npy1024",
+            "oip1024",
+            "inproc1024",
+            "json1024",
+            "json1024_old",
+        )
     }
     url = servers["new"][1]
     try:
@@ -224,6 +266,12 @@ def main() -> int:
             runs["npy1024"].append(
                 load(url, bodies["npy"], "application/x-npy", 2, 2000, s, 1024).to_dict()
             )
+            runs["oip1024"].append(
+                load(
+                    url, bodies["oip"], "application/octet-stream", 2, 2000, s, 1024,
+                    f"/v2/models/{MODEL}/infer", oip_headers,
+                ).to_dict()
+            )  # fmt: skip
             runs["inproc1024"].append({"samples_per_s": in_process_rate(X[:1024], 3)})
             runs["json1024"].append(
                 load(url, bodies["json"], "application/json", 2, 1000, s, 1024).to_dict()
@@ -256,6 +304,12 @@ def main() -> int:
             m["npy1024"]["samples_per_s"] / m["inproc1024"]["samples_per_s"],
             ">= 0.5x in-process",
         ),
+        (
+            "OIP v2 binary 1,024-sample infer, 2 clients",
+            m["oip1024"],
+            m["oip1024"]["samples_per_s"] / m["inproc1024"]["samples_per_s"],
+            "(x in-process)",
+        ),
         ("in-process encode, batch 1,024", m["inproc1024"], None, ""),
         (
             "JSON 1,024-sample encode, 2 clients",
@@ -281,6 +335,8 @@ def main() -> int:
     print(
         f"\nmean formed batch at 64 clients: {m['single64']['mean_formed_batch']:.1f} samples (target >= 4)"
     )
+    worst = max(r["health_live_max_ms"] for r in runs["single64"])
+    print(f"/health/live during the 64-client runs: slowest answer {worst:.1f} ms (target < 1,000)")
     for o in overhead:
         how = "1 thread, CPU time" if o["threads"] == 1 else "default threads, wall time"
         print(

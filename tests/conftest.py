@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,19 @@ def tiny_artifact_v2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("artifacts-v2") / "sda-tiny"
     build_artifact(create_variant("sda_mnist_tiny"), out, name="sda-tiny", version="2")
     return out
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[str]:
+    """One local Ray cluster for the session's Ray tests; yields its address for --address.
+
+    4 logical CPUs whatever the machine, so a Serve deployment and a 2-actor Ray Data
+    job fit side by side (logical CPUs are Ray's bookkeeping; the cores are shared).
+    Skips where Ray is not installed (the [ray] extra).
+    """
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=4, include_dashboard=False, logging_level="WARNING")
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()

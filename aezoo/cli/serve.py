@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from aezoo.cli.locations import locations
+from aezoo.serving.ray_settings import add_engine_arguments
 from aezoo.serving.settings import add_serve_arguments
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from aezoo.serving.server import run
-
     args.refs = [*args.refs, *(args.model or [])]
+    if args.engine == "ray":
+        try:
+            from aezoo.serving.ray_serve import run
+        except ImportError as e:
+            print(f"aezoo serve: --engine ray needs the [ray] extra: {e}", file=sys.stderr)
+            return 1
+    else:
+        from aezoo.serving.server import run
     return run(args, args.parser)
 
 
@@ -28,6 +36,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_serve_arguments(s)
+    add_engine_arguments(s)
     s.add_argument(
         "--model", action="append", metavar="MODEL", help="same as a positional MODEL; repeatable"
     )

@@ -1,4 +1,4 @@
-"""``aezoo extract``: stream a dataset file through a model's encoder into a ``.npy`` file.
+"""``aezoo extract``: stream a dataset through a model into features, in one process or on Ray.
 
 Wired into :mod:`aezoo.cli` with ``add_extract_parser(subparsers)``; the command
 raises :class:`~aezoo.errors.AezooError` subclasses, which the CLI prints as one line.
@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import math
 from fractions import Fraction
+
+from aezoo.errors import ConfigError
 
 DESCRIPTION = """\
 Stream SOURCE through MODEL in batches and write the features to DEST, a float32
@@ -21,7 +23,14 @@ SOURCE is one of:
   a .npy array (n, n_features) or (n, 28, 28), any numeric dtype, used as it is:
       uint8 pixels are NOT rescaled; pass --scale 1/255 for them
   an MNIST IDX image file (t10k-images-idx3-ubyte[.gz]): scaled by 1/255 automatically
-  a directory of MNIST IDX files: its test images"""
+  a directory of MNIST IDX files: its test images
+
+With --engine ray, the same runs on a Ray cluster (a local one unless --address
+joins another) through --actors copies of the model, and DEST is a new directory of
+Parquet files (or .npy shards with --format npy), rows in input order. SOURCE is
+then a .npy, Parquet or image file, or a directory of one kind of them; images
+(28x28 PNG and the like) are read as grayscale and scaled by 1/255.
+Needs the [ray] extra."""
 
 EXAMPLES = """\
 examples:
@@ -30,6 +39,10 @@ examples:
   aezoo extract sda-mnist ../shared/data/mnist test_codes.npy
   aezoo extract sda-mnist@1 X.npy clean.npy --operation denoise --batch-size 4096
   python -c "import numpy as np; Z = np.load('codes.npy', mmap_mode='r'); print(Z.shape)"
+  aezoo extract sda-mnist X.npy codes/ --engine ray --actors 2     -> codes/*.parquet
+  aezoo extract sda-mnist pngs/ labels/ --engine ray --operation classify
+  aezoo extract sda-mnist shards/ codes/ --engine ray --address auto --format npy
+  python -c "import pyarrow.parquet as pq; print(pq.read_table('codes').num_rows)"
 """
 
 
@@ -50,7 +63,7 @@ def parse_scale(text: str) -> float:
     return value
 
 
-def _batch_size(text: str) -> int:
+def _count(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -70,6 +83,12 @@ def add_extract_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     e.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local: this process, one .npy file (default); ray: Ray Data actors, a directory",
+    )
+    e.add_argument(
         "model",
         metavar="MODEL",
         help="registry reference name[@version|@alias] or artifact directory",
@@ -80,16 +99,17 @@ def add_extract_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     e.add_argument("dest", metavar="DEST", help="output .npy file (replaced if it exists)")
     e.add_argument(
         "--batch-size",
-        type=_batch_size,
+        type=_count,
         default=1024,
         metavar="N",
         help="rows per model call (default: 1024)",
     )
     e.add_argument(
         "--operation",
-        choices=["encode", "denoise"],
+        choices=["encode", "denoise", "classify"],
         default="encode",
-        help="encode: codes (default); denoise: decode(encode(x))",
+        help="encode: codes (default); denoise: decode(encode(x)); "
+        "classify (ray engine): labels and probabilities",
     )
     e.add_argument(
         "--scale",
@@ -98,27 +118,99 @@ def add_extract_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
         help="multiply inputs by S first, e.g. 1/255 for uint8 pixels "
         "(default: 1 for .npy, 1/255 for IDX)",
     )
+    e.add_argument(
+        "--threads",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="onnxruntime threads (local: default one per core; ray: per actor, default 1)",
+    )
     e.add_argument("--quiet", action="store_true", help="no progress bar")
+    r = e.add_argument_group("--engine ray")
+    r.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="Ray cluster to join: auto, HOST:PORT or ray://HOST:PORT (default: start a local one)",
+    )
+    r.add_argument(
+        "--actors", type=_count, default=1, metavar="N", help="model actors (default: 1)"
+    )
+    r.add_argument(
+        "--format",
+        choices=["parquet", "npy"],
+        default="parquet",
+        help="parquet: every column (default); npy: the output column only, as shards",
+    )
+    r.add_argument("--column", metavar="NAME", help="input column (default: the only tensor one)")
+    r.add_argument(
+        "--output-column",
+        metavar="NAME",
+        help="output column (default: codes, outputs or labels by operation)",
+    )
     e.set_defaults(fn=_cmd_extract)
     return e
 
 
+def _common(args: argparse.Namespace) -> dict[str, object]:
+    """The options both engines take, as keyword arguments."""
+    return {
+        "batch_size": args.batch_size,
+        "operation": args.operation,
+        "progress": not args.quiet,
+        "scale": args.scale,
+    }
+
+
 def _cmd_extract(args: argparse.Namespace) -> int:
     """Run the extraction and print one summary line; errors propagate as AezooError."""
+    if args.engine == "ray":
+        return _cmd_extract_ray(args)
+    ray_only = {
+        "--address": args.address,
+        "--column": args.column,
+        "--output-column": args.output_column,
+    }
+    ray_only["--actors"] = args.actors if args.actors != 1 else None
+    ray_only["--format"] = args.format if args.format != "parquet" else None
+    ray_only["--operation classify"] = args.operation == "classify" or None
+    given = [flag for flag, value in ray_only.items() if value is not None]
+    if given:
+        raise ConfigError(f"{', '.join(given)}: only with --engine ray")
     from aezoo.extract.features import extract_features
 
     r = extract_features(
-        args.model,
-        args.source,
-        args.dest,
-        batch_size=args.batch_size,
-        operation=args.operation,
-        progress=not args.quiet,
-        scale=args.scale,
+        args.model, args.source, args.dest, **_common(args), threads=args.threads or 0
     )
     print(
         f"extracted {r.n_samples:,} rows -> {r.dest} ({r.n_samples}, {r.n_features_out}) float32 "
         f"[{args.operation}] in {r.seconds:.2f} s ({r.rows_per_second:,.0f} rows/s)"
+    )
+    return 0
+
+
+def _cmd_extract_ray(args: argparse.Namespace) -> int:
+    try:
+        from aezoo.extract.ray_job import extract_with_ray
+    except ImportError as e:
+        raise ConfigError(
+            f"--engine ray needs the [ray] extra (pip install 'aezoo[ray]'): {e}"
+        ) from None
+    r = extract_with_ray(
+        args.model,
+        args.source,
+        args.dest,
+        **_common(args),
+        actors=args.actors,
+        cpus_per_actor=args.threads or 1,
+        column=args.column,
+        output_column=args.output_column,
+        output_format=args.format,
+        address=args.address,
+    )
+    print(
+        f"extracted {r.n_samples:,} rows -> {r.dest}/ ({r.files} {args.format} files) "
+        f"[{args.operation}, {args.actors} actor{'s' * (args.actors > 1)}] in {r.seconds:.2f} s "
+        f"(cluster start {r.start_seconds:.2f} s; {r.rows_per_second:,.0f} rows/s after it)"
     )
     return 0
 

@@ -56,10 +56,10 @@ class ExtractReport:
 
 
 # -- kernel ----------------------------------------------------------------------
-def _load(model: OnnxModel | str | os.PathLike[str]) -> OnnxModel:
+def _load(model: OnnxModel | str | os.PathLike[str], threads: int = 0) -> OnnxModel:
     if isinstance(model, OnnxModel):
         return model
-    return load_model(model)
+    return load_model(model, intra_op_threads=threads)
 
 
 def _check_args(model: OnnxModel, operation: str, batch_size: Any, scale: float | None) -> int:
@@ -189,6 +189,7 @@ def extract_features(
     operation: ExtractOperation = "encode",
     progress: bool = True,
     scale: float | None = None,
+    threads: int = 0,
 ) -> ExtractReport:
     """Stream a dataset file through a model and write its features to ``dest``.
 
@@ -209,6 +210,8 @@ def extract_features(
         progress: a tqdm progress bar over rows, on stderr.
         scale: multiply inputs by this (> 0) first; ``1/N`` divides by N exactly.
             ``None``: 1 for ``.npy``, 1/255 for IDX.
+        threads: onnxruntime intra-op threads when ``model`` is a reference (0 =
+            onnxruntime's default, one per core).
 
     Returns:
         An :class:`ExtractReport`.
@@ -225,7 +228,7 @@ def extract_features(
     """
     t0 = time.perf_counter()
     source, dest = Path(source), Path(dest)
-    m = _load(model)
+    m = _load(model, threads)
     width = _check_args(m, operation, batch_size, scale)
     if dest.suffix != ".npy" or dest.is_dir():
         raise DataError(f"{dest}: dest must be a .npy file path")

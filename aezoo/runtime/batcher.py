@@ -137,6 +137,7 @@ class Batcher:
         self._cond = threading.Condition()
         self._queue: collections.deque[_Item] = collections.deque()
         self._queued_samples = 0
+        self._op_samples: collections.Counter[str] = collections.Counter()  # queued, per op
         self._expected = 0  # requests announced with expect() and not yet finished
         self._closed = False
         self._thread = threading.Thread(
@@ -224,6 +225,7 @@ class Batcher:
                 )
             self._queue.append(item)
             self._queued_samples += item.n
+            self._op_samples[item.op] += item.n
             self._cond.notify()
         return item.future
 
@@ -239,7 +241,7 @@ class Batcher:
             if first.op != "task":
                 deadline = first.t_submit + delay
                 while not self._closed:
-                    same = sum(i.n for i in self._queue if i.op == first.op)
+                    same = self._op_samples[first.op]
                     on_the_way = self._expected - len(self._queue)
                     left = deadline - time.perf_counter()
                     if same >= limit or on_the_way <= 0 or left <= 0:
@@ -256,6 +258,7 @@ class Batcher:
                     keep.append(item)
             self._queue = keep
             self._queued_samples -= size
+            self._op_samples[first.op] -= size
             return batch
 
     def _work(self) -> None:

@@ -32,6 +32,7 @@ from aezoo.runtime.model import OnnxModel
 from aezoo.runtime.pool import ModelPool
 from aezoo.serving import schemas as s
 from aezoo.serving.engine import Engine
+from aezoo.serving.fastpath import FastRoutes
 from aezoo.serving.gallery import add_gallery
 from aezoo.serving.guard import ApiKeyMiddleware
 from aezoo.serving.oip import add_oip_routes
@@ -137,8 +138,8 @@ def create_app(
     _add_error_handlers(app)
     _add_info_routes(app, engine)
     first = engine.pool.all()[0].model if engine.pool and engine.pool.all() else None
-    add_v1_routes(app, engine, first)
-    add_oip_routes(app, engine)
+    fast = {**add_v1_routes(app, engine, first), **add_oip_routes(app, engine)}
+    app.add_middleware(FastRoutes, routes=fast, on_error=app.exception_handlers)
     add_gallery(app, lambda name: engine.served(name).model, ui=settings.ui)  # / (unless --no-ui)
     if settings.api_key is not None:
         reject = engine.metrics.rejections.labels("unauthorized").inc

@@ -54,6 +54,19 @@ def media_type(content_type: str | None) -> str:
     )
 
 
+def check_encoding(content_encoding: str | None) -> None:
+    """Refuse compressed bodies (``Content-Encoding`` other than identity): they would be
+    parsed as garbage, and inflating them would escape the body caps.
+
+    Raises:
+        UnsupportedMediaTypeError: gzip, deflate or any other coding.
+    """
+    if content_encoding and content_encoding.strip().lower() != "identity":
+        raise s.UnsupportedMediaTypeError(
+            f"Content-Encoding {content_encoding!r} is not supported; send the body uncompressed"
+        )
+
+
 def wants_npy(accept: str | None) -> bool:
     """Whether the ``Accept`` header asks for ``application/x-npy``."""
     return bool(accept) and NPY in accept.lower()  # type: ignore[union-attr]

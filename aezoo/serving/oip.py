@@ -25,6 +25,7 @@ from aezoo._version import __version__
 from aezoo.errors import AezooError, ModelNotFoundError
 from aezoo.runtime.pool import Served
 from aezoo.serving import schemas as s
+from aezoo.serving.codecs import check_encoding
 from aezoo.serving.engine import INLINE_BYTES, Engine, timing_headers
 from aezoo.serving.limits import ClientDisconnect, body_cap, check_json_numbers
 from aezoo.serving.oip_codec import build_response, error_body, parse_infer, tensor_metadata
@@ -58,8 +59,8 @@ def _served(engine: Engine, name: str, version: str | None) -> Served:
     return served
 
 
-def add_oip_routes(app: FastAPI, engine: Engine) -> None:
-    """Mount the v2 routes on ``app``."""
+def add_oip_routes(app: FastAPI, engine: Engine) -> dict[tuple[str, ...], Any]:
+    """Mount the v2 routes on ``app``; returns the fast-path routes of ``infer``."""
 
     @app.get("/v2", tags=["oip-v2"])
     async def server_metadata() -> dict[str, Any]:
@@ -97,6 +98,7 @@ def add_oip_routes(app: FastAPI, engine: Engine) -> None:
             return oip_error(e)
         return JSONResponse({"name": name, "ready": served.ready}, 200 if served.ready else 503)
 
+    infer = _infer_endpoint(engine)
     for suffix in ("", "/versions/{version}"):
         base = f"/v2/models/{{name}}{suffix}"
         app.add_api_route(
@@ -107,11 +109,15 @@ def add_oip_routes(app: FastAPI, engine: Engine) -> None:
         )
         app.add_api_route(
             f"{base}/infer",
-            _infer_endpoint(engine),
+            infer,
             methods=["POST"],
             tags=["oip-v2"],
             summary="Inference (JSON or binary tensors)",
         )
+    return {
+        ("v2", "models", "{name}", "infer"): infer,
+        ("v2", "models", "{name}", "versions", "{version}", "infer"): infer,
+    }
 
 
 def _infer_endpoint(engine: Engine) -> Any:
@@ -129,6 +135,7 @@ def _infer_endpoint(engine: Engine) -> Any:
                     f"Content-Type {ctype!r} is not supported; send application/json, or "
                     "application/octet-stream with Inference-Header-Content-Length"
                 )
+            check_encoding(request.headers.get("content-encoding"))
             header_length = request.headers.get("inference-header-content-length")
             cap, why = body_cap(served.model, "encode", header_length is not None, st)
             with served.batcher.expect():

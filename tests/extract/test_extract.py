@@ -1,4 +1,4 @@
-"""Batch extraction: ``extract_features``, ``aezoo extract``, the sklearn transformer, Ray.
+"""Batch extraction: ``extract_features``, ``aezoo extract``, the sklearn transformer (Ray: test_ray_data.py).
 
 Every test runs the real tiny SdA artifact (784 -> 16, classifier head) with onnxruntime.
 """
@@ -20,7 +20,6 @@ from aezoo.data.mnist import load_mnist, read_idx
 from aezoo.errors import AezooError, ConfigError, DataError, InputError
 from aezoo.extract.cli import add_extract_parser
 from aezoo.extract.features import extract_features
-from aezoo.extract.ray_data import ray_map_batches_fn
 from aezoo.runtime.model import OnnxModel
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -277,24 +276,6 @@ def test_cli_subprocess_without_torch_or_sklearn(tiny_artifact: Path, tmp_path: 
     assert out.stdout.count("\n") == 1 and "100 rows" in out.stdout
     assert "100/100" in out.stderr  # the progress bar, on stderr
     assert np.load(tmp_path / "z.npy").shape == (100, 16)
-
-
-# -- Ray Data --------------------------------------------------------------------------
-def test_ray_style_callable_maps_batch_dicts(model: OnnxModel, tiny_artifact: Path) -> None:
-    X = _random(50, seed=3)
-    mapper = ray_map_batches_fn(str(tiny_artifact))()  # as a Ray actor would construct it
-    out = mapper({"inputs": X.reshape(50, 28, 28), "id": np.arange(50)})
-    assert sorted(out) == ["codes", "id"]
-    np.testing.assert_array_equal(out["codes"], model.encode(X))
-    np.testing.assert_array_equal(out["id"], np.arange(50))
-
-    cls = ray_map_batches_fn(str(tiny_artifact))
-    denoiser = cls(str(tiny_artifact), "denoise", 1 / 255)  # fn_constructor_args style
-    u8 = np.round(X * 255).astype(np.uint8)
-    outputs = denoiser({"inputs": u8})["outputs"]
-    np.testing.assert_array_equal(outputs, model.denoise(u8.astype(np.float32) / np.float32(255)))
-    with pytest.raises(KeyError, match="'inputs'"):
-        mapper({"data": X})
 
 
 # -- scikit-learn ------------------------------------------------------------------------

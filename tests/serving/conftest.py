@@ -343,17 +343,24 @@ class LiveServer:
 
 
 @contextlib.contextmanager
-def running_server(args: list[str], env_extra: dict[str, str], log: Path) -> Iterator[LiveServer]:
+def running_server(
+    args: list[str],
+    env_extra: dict[str, str],
+    log: Path,
+    command: tuple[str, ...] = ("-m", "aezoo.serving.server"),
+    wait: float = 60,
+) -> Iterator[LiveServer]:
     """A real ``python -m aezoo.serving.server ARGS`` on 127.0.0.1 and a free port (port 0).
 
-    Waits at most 60 s for the ready line and /health/ready; terminated (then killed) on exit.
+    ``command`` replaces ``-m aezoo.serving.server`` (``-m aezoo serve --engine ray``).
+    Waits at most ``wait`` s for the ready line and /health/ready; terminated (then
+    killed) on exit.
     """
     env = {**os.environ, **env_extra, "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     cmd = [
         sys.executable,
-        "-m",
-        "aezoo.serving.server",
+        *command,
         *args,
         "--host",
         "127.0.0.1",
@@ -363,7 +370,7 @@ def running_server(args: list[str], env_extra: dict[str, str], log: Path) -> Ite
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
     try:
-        deadline, url, text = time.monotonic() + 60, None, ""
+        deadline, url, text = time.monotonic() + wait, None, ""
         while time.monotonic() < deadline:
             text = log.read_text()
             if proc.poll() is not None:
@@ -378,14 +385,14 @@ def running_server(args: list[str], env_extra: dict[str, str], log: Path) -> Ite
                     pass
             time.sleep(0.1)
         else:
-            pytest.fail(f"server not ready within 60 s:\n{text}")
+            pytest.fail(f"server not ready within {wait:.0f} s:\n{text}")
         assert url is not None
         line = next(ln for ln in text.splitlines() if "curl" in ln)
         yield LiveServer(url, proc, line.strip())
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=wait)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

@@ -137,6 +137,15 @@ def test_unsupported_media_type(client: TestClient) -> None:
     assert "application/x-npy" in r.json()["error"]["message"]
 
 
+def test_compressed_bodies_are_refused(client: TestClient) -> None:
+    import gzip
+
+    body = gzip.compress(json.dumps({"inputs": [[0.0] * N]}).encode())
+    for path in ("/v1/models/sda-tiny/encode", "/v2/models/sda-tiny/infer"):
+        r = client.post(path, content=body, headers={"content-encoding": "gzip"})
+        assert r.status_code == 415 and "Content-Encoding 'gzip'" in r.text
+
+
 def test_method_not_allowed_says_allow(client: TestClient) -> None:
     r = client.get("/v1/models/sda-tiny/encode")
     assert r.status_code == 405 and r.headers["allow"] == "POST"

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,12 +42,13 @@ def _metric(server: LiveServer, line_start: str) -> float:
 def tight_server(
     aezoo_home: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    """sda-tiny with a queue of one full batch, a long batching wait, 4 connections and
-    1-second header and body timeouts."""
+    """sda-tiny with a queue of one full batch, a long batching wait, 4 connections,
+    a 1-second header and a 5-second body timeout, and 2 MB of request bodies in flight."""
     args = [
         "sda-tiny",
         *("--max-batch-size", "64", "--max-queue", "64", "--max-queue-delay-ms", "30000"),
-        *("--max-connections", "4", "--header-timeout", "1", "--body-timeout", "1"),
+        *("--max-connections", "4", "--header-timeout", "1", "--body-timeout", "5"),
+        *("--max-inflight-body-bytes", "2000000"),
         *("--keep-alive", "120", "--threads", "1", "--log-level", "warning"),
     ]
     log = tmp_path_factory.mktemp("tight") / "stdout.txt"
@@ -84,12 +86,46 @@ def test_full_queue_answers_429_and_stays_live(tight_server: LiveServer) -> None
         assert over.json()["error"]["type"] == "overloaded"
         assert "max_queue=64" in over.json()["error"]["message"]
         assert httpx.get(f"{url}/health/live", timeout=1).json() == {"status": "live"}
-        slow.sendall(body(1)[:100])  # then stall: the body timeout (1 s) drops this client
+        v2 = {
+            "inputs": [
+                {"name": "inputs", "shape": [40, N], "datatype": "FP32", "data": [0.5] * (40 * N)}
+            ]
+        }
+        over_v2 = httpx.post(f"{url}/v2/models/sda-tiny/infer", json=v2, timeout=10)
+        assert over_v2.status_code == 429 and over_v2.headers["retry-after"] == "1"
+        assert set(over_v2.json()) == {"error"} and "max_queue=64" in over_v2.json()["error"]
+        assert httpx.get(f"{url}/v2/health/live", timeout=1).json() == {"live": True}
+        slow.sendall(body(1)[:100])  # then stall: the body timeout (5 s) drops this client
         assert slow.recv(1024) == b""
     first.join(60)
     assert answers["a"].status_code == 200 and len(answers["a"].json()["codes"]) == 32
     assert _metric(tight_server, 'aezoo_rejections_total{reason="queue_full"}') >= 1
     assert httpx.get(f"{url}/health/ready", timeout=5).status_code == 200
+
+
+def test_body_budget_answers_429_before_reading(tight_server: LiveServer) -> None:
+    url = f"{tight_server.url}/v1/models/sda-tiny/encode"
+    head = (
+        b"POST /v1/models/sda-tiny/encode HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+        b"\r\nContent-Length: 1600000\r\n\r\n"
+    )
+    body = f'{{"inputs": {[[0.123456789] * N] * 40}}}'.encode()  # ~0.5 MB
+    for _ in range(5):  # the body timeout may drop the slow client first: try again
+        with socket.create_connection(_addr(tight_server), timeout=20) as slow:
+            slow.sendall(head)  # reserves 1.6 MB of the 2 MB budget while its body is awaited
+            r = httpx.post(url, content=body, headers=JSON, timeout=10)
+        if r.status_code == 429:
+            break
+    assert r.status_code == 429 and r.headers["retry-after"] == "1"
+    assert r.json()["error"]["type"] == "overloaded"
+    assert "max_inflight_body_bytes=2,000,000" in r.json()["error"]["message"]
+    assert _metric(tight_server, 'aezoo_rejections_total{reason="body_budget"}') >= 1
+    for _ in range(100):  # as Retry-After says: once the slow client is gone, it fits
+        ok = httpx.post(url, content=body, headers=JSON, timeout=10)
+        if ok.status_code != 429:
+            break
+        time.sleep(0.1)
+    assert ok.status_code == 200
 
 
 def test_slow_headers_are_dropped(tight_server: LiveServer) -> None:
