@@ -165,21 +165,17 @@ class LocalStore:
         name, tag = parse_ref(ref)
         versions = self.local_versions(name)
         bundled = self._bundled(name)
-        aliases = self.aliases(name) if versions or self.alias_history(name) else {}
-        if tag == BUNDLED:
-            if bundled is None:
-                raise ModelNotFoundError(f"no bundled model named {name!r} in {self.bundled}")
-            return ModelVersion(name, bundled.version, bundled.path, "bundled",
-                                self._tags(name, bundled.version, "bundled", aliases))  # fmt: skip
+        aliases = self.aliases(name)
+        if tag == BUNDLED and bundled is None:
+            raise ModelNotFoundError(f"no bundled model named {name!r} in {self.bundled}")
         version = (versions[-1] if versions else None) if tag == LATEST else aliases.get(tag, tag)
-        if version is not None and version in versions:
+        if tag != BUNDLED and version is not None and version in versions:
             path = self._versions_dir(name) / version
-            return ModelVersion(
-                name, version, path, "local", self._tags(name, version, "local", aliases)
-            )
-        if bundled is not None and (tag == LATEST or version == bundled.version):
-            return ModelVersion(name, bundled.version, bundled.path, "bundled",
-                                self._tags(name, bundled.version, "bundled", aliases))  # fmt: skip
+            tags = self._tags(name, version, "local", aliases)
+            return ModelVersion(name, version, path, "local", tags)
+        if bundled is not None and (tag in (LATEST, BUNDLED) or version == bundled.version):
+            tags = self._tags(name, bundled.version, "bundled", aliases)
+            return ModelVersion(name, bundled.version, bundled.path, "bundled", tags)
         if not versions and bundled is None:
             known = ", ".join(m.name for m in self.list()) or "none"
             raise ModelNotFoundError(f"no model named {name!r} in the registry (known: {known})")
