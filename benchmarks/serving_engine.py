@@ -147,6 +147,15 @@ def call_overhead(
     }
 
 
+def print_overhead(overhead: list[dict[str, float]]) -> None:
+    for o in overhead:
+        how = "1 thread, CPU time" if o["threads"] == 1 else "default threads, wall time"
+        print(
+            f"per-call at batch 1 ({how}): raw onnxruntime {o['raw_us']:.1f} us, "
+            f"aezoo.load().encode {o['aezoo_us']:.1f} us, ratio {o['ratio']:.3f} (target <= 1.10)"
+        )
+
+
 class HealthProbe:
     """GET /health/live every 100 ms in a thread while a load runs; keeps the latencies."""
 
@@ -213,6 +222,11 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=10.0, help="time cap of each load run")
     p.add_argument("--server-args", default="", help="extra flags for this checkout's server")
     p.add_argument("--json", type=Path, help="write the results here")
+    p.add_argument(
+        "--overhead-only",
+        action="store_true",
+        help="measure only the per-call overhead at batch 1 (no servers; about 30 s)",
+    )
     args = p.parse_args()
 
     X, _ = load_mnist("test", os.environ.get("AEZOO_DATA_DIR"))
@@ -229,6 +243,9 @@ def main() -> int:
     oip_headers = {"Inference-Header-Content-Length": str(oip_head)}
 
     overhead = [call_overhead(X[:1].copy(), threads) for threads in (1, 0)]
+    if args.overhead_only:
+        print_overhead(overhead)
+        return 0
     servers = {
         "new": start_server(
             REPO, ["--log-level", "warning", *args.server_args.split()], work / "new.log"
@@ -337,12 +354,7 @@ def main() -> int:
     )
     worst = max(r["health_live_max_ms"] for r in runs["single64"])
     print(f"/health/live during the 64-client runs: slowest answer {worst:.1f} ms (target < 1,000)")
-    for o in overhead:
-        how = "1 thread, CPU time" if o["threads"] == 1 else "default threads, wall time"
-        print(
-            f"per-call at batch 1 ({how}): raw onnxruntime {o['raw_us']:.1f} us, "
-            f"aezoo.load().encode {o['aezoo_us']:.1f} us, ratio {o['ratio']:.3f} (target <= 1.10)"
-        )
+    print_overhead(overhead)
     print(f"onnxruntime providers available: {ort.get_available_providers()}")
     if args.json:
         out = {

@@ -110,7 +110,7 @@ def test_settings_are_validated() -> None:
 
 
 def test_checked_float32_batches_are_not_copied(model: OnnxModel, x: np.ndarray) -> None:
-    assert model.check_inputs(x) is x  # the fast path: no conversion, two reductions
+    assert model.check_inputs(x) is x  # the fast path: no conversion, no copy
     bad = x.copy()
     bad[3, 7] = np.nan
     with pytest.raises(Exception, match="sample 3, feature 7"):
