@@ -53,6 +53,18 @@ def tiny_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """Terminate ``proc`` and wait at most ``timeout`` s, then kill it (no-op if it ended)."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def run_cli(
     *args: str, env: dict[str, str], timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:

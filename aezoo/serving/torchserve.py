@@ -86,15 +86,16 @@ def _stage_artifact(src: Path, dst: Path) -> tuple[str, str, dict[str, str]]:
     Returns:
         ``(name, version, {relative path: sha256})`` from the manifest.
 
+    A Hugging Face cache snapshot's files are links into its blobs (which
+    :func:`verify_artifact` allows there and nowhere else); the copies are plain files.
+
     Raises:
-        ArtifactError / IntegrityError: a file fails verification or is a symlink.
+        ArtifactError / IntegrityError: a file fails verification.
     """
     manifest = verify_artifact(src)
     for rel in [*manifest.files, MANIFEST]:
-        if (src / rel).is_symlink():
-            raise ArtifactError(f"{src / rel} is a symlink; an archive holds plain files only")
         (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src / rel, dst / rel)
+        shutil.copyfile(src / rel, dst / rel)  # follows a snapshot's link to its blob
     return manifest.name, manifest.version, {k: v.sha256 for k, v in manifest.files.items()}
 
 

@@ -51,7 +51,6 @@ import numpy as np
 import pydantic_core
 
 from aezoo.errors import AezooError, ArtifactError, InputError, OperationNotSupportedError
-from aezoo.registry.artifact import MANIFEST, read_manifest
 from aezoo.runtime import OnnxModel
 from aezoo.serving import schemas
 
@@ -62,21 +61,6 @@ OPERATIONS = ("encode", "denoise", "classify")
 NPY = "application/x-npy"
 LABELS_HEADER = "X-Aezoo-Labels"
 ACCEPTED = ("application/json", NPY, "")  # "": no Content-Type sent, read as JSON
-
-
-def check_archived_artifact(root: Path) -> None:
-    """Refuse an archived artifact with symlinks or files its manifest does not list.
-
-    Raises:
-        ArtifactError: a symlink, or a file that is not in ``manifest.json``.
-    """
-    listed = set(read_manifest(root).files) | {MANIFEST}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if path.is_symlink():
-            raise ArtifactError(f"{root}: {rel} is a symlink; an archive holds plain files only")
-        if path.is_file() and rel not in listed:
-            raise ArtifactError(f"{root}: {rel} is not listed in {MANIFEST}")
 
 
 def _header(context: Any, idx: int, name: str) -> str:
@@ -132,7 +116,7 @@ class AezooHandler:
         """
         root = Path(context.system_properties["model_dir"]) / ARTIFACT_DIR
         settings = (getattr(context, "model_yaml_config", None) or {}).get("aezoo", {})
-        check_archived_artifact(root)
+        # verify_artifact (inside OnnxModel) refuses symlinks, unlisted and modified files
         model = OnnxModel(root, intra_op_threads=int(settings.get("intra_op_threads", 0)))
         want = (settings.get("name", model.name), str(settings.get("version", model.version)))
         if (model.name, model.version) != want:
@@ -140,11 +124,7 @@ class AezooHandler:
                 f"archive was built from {want[0]}@{want[1]} but holds {model.name}@{model.version}"
             )
         self.max_batch_size = int(settings.get("max_batch_size", self.max_batch_size))
-        spec = model.config.input
-        blank = np.full(
-            (1, spec.n_features), min(max(0.0, spec.value_range[0]), spec.value_range[1])
-        )
-        model.encode(blank.astype(np.float32))  # ready means a forward pass succeeded
+        model.warm_up()  # ready means a forward pass through every operation succeeded
         self.model = model
         log.info("aezoo: serving %s@%s from %s", model.name, model.version, root)
 

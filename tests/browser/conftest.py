@@ -9,18 +9,13 @@ another executable. Screenshots go to the test's tmp dir, and also to
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.serving.conftest import running_server
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -55,38 +50,10 @@ def aezoo_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     Yields the base URL once ``/health/ready`` answers 200 (at most 60 s).
     """
     home = tmp_path_factory.mktemp("browser-home")
-    log = home / "serve.log"
-    env = {**os.environ, "AEZOO_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "aezoo", "serve", "--host", "127.0.0.1", "--port", "0"]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            text = log.read_text()
-            if proc.poll() is not None:
-                pytest.fail(f"aezoo serve exited with {proc.returncode}:\n{text}")
-            match = re.search(r"at (http://127\.0\.0\.1:\d+)", text)
-            if match and _ready(match.group(1)):
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(f"aezoo serve not ready within 60 s:\n{text}")
-            time.sleep(0.2)
-        yield match.group(1)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/health/ready", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
+    with running_server(
+        [], {"AEZOO_HOME": str(home)}, home / "serve.log", command=("-m", "aezoo", "serve")
+    ) as server:
+        yield server.url
 
 
 @pytest.fixture

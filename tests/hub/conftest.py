@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO_ROOT, stop_process
+
 TOKEN = "hf_aezooFakeToken0123456789abcdef"  # must never show in any output
 HUB_VARS = ("HF_ENDPOINT", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HF_HOME")
 
@@ -35,13 +36,7 @@ class FakeHub:
         return log.read_text().splitlines() if log.is_file() else []
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def start_hub(root: Path) -> FakeHub:

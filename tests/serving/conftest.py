@@ -24,8 +24,8 @@ from fastapi.testclient import TestClient
 
 from aezoo.runtime.model import OnnxModel
 from aezoo.serving.app import ServeSettings, create_app
+from tests.conftest import REPO_ROOT, stop_process
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 N = 784  # n_features of the sda_mnist_tiny variant
 MAX_BATCH, MAX_BODY = 64, 2_000_000  # limits of the test apps and the test server
 ZERO = [0.0] * N
@@ -390,12 +390,7 @@ def running_server(
         line = next(ln for ln in text.splitlines() if "curl" in ln)
         yield LiveServer(url, proc, line.strip())
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=wait)
 
 
 @pytest.fixture(scope="module")

@@ -46,6 +46,26 @@ def model_dir(mar: Path, tmp_path: Path) -> Path:
     return tmp_path / "sda-mnist"
 
 
+def test_archive_from_a_hub_cache_snapshot_holds_plain_files(tmp_path: Path) -> None:
+    """Files of a Hugging Face cache snapshot are links into ``blobs/``: archived as bytes."""
+    artifact = resolve("sda-mnist")
+    repo = tmp_path / "hub" / "models--org--sda-mnist"
+    snapshot = repo / "snapshots" / "0123abcd"
+    (repo / "blobs").mkdir(parents=True)
+    for src in artifact.rglob("*"):
+        if src.is_file():
+            blob = repo / "blobs" / f"blob{len(list((repo / 'blobs').iterdir()))}"
+            blob.write_bytes(src.read_bytes())
+            link = snapshot / src.relative_to(artifact)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(blob)
+    mar = build_archive(str(snapshot), tmp_path / "store")
+    with zipfile.ZipFile(mar) as z:
+        encoder = z.getinfo("artifact/onnx/encoder.onnx")
+        assert z.read(encoder) == (artifact / "onnx" / "encoder.onnx").read_bytes()
+        assert (encoder.external_attr >> 16) & 0o170000 != 0o120000  # not a link
+
+
 def _context(model_dir: Path, headers: list[dict[str, str]]) -> object:
     manifest = json.loads((model_dir / "MAR-INF" / "MANIFEST.json").read_text())
     config = yaml.safe_load((model_dir / manifest["model"]["configFile"]).read_text())
