@@ -9,7 +9,8 @@ interleaved, and its median run reported. Inputs are real MNIST test images.
 Rows (targets from issue 12):
   single x1 / x64   one-sample JSON encode at 1 and 64 clients; x64 >= 1.3x x1, and the
                     mean formed batch during the x64 run >= 4 (from /metrics)
-  npy 1024          1,024-sample application/x-npy encode bodies, 2 clients, against
+  npy 1024          1,024-sample application/x-npy encode bodies answered in .npy
+                    (``Accept: application/x-npy``), 2 clients, against
                     in-process aezoo.load("sda-mnist").encode at batch 1,024 (>= 50%)
   oip 1024          the same images as one Open Inference Protocol v2 request with binary
                     tensors in and out (what tritonclient.http sends), 2 clients (issue 13)
@@ -281,8 +282,11 @@ def main() -> int:
             r["mean_formed_batch"] = (after[0] - before[0]) / max(1.0, after[1] - before[1])
             runs["single64"].append(r)
             runs["npy1024"].append(
-                load(url, bodies["npy"], "application/x-npy", 2, 2000, s, 1024).to_dict()
-            )
+                load(
+                    url, bodies["npy"], "application/x-npy", 2, 2000, s, 1024,
+                    headers={"Accept": "application/x-npy"},
+                ).to_dict()
+            )  # fmt: skip
             runs["oip1024"].append(
                 load(
                     url, bodies["oip"], "application/octet-stream", 2, 2000, s, 1024,
