@@ -7,7 +7,9 @@
    from ``hey`` at several concurrencies against ``aezoo serve --threads 1`` (uvicorn)
    and ``aezoo serve --engine ray --replicas 1 --cpus-per-replica 1`` (Ray Serve):
    req/s, p50 and p99 latency. ``hey`` runs on the same 2 cores, so these are lower
-   bounds of what a replica does on a core of its own.
+   bounds of what a replica does on a core of its own. A third server,
+   ``benchmarks/peers/ray_serve_floor.py``, is Ray Serve alone (a deployment that reads
+   the body and answers fixed codes): the floor under any Ray Serve replica here.
 
 Usage::
 
@@ -78,7 +80,10 @@ def over_http(seconds: float, concurrencies: list[int], tmp: Path) -> dict[str, 
     servers = {
         "uvicorn, 1 process, 1 thread": [*aezoo, "--threads", "1"],
         "Ray Serve, 1 replica, 1 CPU": [*aezoo, "--engine", "ray", "--replicas", "1"],
-    }
+        "Ray Serve floor (body read, fixed answer), 1 replica, 1 CPU": [
+            sys.executable, str(REPO / "benchmarks" / "peers" / "ray_serve_floor.py"),
+        ],
+    }  # fmt: skip
     out: dict[str, list[dict]] = {}
     for name, cmd in servers.items():
         port = free_port()
