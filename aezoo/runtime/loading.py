@@ -47,11 +47,16 @@ def load_models(refs: Sequence[str] | None = None, threads: int = 0) -> dict[str
         if not paths:
             raise ConfigError(f"no models to serve: the registry {store.root} is empty; pass refs")
     models: dict[str, OnnxModel] = {}
-    for path in paths:
+    given: dict[str, str] = {}
+    for i, path in enumerate(paths):
         model = OnnxModel(path, intra_op_threads=threads)
+        ref = refs[i] if refs else str(path)
         if model.name in models:
             raise ConfigError(
-                f"two models are named {model.name!r}: {models[model.name].path} and {path}"
+                f"{given[model.name]} and {ref} are both model {model.name!r} (versions "
+                f"{models[model.name].version} and {model.version}); a server serves one "
+                "version per name: pass one of them"
             )
+        given[model.name] = ref
         models[model.name] = model
     return models

@@ -134,9 +134,11 @@ class ModelPool:
             Exception: whatever the warm-up forward pass raises.
         """
         if model.name in self._served:
+            first = self._served[model.name]
             raise ConfigError(
-                f"two models are named {model.name!r}: "
-                f"{self._served[model.name].model.path} and {model.path}"
+                f"{first.ref or first.model.path} and {ref or model.path} are both model "
+                f"{model.name!r} (versions {first.model.version} and {model.version}); a "
+                "server serves one version per name: pass one of them"
             )
         model.warm_up()
         batcher = Batcher(model, self.batch, self._run_lock, self._observer_for(model.name))

@@ -219,7 +219,9 @@ def test_load_models_default_is_whole_registry(
     monkeypatch.setenv("AEZOO_HOME", str(aezoo_home))
     bundled = sorted(p.name for p in BUNDLED_DIR.iterdir() if (p / "manifest.json").is_file())
     assert list(load_models(threads=1)) == sorted([*bundled, "sda-tiny", "sda-tiny-nohead"])
-    with pytest.raises(ConfigError, match="two models are named 'sda-tiny'"):
+    with pytest.raises(
+        ConfigError, match=r"sda-tiny and sda-tiny@1 are both model 'sda-tiny' \(versions 1 and 1\)"
+    ):
         load_models(["sda-tiny", "sda-tiny@1"])
     monkeypatch.setenv("AEZOO_HOME", str(tmp_path))
     monkeypatch.setattr(store_module, "BUNDLED_DIR", tmp_path / "no-bundled-models")
