@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from aezoo.errors import InputError
 from aezoo.runtime.model import OnnxModel
 from aezoo.serving import codecs
 from aezoo.serving.app import ServeSettings, create_app
@@ -211,3 +212,53 @@ def test_openapi_states_the_limits(client: TestClient) -> None:
     assert f"max_body_bytes={MAX_BODY}" in op["description"]
     assert "sda-tiny: n_features=784, shape=[28, 28]" in op["description"]
     assert {"401", "413", "415", "429"} <= set(op["responses"])
+
+
+def _npy_v(a: np.ndarray, version: tuple[int, int]) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, a, version=version)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("version", [(1, 0), (2, 0)])
+@pytest.mark.parametrize(
+    "a",
+    [
+        np.zeros((1, N), np.float32),
+        np.arange(N, dtype=np.float32),
+        np.ones((3, 28, 28), np.float64),
+        np.asfortranarray(np.arange(5 * N, dtype=np.float32).reshape(5, N)),
+        np.zeros((0, N), np.float32),
+        np.ones((), np.float64),
+    ],
+    ids=["one-row", "1-d", "images-f8", "fortran", "empty", "scalar"],
+)
+def test_npy_header_fast_path_equals_numpy_reader(a: np.ndarray, version) -> None:
+    body = _npy_v(a, version)
+    fast = codecs._npy_header_fast(body)
+    assert fast is not None  # numpy.save's own header: the fast path reads it
+    assert fast == codecs._npy_header(body, "body")
+    assert np.array_equal(codecs.read_npy(body), a.astype(np.float32))
+
+
+@pytest.mark.parametrize(
+    ("header", "refused"),
+    [
+        (b"{'descr': '>f4', 'fortran_order': False, 'shape': (1, 784), }", None),  # big-endian
+        (b"{'shape': (1, 784), 'fortran_order': False, 'descr': '<f4', }", None),  # key order
+        (b"{'descr': '<i8', 'fortran_order': False, 'shape': (1, 392), }", "dtype must be"),
+        (b"{'descr': '<f4', 'fortran_order': False, 'shape': (1, 784), 'x': 1, }", "readable"),
+        (b"{'descr': '<f4', 'fortran_order': 0, 'shape': (1, 784), }", "readable"),
+        (b"{'descr': '<f4', 'fortran_order': False, 'shape': (1, -784), }", "data bytes follow"),
+    ],
+)
+def test_other_npy_headers_go_to_numpy_reader(header: bytes, refused: str | None) -> None:
+    padded = header + b" " * (-(len(header) + 11) % 64) + b"\n"
+    body = b"\x93NUMPY\x01\x00" + len(padded).to_bytes(2, "little") + padded
+    body += np.zeros(784, np.float32).tobytes()
+    assert codecs._npy_header_fast(body) is None
+    if refused is None:  # what numpy's reader accepts is still read
+        assert codecs.read_npy(body).shape == (1, 784)
+    else:
+        with pytest.raises(InputError, match=refused):
+            codecs.read_npy(body)
