@@ -20,6 +20,7 @@ to the server). Interpolation is left to v1's ``/interpolate``.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,7 +60,8 @@ class InferRequest:
 
 def output_names(model: OnnxModel) -> list[str]:
     """Outputs ``model`` can compute, in metadata order."""
-    return [name for name, (_, op) in OUTPUTS.items() if op in model.operations]
+    offered = model.config.operations
+    return [name for name, (_, op) in OUTPUTS.items() if op in offered]
 
 
 def tensor_metadata(model: OnnxModel) -> dict[str, list[dict[str, Any]]]:
@@ -171,7 +173,7 @@ def _tensor(
         or not all(type(d) is int and d >= 0 for d in shape)
     ):
         raise _fail(f"shape must be a list of non-negative integers, got {shape!r}")
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)  # Python ints: no overflow
     if "binary_data_size" in params:
         size = params["binary_data_size"]
         if not binary_mode:
@@ -193,8 +195,8 @@ def _tensor(
             raise _fail("'data' must be an array of numbers (row-major, may be nested)") from None
         if flat.size != count:
             raise _fail(f"'data' holds {flat.size} numbers; shape {shape} needs {count}")
-    with np.errstate(over="ignore"):
-        return flat.astype(np.float32).reshape(shape)
+    with np.errstate(over="ignore"):  # FP32 binary stays a view of the body (as .npy does)
+        return flat.astype(np.float32, copy=False).reshape(shape)
 
 
 def _outputs(meta: dict[str, Any], model: OnnxModel) -> list[tuple[str, bool]]:
