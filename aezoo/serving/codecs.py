@@ -190,8 +190,9 @@ def _npy_header(body: bytes, what: str) -> tuple[tuple[int, ...], bool, np.dtype
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(f, NPY_HEADER_BYTES)
         else:
             raise ValueError(f"format version {version} (1.0 and 2.0 are read)")
-    except (ValueError, SyntaxError, EOFError) as e:
-        raise InputError(f"{what} is not a readable .npy array: {e}") from None
+    except Exception as e:  # untrusted header: numpy's literal_eval raises
+        # ValueError, SyntaxError, tokenize.TokenError, RecursionError, ... on bad input
+        raise InputError(f"{what} is not a readable .npy array: {type(e).__name__}: {e}") from None
     return tuple(shape), bool(fortran), dtype, f.tell()
 
 

@@ -82,8 +82,11 @@ def _read_npy(body: bytes) -> np.ndarray:
         )
     try:
         arr = np.load(io.BytesIO(body), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise InputError(f"request body is not a valid .npy array: {e}") from None
+    except Exception as e:  # untrusted header: numpy's literal_eval raises
+        # ValueError, SyntaxError, tokenize.TokenError, RecursionError, ... on bad input
+        raise InputError(
+            f"request body is not a valid .npy array: {type(e).__name__}: {e}"
+        ) from None
     if not isinstance(arr, np.ndarray) or arr.dtype not in (np.float32, np.float64):
         raise InputError(f"a .npy body must hold float32 or float64, got {arr.dtype}")
     return arr

@@ -262,3 +262,16 @@ def test_other_npy_headers_go_to_numpy_reader(header: bytes, refused: str | None
     else:
         with pytest.raises(InputError, match=refused):
             codecs.read_npy(body)
+
+
+@pytest.mark.parametrize("route", ["encode", "classify", "interpolate?steps=3"])
+@pytest.mark.parametrize("cut", [40, 60, 68])  # the dict spans bytes 10-70
+def test_truncated_npy_header_is_422_not_500(client: TestClient, route: str, cut: int) -> None:
+    """numpy's header reader raises tokenize.TokenError (not a ValueError) on a header
+    cut mid-dict; found by fuzzing a real server, which answered 500."""
+    body = npy(np.zeros((2, N), np.float32))
+    broken = body[:cut] + b" " * (len(body) - cut)  # same length, header cut short
+    assert codecs._npy_header_fast(broken) is None
+    r = post_npy(client, f"sda-tiny/{route}", broken)
+    assert r.status_code == 422, r.text
+    assert "not a readable .npy array" in r.json()["error"]["message"]
