@@ -207,6 +207,13 @@ BAD = [
         "float32 or float64",
     ),
     ({"Content-Type": NPY}, b"not npy", 422, "invalid_input", "not a .npy file"),
+    (  # a header cut inside its dict: numpy raises tokenize.TokenError, not ValueError
+        {"Content-Type": NPY},
+        _npy(np.zeros((1, 784), np.float32))[:50] + b" " * 3200,
+        422,
+        "invalid_input",
+        "not a valid .npy array",
+    ),
     (
         {"Content-Type": NPY},
         _npy(np.zeros((5, 784), np.float32)),
