@@ -119,7 +119,7 @@ def parse_infer(
     parser = simdjson.Parser()
     try:
         doc = parser.parse(header if header is not None else body)
-    except ValueError as e:
+    except (ValueError, RuntimeError) as e:  # simdjson: RuntimeError for DEPTH_ERROR etc.
         raise _fail(f"request body is not valid JSON: {e}") from None
     if not isinstance(doc, simdjson.Object):
         raise _fail("request body must be a JSON object with 'inputs'")
@@ -191,7 +191,7 @@ def _tensor(
         data = tensor.get("data")
         try:
             flat = np.frombuffer(data.as_buffer(of_type="d"), dtype=np.float64)
-        except (AttributeError, TypeError, ValueError):
+        except (AttributeError, TypeError, ValueError, RuntimeError):
             raise _fail("'data' must be an array of numbers (row-major, may be nested)") from None
         if flat.size != count:
             raise _fail(f"'data' holds {flat.size} numbers; shape {shape} needs {count}")

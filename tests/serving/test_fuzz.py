@@ -115,3 +115,27 @@ def test_mutated_bodies_never_get_a_5xx(client: TestClient, seed: int) -> None:
         if r.status_code >= 400:
             assert "error" in r.json(), r.text[:300]
     assert statuses.get(200, 0) > 0 and sum(v for k, v in statuses.items() if k >= 400) > 300
+
+
+DEEP = 100_000  # nesting far beyond any parser's depth limit
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v2/models/sda-tiny/infer", b'{"inputs": ' + b"[" * DEEP + b"]" * DEEP + b"}"),
+        ("/v1/models/sda-tiny/encode", b'{"inputs": ' + b"[" * DEEP + b"]" * DEEP + b"}"),
+        ("/v1/models/sda-tiny/encode", b'{"inputs": ' + b'{"a":' * 900 + b"1" + b"}" * 901),
+        (
+            "/v1/models/sda-tiny/interpolate",
+            b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b', "b": [1], "steps": 3}',
+        ),
+    ],
+    ids=["oip-arrays", "v1-arrays", "v1-objects", "v1-interpolate"],
+)
+def test_deeply_nested_json_is_a_4xx(client: TestClient, path: str, body: bytes) -> None:
+    """simdjson refuses documents over its depth limit with a RuntimeError (the OIP route
+    answered 500 before it was caught); every route answers 4xx with a JSON error."""
+    r = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert 400 <= r.status_code < 500, r.text[:300]
+    assert "error" in r.json()
