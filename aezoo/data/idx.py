@@ -7,6 +7,7 @@ of dimensions, then one 4-byte size per dimension; the payload follows, row-majo
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from pathlib import Path
@@ -68,7 +69,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     shape_str = "x".join(str(d) for d in dims)
     if ndim == 3 and (dims[1] == 0 or dims[2] == 0):
         raise DataError(f"{path}: bad dims {shape_str}: image rows and columns must be >= 1")
-    expected = int(np.prod(dims, dtype=np.int64))
+    expected = math.prod(dims)  # exact: an int64 product of 32-bit dims can wrap
     got = len(raw) - header_len
     if got != expected:
         problem = "truncated" if got < expected else "trailing bytes"

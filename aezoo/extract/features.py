@@ -14,6 +14,7 @@ whole (uint8; 47 MB for all 60,000 MNIST training images).
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import uuid
@@ -161,7 +162,7 @@ def _open_source(path: Path) -> tuple[tuple[int, ...], Reader, float | None]:
             )
         if not whole.flags.c_contiguous:  # Fortran order: rows are not contiguous on disk
             return shape, lambda a, b: np.array(whole[a:b]), None
-        row_bytes = dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
+        row_bytes = dtype.itemsize * math.prod(shape[1:])
         del whole  # map one window per batch instead, so RSS does not grow with the file
 
         def read(a: int, b: int) -> np.ndarray:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import struct
 from typing import Any
@@ -206,7 +207,8 @@ def read_npy(body: bytes, what: str = "body") -> np.ndarray:
     shape, fortran, dtype, offset = _npy_header_fast(body) or _npy_header(body, what)
     if dtype.kind != "f" or dtype.itemsize not in (4, 8):
         raise InputError(f"{what}: .npy dtype must be float32 or float64, got {dtype}")
-    count = int(np.prod(shape, dtype=np.int64))
+    # exact (Python ints): an int64 product can wrap, e.g. shape (2**62 + 196, 4) -> 784
+    count = math.prod(shape)
     if len(body) - offset != count * dtype.itemsize:
         raise InputError(
             f"{what}: .npy header says shape {tuple(shape)} ({count * dtype.itemsize} bytes of "

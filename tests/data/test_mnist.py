@@ -325,3 +325,12 @@ def test_cache_follows_aezoo_home_unless_aezoo_cache_dir(
     assert data.cache_root() == tmp_path / "home"
     monkeypatch.setenv("AEZOO_CACHE_DIR", str(tmp_path / "cache"))
     assert data.cache_root() == tmp_path / "cache"
+
+
+def test_dims_whose_int64_product_wraps_are_truncated_not_a_crash(tmp_path: Path) -> None:
+    """2^31 x 2^31 x 4 = 2^64 wraps to 0 in int64; the byte count must be exact."""
+    path = tmp_path / "huge-idx3-ubyte"
+    dims = (2**31, 2**31, 4)
+    path.write_bytes((0x803).to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in dims))
+    with pytest.raises(DataError, match=r"truncated: header promises 2147483648x2147483648x4"):
+        read_idx(path)

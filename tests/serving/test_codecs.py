@@ -250,6 +250,10 @@ def test_npy_header_fast_path_equals_numpy_reader(a: np.ndarray, version) -> Non
         (b"{'descr': '<f4', 'fortran_order': False, 'shape': (1, 784), 'x': 1, }", "readable"),
         (b"{'descr': '<f4', 'fortran_order': 0, 'shape': (1, 784), }", "readable"),
         (b"{'descr': '<f4', 'fortran_order': False, 'shape': (1, -784), }", "data bytes follow"),
+        (
+            b"{'descr': '>f4', 'fortran_order': False, 'shape': (4611686018427388100, 4), }",
+            "data bytes follow",
+        ),  # its int64 product wraps to 784: the count must be exact
     ],
 )
 def test_other_npy_headers_go_to_numpy_reader(header: bytes, refused: str | None) -> None:
