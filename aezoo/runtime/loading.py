@@ -11,6 +11,15 @@ from aezoo.registry import LocalStore, resolve
 from aezoo.runtime.model import OnnxModel
 
 
+def same_name_error(name: str, first: tuple[str, str], second: tuple[str, str]) -> ConfigError:
+    """The error for two references that load the same model name (one server serves one
+    version per name); ``first``/``second`` are ``(reference or path, version)``."""
+    return ConfigError(
+        f"{first[0]} and {second[0]} are both model {name!r} (versions {first[1]} and "
+        f"{second[1]}); a server serves one version per name: pass one of them"
+    )
+
+
 def load_model(name_or_path: str | os.PathLike[str], **kwargs: Any) -> OnnxModel:
     """One artifact for inference: a directory, ``name[@version|@alias]`` or ``hf-hub:ORG/REPO[@REV]``.
 
@@ -46,17 +55,11 @@ def load_models(refs: Sequence[str] | None = None, threads: int = 0) -> dict[str
         paths = [mv.path for mv in store.list()]
         if not paths:
             raise ConfigError(f"no models to serve: the registry {store.root} is empty; pass refs")
-    models: dict[str, OnnxModel] = {}
-    given: dict[str, str] = {}
-    for i, path in enumerate(paths):
+    models: dict[str, tuple[str, OnnxModel]] = {}  # name -> (the ref that loaded it, model)
+    for ref, path in zip(refs or map(str, paths), paths, strict=True):
         model = OnnxModel(path, intra_op_threads=threads)
-        ref = refs[i] if refs else str(path)
         if model.name in models:
-            raise ConfigError(
-                f"{given[model.name]} and {ref} are both model {model.name!r} (versions "
-                f"{models[model.name].version} and {model.version}); a server serves one "
-                "version per name: pass one of them"
-            )
-        given[model.name] = ref
-        models[model.name] = model
-    return models
+            first, seen = models[model.name]
+            raise same_name_error(model.name, (first, seen.version), (ref, model.version))
+        models[model.name] = (ref, model)
+    return {name: model for name, (_, model) in models.items()}

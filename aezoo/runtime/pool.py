@@ -27,6 +27,7 @@ from aezoo.errors import ArtifactError, ConfigError, ModelNotFoundError
 from aezoo.registry import LocalStore, resolve
 from aezoo.registry.store import parse_ref
 from aezoo.runtime.batcher import Batcher, BatchObserver, BatchSettings
+from aezoo.runtime.loading import same_name_error
 from aezoo.runtime.model import OnnxModel
 
 log = logging.getLogger("aezoo.runtime.pool")
@@ -135,10 +136,10 @@ class ModelPool:
         """
         if model.name in self._served:
             first = self._served[model.name]
-            raise ConfigError(
-                f"{first.ref or first.model.path} and {ref or model.path} are both model "
-                f"{model.name!r} (versions {first.model.version} and {model.version}); a "
-                "server serves one version per name: pass one of them"
+            raise same_name_error(
+                model.name,
+                (str(first.ref or first.model.path), first.model.version),
+                (str(ref or model.path), model.version),
             )
         model.warm_up()
         batcher = Batcher(model, self.batch, self._run_lock, self._observer_for(model.name))

@@ -14,9 +14,9 @@ error its precise message; both paths accept exactly the same bodies.
 the header is parsed first (at most ``NPY_HEADER_BYTES``), the dtype must be float32 or
 float64 and the data length must equal what the header's shape needs before anything is
 allocated; the array then views the body's bytes. A header exactly as ``numpy.save``
-writes it for little-endian float32/float64 is read by a regular expression (about 2 us);
-any other header goes through numpy's own reader (``ast.literal_eval``, about 40 us,
-which was 9% of the server's busy time on one-sample ``.npy`` requests).
+writes it for little-endian float32/float64 is read by a regular expression; any other
+header goes through numpy's own reader (``ast.literal_eval``: 9% of the server's busy
+time on one-sample ``.npy`` requests in ``benchmarks/serving_peers.py --profile``).
 """
 
 from __future__ import annotations

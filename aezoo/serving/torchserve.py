@@ -83,11 +83,11 @@ class ArchiveSettings:
 def _stage_artifact(src: Path, dst: Path) -> tuple[str, str, dict[str, str]]:
     """Copy the manifest's files (and the manifest) of ``src`` into ``dst``.
 
-    Returns:
-        ``(name, version, {relative path: sha256})`` from the manifest.
-
     A Hugging Face cache snapshot's files are links into its blobs (which
     :func:`verify_artifact` allows there and nowhere else); the copies are plain files.
+
+    Returns:
+        ``(name, version, {relative path: sha256})`` from the manifest.
 
     Raises:
         ArtifactError / IntegrityError: a file fails verification.

@@ -12,7 +12,6 @@ Usage (runs until killed)::
     python benchmarks/peers/ray_serve_floor.py --port 8000
 """
 
-
 # No ``from __future__ import annotations``: FastAPI must see ``Request`` itself, not a
 # string, through Ray's class-based view.
 import argparse

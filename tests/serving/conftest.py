@@ -6,6 +6,7 @@ Building the artifacts needs torch (tests may import it; ``aezoo.serving`` must 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -29,6 +30,13 @@ from tests.conftest import REPO_ROOT, stop_process
 N = 784  # n_features of the sda_mnist_tiny variant
 MAX_BATCH, MAX_BODY = 64, 2_000_000  # limits of the test apps and the test server
 ZERO = [0.0] * N
+
+
+def npy_bytes(a: np.ndarray, version: tuple[int, int] | None = None) -> bytes:
+    """``a`` as a ``.npy`` body (``numpy.save``; ``version`` forces a format version)."""
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.asanyarray(a), version=version)
+    return buf.getvalue()
 
 
 def _row(first: Any) -> list[Any]:

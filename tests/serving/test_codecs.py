@@ -14,15 +14,9 @@ from aezoo.errors import InputError
 from aezoo.runtime.model import OnnxModel
 from aezoo.serving import codecs
 from aezoo.serving.app import ServeSettings, create_app
-from tests.serving.conftest import MAX_BATCH, MAX_BODY, N
+from tests.serving.conftest import MAX_BATCH, MAX_BODY, N, npy_bytes
 
 NPY = "application/x-npy"
-
-
-def npy(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, a)
-    return buf.getvalue()
 
 
 def post_npy(client: TestClient, path: str, body: bytes, accept: str = NPY, **kw: object):
@@ -37,7 +31,7 @@ def test_npy_round_trips_exactly_against_json(
     client: TestClient, samples: np.ndarray, op: str, key: str
 ) -> None:
     as_json = client.post(f"/v1/models/sda-tiny/{op}", json={"inputs": samples.tolist()})
-    as_npy = post_npy(client, f"sda-tiny/{op}", npy(samples))
+    as_npy = post_npy(client, f"sda-tiny/{op}", npy_bytes(samples))
     assert as_json.status_code == as_npy.status_code == 200
     assert as_npy.headers["content-type"] == NPY
     got = np.load(io.BytesIO(as_npy.content), allow_pickle=False)
@@ -50,27 +44,33 @@ def test_npy_round_trips_exactly_against_json(
 
 
 def test_npy_forms(client: TestClient, samples: np.ndarray) -> None:
-    want = np.load(io.BytesIO(post_npy(client, "sda-tiny/encode", npy(samples)).content))
+    want = np.load(io.BytesIO(post_npy(client, "sda-tiny/encode", npy_bytes(samples)).content))
     for form in (samples.astype(np.float64), samples.reshape(4, 28, 28), samples.astype(">f4")):
-        got = post_npy(client, "sda-tiny/encode", npy(form))
+        got = post_npy(client, "sda-tiny/encode", npy_bytes(form))
         assert got.status_code == 200, got.text
         assert np.array_equal(np.load(io.BytesIO(got.content)), want)
-    one = post_npy(client, "sda-tiny/encode", npy(samples[0]), accept="application/json")
+    one = post_npy(client, "sda-tiny/encode", npy_bytes(samples[0]), accept="application/json")
     assert one.headers["content-type"] == "application/json"
     assert np.array_equal(np.asarray(one.json()["codes"], dtype=np.float32), want[:1])
-    rows = post_npy(client, "sda-tiny/interpolate?steps=5", npy(samples[:2]))
+    rows = post_npy(client, "sda-tiny/interpolate?steps=5", npy_bytes(samples[:2]))
     assert np.load(io.BytesIO(rows.content)).shape == (5, N)
 
 
 @pytest.mark.parametrize(
     ("body", "words"),
     [
-        (npy(np.zeros((2, N), dtype=np.int64)), ("dtype must be float32 or float64", "int64")),
-        (npy(np.array([{"a": 1}], dtype=object)), ("dtype",)),
-        (npy(np.zeros((2, N), dtype=np.float32))[:-4], ("shape (2, 784)", "data bytes follow")),
+        (
+            npy_bytes(np.zeros((2, N), dtype=np.int64)),
+            ("dtype must be float32 or float64", "int64"),
+        ),
+        (npy_bytes(np.array([{"a": 1}], dtype=object)), ("dtype",)),
+        (
+            npy_bytes(np.zeros((2, N), dtype=np.float32))[:-4],
+            ("shape (2, 784)", "data bytes follow"),
+        ),
         (b"not an npy file at all", ("not a readable .npy",)),
-        (npy(np.zeros((2, 7), dtype=np.float32)), ("shape (2, 7)",)),
-        (npy(np.full((1, N), np.nan, dtype=np.float32)), ("NaN",)),
+        (npy_bytes(np.zeros((2, 7), dtype=np.float32)), ("shape (2, 7)",)),
+        (npy_bytes(np.full((1, N), np.nan, dtype=np.float32)), ("NaN",)),
     ],
 )
 def test_bad_npy_is_422(client: TestClient, body: bytes, words: tuple[str, ...]) -> None:
@@ -81,7 +81,7 @@ def test_bad_npy_is_422(client: TestClient, body: bytes, words: tuple[str, ...])
 
 
 def test_npy_too_many_samples(client: TestClient) -> None:
-    r = post_npy(client, "sda-tiny/encode", npy(np.zeros((MAX_BATCH + 1, N), np.float32)))
+    r = post_npy(client, "sda-tiny/encode", npy_bytes(np.zeros((MAX_BATCH + 1, N), np.float32)))
     assert r.status_code == 413 and r.json()["error"]["type"] in (
         "batch_too_large",
         "body_too_large",
@@ -214,12 +214,6 @@ def test_openapi_states_the_limits(client: TestClient) -> None:
     assert {"401", "413", "415", "429"} <= set(op["responses"])
 
 
-def _npy_v(a: np.ndarray, version: tuple[int, int]) -> bytes:
-    buf = io.BytesIO()
-    np.lib.format.write_array(buf, a, version=version)
-    return buf.getvalue()
-
-
 @pytest.mark.parametrize("version", [(1, 0), (2, 0)])
 @pytest.mark.parametrize(
     "a",
@@ -234,7 +228,7 @@ def _npy_v(a: np.ndarray, version: tuple[int, int]) -> bytes:
     ids=["one-row", "1-d", "images-f8", "fortran", "empty", "scalar"],
 )
 def test_npy_header_fast_path_equals_numpy_reader(a: np.ndarray, version) -> None:
-    body = _npy_v(a, version)
+    body = npy_bytes(a, version)
     fast = codecs._npy_header_fast(body)
     assert fast is not None  # numpy.save's own header: the fast path reads it
     assert fast == codecs._npy_header(body, "body")
@@ -273,7 +267,7 @@ def test_other_npy_headers_go_to_numpy_reader(header: bytes, refused: str | None
 def test_truncated_npy_header_is_422_not_500(client: TestClient, route: str, cut: int) -> None:
     """numpy's header reader raises tokenize.TokenError (not a ValueError) on a header
     cut mid-dict; found by fuzzing a real server, which answered 500."""
-    body = npy(np.zeros((2, N), np.float32))
+    body = npy_bytes(np.zeros((2, N), np.float32))
     broken = body[:cut] + b" " * (len(body) - cut)  # same length, header cut short
     assert codecs._npy_header_fast(broken) is None
     r = post_npy(client, f"sda-tiny/{route}", broken)

@@ -9,7 +9,6 @@ existed: a ``.npy`` header cut inside its dict made numpy's reader raise
 
 from __future__ import annotations
 
-import io
 import json
 import random
 
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import N
+from tests.serving.conftest import N, npy_bytes
 
 TOKENS = [
     b"[",
@@ -35,12 +34,6 @@ TOKENS = [
     b")",
 ]
 CONTENT_TYPES = ["text/plain", "application/x-npy", "application/json", "application/octet-stream"]
-
-
-def _npy(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, a)
-    return buf.getvalue()
 
 
 def _seeds(x: np.ndarray) -> list[tuple[str, bytes, dict[str, str]]]:
@@ -65,14 +58,14 @@ def _seeds(x: np.ndarray) -> list[tuple[str, bytes, dict[str, str]]]:
     }
     return [
         ("/v1/models/sda-tiny/encode", json.dumps({"inputs": x.tolist()}).encode(), js),
-        ("/v1/models/sda-tiny/classify", _npy(x), {**npy, "accept": "application/x-npy"}),
-        ("/v1/models/sda-tiny/denoise", _npy(x.reshape(-1, 28, 28)), npy),
+        ("/v1/models/sda-tiny/classify", npy_bytes(x), {**npy, "accept": "application/x-npy"}),
+        ("/v1/models/sda-tiny/denoise", npy_bytes(x.reshape(-1, 28, 28)), npy),
         (
             "/v1/models/sda-tiny/interpolate",
             json.dumps({"a": x[0].tolist(), "b": x[1].tolist(), "steps": 4}).encode(),
             js,
         ),
-        ("/v1/models/sda-tiny/interpolate?steps=3", _npy(x[:2]), npy),
+        ("/v1/models/sda-tiny/interpolate?steps=3", npy_bytes(x[:2]), npy),
         ("/v2/models/sda-tiny/infer", head + x.tobytes(), oip),
         ("/v2/models/sda-tiny/infer", json.dumps(oip_json).encode(), js),
     ]

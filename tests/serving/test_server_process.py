@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -13,7 +14,15 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.serving.conftest import BAD_CASES, REPO_ROOT, LiveServer, N, check_error, send
+from tests.serving.conftest import (
+    BAD_CASES,
+    REPO_ROOT,
+    LiveServer,
+    N,
+    check_error,
+    npy_bytes,
+    send,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -120,15 +129,11 @@ def test_bad_flag_exits_with_usage(tmp_path: Path) -> None:
 
 
 def test_npy_round_trips_exactly_against_json(http: httpx.Client, samples: np.ndarray) -> None:
-    import io
-
-    buf = io.BytesIO()
-    np.save(buf, samples)
     for op, key in (("encode", "codes"), ("denoise", "outputs"), ("classify", "probabilities")):
         as_json = post(http, f"sda-tiny/{op}", {"inputs": samples.tolist()})[key]
         r = http.post(
             f"/v1/models/sda-tiny/{op}",
-            content=buf.getvalue(),
+            content=npy_bytes(samples),
             headers={"content-type": "application/x-npy", "accept": "application/x-npy"},
         )
         assert r.status_code == 200 and r.headers["content-type"] == "application/x-npy"

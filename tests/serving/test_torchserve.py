@@ -18,6 +18,7 @@ import pytest
 import aezoo
 from aezoo.errors import ArtifactError, ConfigError, IntegrityError
 from aezoo.registry import resolve
+from tests.serving.conftest import npy_bytes
 
 pytest.importorskip(
     "model_archiver", reason="pip install 'aezoo[torchserve]' (torch-model-archiver)"
@@ -76,12 +77,6 @@ def _context(model_dir: Path, headers: list[dict[str, str]]) -> object:
     return ctx
 
 
-def _npy(x: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, x)
-    return buf.getvalue()
-
-
 def test_archive_holds_handler_settings_and_every_artifact_file(mar: Path) -> None:
     artifact = resolve("sda-mnist")
     packed = json.loads((artifact / "manifest.json").read_text())
@@ -135,14 +130,14 @@ def test_a_batch_of_mixed_requests_answers_like_aezoo_load(model_dir: Path) -> N
         ({"Content-Type": "application/json"}, {"inputs": x[:3].tolist()}),  # decoded by TorchServe
         (
             {"Content-Type": NPY, "url_path": "denoise", "Accept": NPY},
-            _npy(x[3:5].reshape(2, 28, 28)),
+            npy_bytes(x[3:5].reshape(2, 28, 28)),
         ),
         (
             {"Content-Type": "application/json", "url_path": "classify"},
             json.dumps({"inputs": x[5:].tolist()}).encode(),
         ),
-        ({"Content-Type": NPY, "Accept": NPY}, _npy(x[:2].astype(np.float64))),
-        ({"Content-Type": NPY, "url_path": "classify", "Accept": NPY}, _npy(x[:2])),
+        ({"Content-Type": NPY, "Accept": NPY}, npy_bytes(x[:2].astype(np.float64))),
+        ({"Content-Type": NPY, "url_path": "classify", "Accept": NPY}, npy_bytes(x[:2])),
     ]
     ctx = _context(model_dir, [h for h, _ in rows])
     handler = AezooHandler()
@@ -187,21 +182,21 @@ BAD = [
     ),
     (
         {"Content-Type": NPY},
-        _npy(np.full((1, 784), np.nan, np.float32)),
+        npy_bytes(np.full((1, 784), np.nan, np.float32)),
         422,
         "invalid_input",
         "NaN",
     ),
     (
         {"Content-Type": NPY},
-        _npy(np.full((1, 784), 2.0, np.float32)),
+        npy_bytes(np.full((1, 784), 2.0, np.float32)),
         422,
         "invalid_input",
         "[0, 1]",
     ),
     (
         {"Content-Type": NPY},
-        _npy(np.zeros((1, 784), np.int64)),
+        npy_bytes(np.zeros((1, 784), np.int64)),
         422,
         "invalid_input",
         "float32 or float64",
@@ -209,14 +204,14 @@ BAD = [
     ({"Content-Type": NPY}, b"not npy", 422, "invalid_input", "not a .npy file"),
     (  # a header cut inside its dict: numpy raises tokenize.TokenError, not ValueError
         {"Content-Type": NPY},
-        _npy(np.zeros((1, 784), np.float32))[:50] + b" " * 3200,
+        npy_bytes(np.zeros((1, 784), np.float32))[:50] + b" " * 3200,
         422,
         "invalid_input",
         "not a valid .npy array",
     ),
     (
         {"Content-Type": NPY},
-        _npy(np.zeros((5, 784), np.float32)),
+        npy_bytes(np.zeros((5, 784), np.float32)),
         413,
         "batch_too_large",
         "max_batch_size=4",
@@ -233,7 +228,7 @@ BAD = [
 
 
 def test_bad_requests_get_their_own_4xx_and_spare_the_good_ones(model_dir: Path) -> None:
-    good = ({"Content-Type": NPY, "Accept": NPY}, _npy(np.zeros((1, 784), np.float32)))
+    good = ({"Content-Type": NPY, "Accept": NPY}, npy_bytes(np.zeros((1, 784), np.float32)))
     rows = [good, *[(h, b) for h, b, *_ in BAD], good]
     ctx = _context(model_dir, [h for h, _ in rows])
     handler = AezooHandler()

@@ -29,6 +29,7 @@ import pytest
 
 import aezoo
 from aezoo.data.mnist import load_mnist
+from tests.serving.conftest import npy_bytes
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -116,12 +117,6 @@ def torchserve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         log.close()
 
 
-def _npy(x: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, x)
-    return buf.getvalue()
-
-
 def test_registered_archive_serves_what_aezoo_load_computes(
     torchserve: tuple[str, str], mnist_dir: Path
 ) -> None:
@@ -153,7 +148,9 @@ def test_registered_archive_serves_what_aezoo_load_computes(
             got = np.asarray(body.get("probabilities", body.get("codes", body.get("outputs"))))
         else:
             headers = {"Content-Type": NPY, "Accept": NPY}
-            r = httpx.post(f"{url}/{version}/{op}", content=_npy(rows), headers=headers, timeout=60)
+            r = httpx.post(
+                f"{url}/{version}/{op}", content=npy_bytes(rows), headers=headers, timeout=60
+            )
             got = np.load(io.BytesIO(r.content))
         return r.status_code, op, rows, got
 
@@ -170,7 +167,7 @@ def test_registered_archive_serves_what_aezoo_load_computes(
     np.testing.assert_allclose(default.json()["codes"], model.encode(x[:2]), rtol=1e-5, atol=1e-6)
     bad = httpx.post(
         url,
-        content=_npy(np.full((1, 784), np.nan, np.float32)),
+        content=npy_bytes(np.full((1, 784), np.nan, np.float32)),
         headers={"Content-Type": NPY},
         timeout=60,
     )
