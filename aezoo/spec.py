@@ -13,7 +13,48 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Operation = Literal["encode", "denoise", "classify", "interpolate"]
+# value_range of a model that takes any finite float32 (a table scaled inside its graphs):
+# the largest finite float32, so that the range check is exactly the finiteness check.
+FLOAT32_MAX = 3.4028234663852886e38
+UNBOUNDED: tuple[float, float] = (-FLOAT32_MAX, FLOAT32_MAX)
 ALL_OPERATIONS: tuple[Operation, ...] = ("encode", "denoise", "classify", "interpolate")
+
+
+class ImageInput(BaseModel):
+    """How one encoded image (PNG, JPEG, BMP, ...) becomes one input row of a model.
+
+    The image is decoded with Pillow, converted to ``mode`` (``"L"``: 8-bit grayscale,
+    ``"RGB"``: three 8-bit channels), resized to ``height x width`` with ``resample``
+    when its size differs, scaled to [0, 1] as ``uint8 / 255`` and flattened
+    channel-first (``(channels, height, width)``, row-major) to ``channels * height * width``
+    float32 values. Every runtime that takes image bodies applies exactly this.
+
+    Attributes:
+        height, width: pixels of the model's input image.
+        mode: Pillow mode of the input (``"L"`` or ``"RGB"``).
+        resample: Pillow filter used when an image must be resized.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    height: int = Field(gt=0)
+    width: int = Field(gt=0)
+    mode: Literal["L", "RGB"] = "L"
+    resample: Literal["bilinear"] = "bilinear"
+
+    @property
+    def channels(self) -> int:
+        return 3 if self.mode == "RGB" else 1
+
+    @property
+    def n_features(self) -> int:
+        return self.channels * self.height * self.width
+
+    @property
+    def shape(self) -> list[int]:
+        """``[H, W]`` for grayscale, ``[3, H, W]`` for RGB: the input shape clients may send."""
+        hw = [self.height, self.width]
+        return hw if self.channels == 1 else [self.channels, *hw]
 
 
 class InputSpec(BaseModel):
@@ -23,8 +64,13 @@ class InputSpec(BaseModel):
         n_features: number of float32 values in one sample (MNIST: 784).
         shape: optional image shape whose product is ``n_features`` (MNIST: [28, 28]);
             clients may send samples flat or in this shape.
-        value_range: closed interval the values must lie in (MNIST: [0.0, 1.0]).
-        preprocessing: human-readable description of how raw data maps to inputs.
+        value_range: closed interval the values must lie in (MNIST: [0.0, 1.0]);
+            :data:`UNBOUNDED` for any finite float32 (tables scaled inside the graphs).
+        preprocessing: human-readable description of how raw data maps to inputs, and
+            what the graphs apply themselves (per-feature scaling fitted on training data).
+        image: for models trained on images: how an encoded image becomes one input row
+            (servers accept ``image/png`` and ``image/jpeg`` bodies for such models).
+        columns: for models trained on a table: the feature columns, in input order.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -34,9 +80,25 @@ class InputSpec(BaseModel):
     dtype: Literal["float32"] = "float32"
     value_range: tuple[float, float] = (0.0, 1.0)
     preprocessing: str = ""
+    image: ImageInput | None = None
+    columns: list[str] | None = None
+
+    @property
+    def bounded(self) -> bool:
+        """False when the model takes any finite float32 (:data:`UNBOUNDED`)."""
+        return self.value_range != UNBOUNDED
 
     @model_validator(mode="after")
     def _check(self) -> InputSpec:
+        if self.image is not None and self.image.n_features != self.n_features:
+            raise ValueError(
+                f"input image {self.image.shape} has {self.image.n_features} values, "
+                f"n_features is {self.n_features}"
+            )
+        if self.columns is not None and len(self.columns) != self.n_features:
+            raise ValueError(
+                f"input has {len(self.columns)} columns, n_features is {self.n_features}"
+            )
         if self.shape is not None:
             prod = 1
             for d in self.shape:

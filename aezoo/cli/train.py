@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from aezoo.cli.locations import locations
+from aezoo.cli.train_data import add_data_arguments
 from aezoo.errors import AezooError
 
 
@@ -36,6 +37,10 @@ def _print_recipes() -> None:
         "shipped: training time of the bundled model of that name (2-core CPU); "
         "`aezoo train NAME --help-recipe` lists a recipe's keys"
     )
+    print(
+        "families, for your own data (`aezoo train FAMILY --data SOURCE`): "
+        "sda, lista, drsae, conv-ae (images; --set acai.enabled=true adds the ACAI critic)"
+    )
     if not _installed("torch"):
         print(
             "note: training needs the [train] extra (torch is not installed): "
@@ -50,8 +55,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.list:
         _print_recipes()
         return 0
+    if args.data:
+        from aezoo.cli.train_data import run_own_data
+
+        return run_own_data(args)
     if not args.recipe:
-        raise AezooError("name a recipe (aezoo train --list shows them)")
+        raise AezooError(
+            "name a recipe, or a family with --data SOURCE (aezoo train --list shows them)"
+        )
     data = read_recipe(args.recipe)
     label = Path(args.recipe).stem
     # Keys are checked here, before torch is imported: a typo answers at once.
@@ -126,7 +137,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     t.add_argument(
-        "recipe", nargs="?", help="packaged recipe name (see --list) or path to a recipe JSON"
+        "recipe",
+        nargs="?",
+        metavar="RECIPE_OR_FAMILY",
+        help="packaged recipe name (see --list) or path to a recipe JSON; with --data, a "
+        "family (sda, lista, drsae, conv-ae) or a recipe used as a template",
     )
     t.add_argument(
         "--list",
@@ -160,6 +175,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         help="also copy the artifact to DIR (e.g. aezoo/pretrained/NAME)",
     )
     t.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_data_arguments(t)
     t.set_defaults(fn=_cmd_train)
 
     e = sub.add_parser(

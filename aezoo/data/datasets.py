@@ -67,6 +67,11 @@ DATASETS: dict[str, DatasetInfo] = {
     "patches": DatasetInfo(
         "patches", patches.PROTOCOL, patches.VALUE_RANGE, False, (-3.0, 3.0), psnr_peak=8.0
     ),
+    # a user's data (aezoo train FAMILY --data SOURCE), as its trainer sees it: images as
+    # uint8 / 255, tables min-max scaled on the training split; splits come from the source
+    "user": DatasetInfo(
+        "user", "the user's data: see the card's data section", (0.0, 1.0), False, (0.0, 1.0)
+    ),
 }
 
 
@@ -99,6 +104,8 @@ def load_splits(
         DataError: MNIST files missing or malformed.
     """
     info(dataset)
+    if dataset == "user":
+        raise ConfigError("a recipe with dataset 'user' reads its data from --data SOURCE")
     if dataset == "mnist":
         return {s: mnist.load_mnist(s, data_dir) for s in mnist.SPLITS}
     if dataset == "patches":

@@ -33,15 +33,17 @@ from aezoo.registry.artifact import (
     write_manifest,
 )
 from aezoo.registry.verify import check_graphs, check_weights, verify_artifact
-from aezoo.spec import ModelConfig
+from aezoo.spec import InputSpec, ModelConfig
 
 
-def model_config(model: AutoEncoder) -> ModelConfig:
+def model_config(model: AutoEncoder, input_spec: InputSpec | None = None) -> ModelConfig:
+    """``config.json`` of ``model``; ``input_spec`` replaces the model's own (an image
+    model trained on a user's folder says how its image bodies are decoded)."""
     return ModelConfig(
         architecture=model.architecture,
         family=model.family,
         model_args=model.model_args(),
-        input=model.input_spec(),
+        input=input_spec or model.input_spec(),
         n_components=model.n_components,
         operations=model.operations,
         class_names=model.class_names,
@@ -59,6 +61,7 @@ def build_artifact(
     figures: Mapping[str, bytes] | None = None,
     card_text: str = "",
     samples: Mapping[str, Any] | None = None,
+    input_spec: InputSpec | None = None,
 ) -> Path:
     """Write a complete, verified artifact for ``model`` at ``out_dir``.
 
@@ -74,6 +77,8 @@ def build_artifact(
         card_text: extra markdown for the model card's body.
         samples: the ``samples.json`` record (:func:`aezoo.export.samples.make_samples`):
             a few real test inputs shipped with the model; None writes none.
+        input_spec: replaces ``model.input_spec()`` in ``config.json`` (same
+            ``n_features``; e.g. with the :class:`~aezoo.spec.ImageInput` of image data).
 
     Raises:
         ExportError: ONNX checker or parity failure.
@@ -89,7 +94,7 @@ def build_artifact(
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it owner-only; an artifact is shareable
     try:
         model = model.eval()
-        config = model_config(model)
+        config = model_config(model, input_spec)
         (tmp / CONFIG).write_text(config.model_dump_json(indent=2) + "\n")
         state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS), metadata={"architecture": model.architecture})

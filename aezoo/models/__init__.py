@@ -16,6 +16,7 @@ from aezoo.models.base import AutoEncoder
 from aezoo.models.conv import ConvAutoEncoder
 from aezoo.models.drsae import DrSAE
 from aezoo.models.lista import SparseCodingAutoencoder
+from aezoo.models.scaled import ScaledAutoEncoder
 from aezoo.models.sda import StackedDenoisingAutoencoder
 
 ARCHITECTURES: dict[str, type[AutoEncoder]] = {
@@ -23,6 +24,7 @@ ARCHITECTURES: dict[str, type[AutoEncoder]] = {
     DrSAE.architecture: DrSAE,
     SparseCodingAutoencoder.architecture: SparseCodingAutoencoder,
     ConvAutoEncoder.architecture: ConvAutoEncoder,
+    ScaledAutoEncoder.architecture: ScaledAutoEncoder,
 }
 
 _VARIANTS: dict[str, Callable[..., AutoEncoder]] = {}

@@ -21,6 +21,19 @@ from aezoo.errors import OperationNotSupportedError
 from aezoo.spec import InputSpec, Operation
 
 
+def head_class_names(n_classes: int | None, class_names: list[str] | None) -> list[str] | None:
+    """A classifier head's label names: ``class_names`` when given, else ``"0"``, ``"1"``, ...
+
+    Raises:
+        ValueError: ``class_names`` given without a head, or not ``n_classes`` unique names.
+    """
+    if class_names is None:
+        return [str(i) for i in range(n_classes)] if n_classes else None
+    if not n_classes or len(class_names) != n_classes or len(set(class_names)) != n_classes:
+        raise ValueError(f"class_names must be {n_classes or 0} unique names, got {class_names}")
+    return list(class_names)
+
+
 class AutoEncoder(nn.Module):
     """Base class: encode / decode / classify with one orientation.
 

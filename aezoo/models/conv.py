@@ -22,7 +22,7 @@ official code (github.com/brain-research/acai, ``lib/layers.py`` and the
   2x2x16 = 64 values (official flags ``--latent_width=2 --depth=16 --latent=16``).
 
 Orientation: the shared interface works on flat rows. ``X`` is float32
-``(B, H*W)`` (row-major ``H x W`` grayscale images) in ``value_range`` ([-1, 1]
+``(B, C*H*W)`` (``C x H x W`` images, channel-first, row-major; C = 1 for grayscale) in ``value_range`` ([-1, 1]
 for lines); codes are float32 ``(B, latent_channels * (H >> scales) * (W >> scales))``,
 the latent feature map ``(C, h, w)`` flattened in torch's channel-first order.
 """
@@ -48,6 +48,7 @@ class ConvAEConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     image_shape: list[int] = [32, 32]  # (H, W); each divisible by 2**scales
+    channels: int = Field(1, ge=1, le=4)  # image channels (1 grayscale, 3 RGB), channel-first
     depth: int = Field(16, ge=1)  # channels of the first scale; doubles at each scale (lines: 16)
     scales: int = Field(4, ge=0)  # 2x2 poolings; latent map is (H >> scales, W >> scales)
     latent_channels: int = Field(16, ge=1)  # channels of the latent map (lines: 16)
@@ -80,8 +81,8 @@ class ConvAEConfig(BaseModel):
 
     @property
     def n_features(self) -> int:
-        """Pixels per image, ``H * W``."""
-        return self.image_shape[0] * self.image_shape[1]
+        """Values per image, ``channels * H * W``."""
+        return self.channels * self.image_shape[0] * self.image_shape[1]
 
     @property
     def latent_shape(self) -> tuple[int, int, int]:
@@ -114,9 +115,9 @@ class _Upsample(nn.Module):
 
 
 def conv_encoder(config: ConvAEConfig) -> nn.Sequential:
-    """``(B, 1, H, W)`` -> latent map ``(B, latent_channels, H >> scales, W >> scales)``."""
+    """``(B, C, H, W)`` -> latent map ``(B, latent_channels, H >> scales, W >> scales)``."""
     d, g = config.depth, config.init_gain
-    layers: list[nn.Module] = [_conv(1, d, 1, g)]
+    layers: list[nn.Module] = [_conv(config.channels, d, 1, g)]
     c = d
     for s in range(config.scales):
         layers += [_LeakyConv(c, d << s, g), _LeakyConv(d << s, d << s, g), nn.AvgPool2d(2)]
@@ -127,22 +128,22 @@ def conv_encoder(config: ConvAEConfig) -> nn.Sequential:
 
 
 def conv_decoder(config: ConvAEConfig) -> nn.Sequential:
-    """Latent map ``(B, latent_channels, h, w)`` -> unclamped images ``(B, 1, H, W)``."""
+    """Latent map ``(B, latent_channels, h, w)`` -> unclamped images ``(B, C, H, W)``."""
     d, g = config.depth, config.init_gain
     layers: list[nn.Module] = []
     c = config.latent_channels
     for s in range(config.scales - 1, -1, -1):
         layers += [_LeakyConv(c, d << s, g), _LeakyConv(d << s, d << s, g), _Upsample()]
         c = d << s
-    layers += [_LeakyConv(c, d, g), _conv(d, 1, 3, g)]
+    layers += [_LeakyConv(c, d, g), _conv(d, config.channels, 3, g)]
     return nn.Sequential(*layers)
 
 
 class ConvAutoEncoder(AutoEncoder):
     """The ACAI paper's convolutional autoencoder on flat grayscale rows.
 
-    ``encode`` maps ``(B, H*W)`` float32 inputs in ``value_range`` to codes
-    ``(B, n_components)``; ``decode`` maps codes back to ``(B, H*W)`` float32.
+    ``encode`` maps ``(B, C*H*W)`` float32 inputs in ``value_range`` to codes
+    ``(B, n_components)``; ``decode`` maps codes back to ``(B, C*H*W)`` float32.
     In eval mode (serving, ONNX export, metrics) ``decode`` clamps to
     ``value_range``, the serving contract. In training mode it returns the raw
     decoder output like :meth:`reconstruct`: the official ACAI critic sees, and
@@ -170,9 +171,10 @@ class ConvAutoEncoder(AutoEncoder):
 
     def input_spec(self) -> InputSpec:
         lo, hi = self.config.value_range
+        c = self.config.channels
         return InputSpec(
             n_features=self.n_features,
-            shape=list(self.config.image_shape),
+            shape=list(self.config.image_shape) if c == 1 else [c, *self.config.image_shape],
             value_range=(lo, hi),
             preprocessing=f"grayscale pixels scaled linearly to [{lo:g}, {hi:g}] "
             f"(lines: background {lo:g}, line {hi:g}), row-major {self.config.image_shape}",
@@ -187,20 +189,20 @@ class ConvAutoEncoder(AutoEncoder):
             raise ValueError(f"{what} must have shape (batch, {width}), got {tuple(t.shape)}")
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Inputs ``(B, H*W)`` float32 in ``value_range`` -> codes ``(B, n_components)``."""
+        """Inputs ``(B, C*H*W)`` float32 in ``value_range`` -> codes ``(B, n_components)``."""
         self._check(x, self.n_features, "inputs")
         h, w = self.config.image_shape
-        z = self.encoder(x.reshape(-1, 1, h, w))  # (B, latent_channels, h', w')
+        z = self.encoder(x.reshape(-1, self.config.channels, h, w))  # (B, latent_channels, h', w')
         return z.flatten(1)  # (B, n_components)
 
     def reconstruct(self, z: torch.Tensor) -> torch.Tensor:
-        """Codes ``(B, n_components)`` -> raw (unclamped) decoder output ``(B, H*W)``."""
+        """Codes ``(B, n_components)`` -> raw (unclamped) decoder output ``(B, C*H*W)``."""
         self._check(z, self.n_components, "codes")
-        y = self.decoder(z.reshape(-1, *self.config.latent_shape))  # (B, 1, H, W)
-        return y.flatten(1)  # (B, H*W)
+        y = self.decoder(z.reshape(-1, *self.config.latent_shape))  # (B, C, H, W)
+        return y.flatten(1)  # (B, C*H*W)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Codes ``(B, n_components)`` -> images ``(B, H*W)``, clamped to ``value_range``
+        """Codes ``(B, n_components)`` -> images ``(B, C*H*W)``, clamped to ``value_range``
         in eval mode (unclamped in training mode, see the class docstring)."""
         y = self.reconstruct(z)
         if self.training:

@@ -32,10 +32,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
-from aezoo.models.base import AutoEncoder
+from aezoo.models.base import AutoEncoder, head_class_names
 from aezoo.spec import InputSpec
 
 
@@ -48,9 +48,15 @@ class DrSAEConfig(BaseModel):
     n_components: int = Field(400, gt=0)  # hidden units, the width of the code z_T
     n_steps: int = Field(11, ge=1)  # T, the unrolled steps of the recurrent encoder
     n_classes: int | None = 10  # classifier C on z_T / ||z_T||; None = no classifier
+    class_names: list[str] | None = None  # label names in logit order; None: "0", "1", ...
     pixel_scale: float = Field(9.25, gt=0.0)  # s: decode = clip(s * D z, 0, 1); mean train norm
     eps: float = Field(1e-6, gt=0.0)  # floor of the norms divided by (zero inputs, zero codes)
     image_shape: list[int] | None = [28, 28]  # for the input spec and figures
+
+    @model_validator(mode="after")
+    def _names(self) -> DrSAEConfig:
+        head_class_names(self.n_classes, self.class_names)
+        return self
 
 
 def unit_norm(v: torch.Tensor, eps: float) -> torch.Tensor:
@@ -101,7 +107,7 @@ class DrSAE(AutoEncoder):
 
     @property
     def class_names(self) -> list[str] | None:
-        return [str(i) for i in range(self.config.n_classes)] if self.config.n_classes else None
+        return head_class_names(self.config.n_classes, self.config.class_names)
 
     def input_spec(self) -> InputSpec:
         return InputSpec(

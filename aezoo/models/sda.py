@@ -16,10 +16,10 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from torch import nn
 
-from aezoo.models.base import AutoEncoder
+from aezoo.models.base import AutoEncoder, head_class_names
 from aezoo.spec import InputSpec
 
 
@@ -33,6 +33,7 @@ class SdAConfig(BaseModel):
     tied_weights: bool = True  # decoder W' = W^T (the papers' default)
     output_activation: Literal["sigmoid", "linear"] = "sigmoid"  # sigmoid for [0,1] inputs
     n_classes: int | None = 10  # softmax head on the top code; None = no classifier
+    class_names: list[str] | None = None  # label names in logit order; None: "0", "1", ...
     dropout: float = Field(0.0, ge=0.0, lt=1.0)  # on hidden codes during fine-tuning only
     image_shape: list[int] | None = [28, 28]  # for the input spec and figures
 
@@ -42,6 +43,11 @@ class SdAConfig(BaseModel):
         if not v or any(s <= 0 for s in v):
             raise ValueError(f"hidden_sizes must be a non-empty list of positive ints, got {v}")
         return v
+
+    @model_validator(mode="after")
+    def _names(self) -> SdAConfig:
+        head_class_names(self.n_classes, self.class_names)
+        return self
 
 
 class DenoisingAutoencoder(nn.Module):
@@ -129,7 +135,7 @@ class StackedDenoisingAutoencoder(AutoEncoder):
 
     @property
     def class_names(self) -> list[str] | None:
-        return [str(i) for i in range(self.config.n_classes)] if self.config.n_classes else None
+        return head_class_names(self.config.n_classes, self.config.class_names)
 
     def input_spec(self) -> InputSpec:
         lo_hi = (0.0, 1.0) if self.config.output_activation == "sigmoid" else (-1e6, 1e6)

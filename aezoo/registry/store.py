@@ -133,6 +133,10 @@ class LocalStore:
         """Every alias move of ``name``, oldest first (see :mod:`aezoo.registry.history`)."""
         return history.read_history(self.root / name)
 
+    def is_bundled(self, name: str) -> bool:
+        """Whether ``name`` is one of the models bundled in the package."""
+        return self._bundled(name) is not None
+
     def _bundled(self, name: str) -> ModelVersion | None:
         if self.bundled is None or not (self.bundled / name / MANIFEST).is_file():
             return None

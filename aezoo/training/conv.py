@@ -62,7 +62,7 @@ class ConvAETrainConfig(BaseModel):
     family: Literal["conv-ae"] = "conv-ae"
     name: str = "ae-lines"  # registry name of the resulting model
     model: ConvAEConfig = ConvAEConfig()  # lines: 32x32, depth 16, 4 scales, latent 2x2x16
-    dataset: Literal["lines"] = "lines"
+    dataset: Literal["lines", "user"] = "lines"  # user: aezoo train conv-ae --data SOURCE
     seed: int = 0
     n_train: int = Field(8_192, ge=1)  # training lines (official: fresh lines every batch)
     n_val: int = Field(1_024, ge=1)  # validation lines: val_mse after every epoch

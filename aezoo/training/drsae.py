@@ -50,7 +50,7 @@ class DrSAETrainConfig(BaseModel):
     family: Literal["drsae"] = "drsae"
     name: str = "drsae-mnist"  # registry name of the resulting model
     model: DrSAEConfig = DrSAEConfig()
-    dataset: Literal["mnist"] = "mnist"
+    dataset: Literal["mnist", "user"] = "mnist"  # user: aezoo train FAMILY --data SOURCE
     seed: int = 0
     sparsity: float = Field(0.01, ge=0.0)  # lambda of the L1 term on z_T (both phases)
     class_weight: float = Field(1.0, gt=0.0)  # weight of the logistic loss in phase 2

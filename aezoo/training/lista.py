@@ -65,7 +65,7 @@ class LISTATrainConfig(BaseModel):
     family: Literal["lista"] = "lista"
     name: str = "lista-vdl-mnist"  # registry name of the resulting model
     model: LISTAConfig = LISTAConfig(fista_step=0.5)  # lambda and the FISTA settings live here
-    dataset: Literal["mnist", "patches"] = "mnist"  # patches: model.n_components 256
+    dataset: Literal["mnist", "patches", "user"] = "mnist"  # patches: model.n_components 256
     seed: int = 0
     beta: float = Field(10.0, ge=0.0)  # weight of the variance hinge; 0 = SDL
     gamma: float = Field(5.0, ge=0.0)  # weight of the encoder's prediction term in the energy

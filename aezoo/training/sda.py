@@ -42,7 +42,7 @@ class SdATrainConfig(BaseModel):
     family: Literal["sda"] = "sda"
     name: str = "sda-mnist"  # registry name of the resulting model
     model: SdAConfig = SdAConfig()
-    dataset: Literal["mnist"] = "mnist"
+    dataset: Literal["mnist", "user"] = "mnist"  # user: aezoo train FAMILY --data SOURCE
     seed: int = 0
     scheme: Literal["joint", "layerwise"] = "joint"  # pre-training scheme
     corruption: CorruptionConfig = CorruptionConfig(

@@ -1,0 +1,258 @@
+"""Train any family on a user's data: source -> sized recipe -> model with its preprocessing
+-> evaluated on the held-out split -> artifact -> local registry.
+
+``aezoo train FAMILY --data SOURCE`` and :func:`aezoo.train` call :func:`train_on_data`.
+The data comes from :func:`aezoo.data.sources.load_source` (files, folders, Hugging Face
+datasets, arrays); the recipe from :func:`aezoo.training.sizing.template` plus ``--set``
+overrides; the trainer is the family's own. What the data needs before the model sees it
+is part of the model: a table's per-feature scaling (fitted on the training split only)
+becomes buffers of :class:`~aezoo.models.scaled.ScaledAutoEncoder` and so part of every
+ONNX graph; an image model's decoding, mode, size and scaling are written to its input
+spec (:class:`~aezoo.spec.ImageInput`), which every runtime that takes image bodies follows.
+Nothing is registered unless training, evaluation and export all succeed.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from aezoo._version import __version__
+from aezoo.data.preprocess import ScalingMethod, apply_scaling, fit_scaling
+from aezoo.data.sources import LoadedData, load_source
+from aezoo.errors import ConfigError
+from aezoo.evaluation.own_data import score_own_data
+from aezoo.evaluation.scores import Ops
+from aezoo.export import figures
+from aezoo.export.torch_io import build_artifact
+from aezoo.models.base import AutoEncoder
+from aezoo.models.scaled import ScaledAutoEncoder
+from aezoo.registry.store import LocalStore, ModelVersion, check_name
+from aezoo.spec import ImageInput, InputSpec
+from aezoo.training.ops import torch_ops
+from aezoo.training.recipes import apply_overrides
+from aezoo.training.sizing import template
+
+N_SAMPLES = 8  # inputs shipped in samples.json (first of each class when labelled)
+
+
+def _image_spec(data: LoadedData) -> InputSpec | None:
+    desc = data.description
+    if desc.kind != "images" or desc.image_shape is None:
+        return None
+    c, h, w = desc.image_shape
+    image = ImageInput(height=h, width=w, mode="RGB" if c == 3 else "L")
+    return InputSpec(
+        n_features=desc.n_features,
+        shape=image.shape,
+        value_range=(0.0, 1.0),
+        image=image,
+        preprocessing=f"{image.mode} images of {h}x{w} pixels (resized bilinearly when "
+        f"another size), scaled to [0, 1] as uint8 / 255, flattened channel-first "
+        f"({c}, {h}, {w}); image/png and image/jpeg bodies are decoded so by the server",
+    )
+
+
+def _samples(data: LoadedData, spec: InputSpec) -> dict[str, Any]:
+    X, y = data.splits["test"]
+    names = data.description.class_names
+    if y is not None and names:
+        classes = np.unique(y)[:N_SAMPLES]
+        index = [int(np.flatnonzero(y == c)[0]) for c in classes]
+        labels = [names[int(c)] for c in classes]
+        source = "test split: the first input of each class"
+    else:
+        index = list(range(min(N_SAMPLES, len(X))))
+        labels = [f"test #{i}" for i in index]
+        source = f"test split: the first {len(index)} inputs"
+    rows = np.round(X[index].astype(np.float64), 6)
+    if spec.bounded:
+        rows = np.clip(rows, *spec.value_range)
+    return {
+        "format": "aezoo-samples/1",
+        "source": f"{data.description.source}, {source}",
+        "labels": labels,
+        "inputs": rows.tolist(),
+    }
+
+
+def _figures(
+    model: AutoEncoder, data: LoadedData, history: list[dict[str, Any]]
+) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    curve = figures.curves_figure(history)
+    if curve is not None:
+        out["training_curves.png"] = curve
+    shape = data.description.image_shape
+    if shape is None:
+        return out
+    c, h, w = shape
+    X = data.splits["test"][0][:10]
+    with torch.no_grad():
+        X_hat = model(torch.from_numpy(X)).numpy()
+
+    def grey(A: np.ndarray) -> np.ndarray:  # RGB rows shown as their mean over channels
+        return A.reshape(len(A), c, h * w).mean(axis=1)
+
+    out["reconstructions.png"] = figures.rows_figure([grey(X), grey(X_hat)], (h, w), (0.0, 1.0))
+    return out
+
+
+def _card_text(data: LoadedData, scaling: str | None) -> str:
+    d = data.description
+    rows = ", ".join(f"{k} {v:,}" for k, v in d.rows.items())
+    lines = [
+        "## Data",
+        "",
+        f"- Source: `{d.source}` ({d.kind}); content sha256 `{d.content_hash[:16]}...`",
+        f"- Rows: {rows}. Splits: {d.split_protocol}",
+    ]
+    if d.image_shape:
+        lines.append(
+            f"- Images: {d.image_shape[0]} x {d.image_shape[1]} x {d.image_shape[2]} "
+            "(channels x height x width), pixels / 255"
+        )
+    else:
+        cols = ", ".join(d.columns or []) if d.columns and len(d.columns) <= 20 else ""
+        lines.append(f"- Columns: {d.n_features}" + (f" ({cols})" if cols else ""))
+        lines.append(
+            f"- Preprocessing inside the graphs: {scaling} scaling fitted on the training split"
+        )
+    if d.class_names:
+        lines.append(f"- Classes ({len(d.class_names)}): {', '.join(d.class_names[:20])}")
+    lines += ["", "Metrics are on the held-out test split (see `training.json`)."]
+    return "\n".join(lines)
+
+
+def train_on_data(
+    family: str,
+    source: Any,
+    *,
+    name: str | None = None,
+    overrides: Iterable[str] = (),
+    scaling: ScalingMethod = "minmax",
+    run_dir: Path | None = None,
+    store: LocalStore | None = None,
+    register: bool = True,
+    show_progress: bool = True,
+    command: str = "",
+    **source_options: Any,
+) -> tuple[Path, ModelVersion | None]:
+    """Train ``family`` on ``source``, evaluate it, build its artifact and register it.
+
+    Args:
+        family: ``"sda"``, ``"lista"``, ``"drsae"`` or ``"conv-ae"``.
+        source: anything :func:`aezoo.data.sources.load_source` takes (a path, ``hf:NAME``,
+            an array, ``(X, y)``, a DataFrame or an Arrow table).
+        name: registry name; default: derived from the source. Never a bundled model's name.
+        overrides: ``key=value`` recipe overrides (``epochs=3``, ``model.n_components=64``).
+        scaling: a table's per-feature scaling, ``"minmax"`` (default) or ``"standard"``.
+        run_dir: checkpoints and the artifact (default: a temporary directory).
+        store: the registry (default: the local store under ``AEZOO_HOME``).
+        register: add the artifact to the registry.
+        show_progress: progress bars and per-epoch lines.
+        command: the command line, recorded in ``training.json``.
+        **source_options: ``label_column``, ``feature_columns``, ``image_size``,
+            ``image_mode``, ``seed``, ``val_fraction``, ``test_fraction``, ``allow_missing``.
+
+    Returns:
+        ``(artifact directory, registered version or None)``.
+
+    Raises:
+        DataError: the data cannot be read or is unusable (message names the problem).
+        ConfigError: unknown family, bad override, a bundled model's name.
+        ExportError: the ONNX export or its parity check failed.
+    """
+    from aezoo.training.pipeline import FAMILIES, parse_config
+
+    if family not in FAMILIES:
+        raise ConfigError(f"unknown family {family!r}; families: {', '.join(FAMILIES)}")
+    data = load_source(source, **source_options)
+    desc = data.description
+    name = check_name(name or desc.name)
+    store = store or LocalStore()
+    if store.is_bundled(name):
+        raise ConfigError(f"{name!r} is a bundled model's name; pass another --name")
+    X_train, y_train = data.splits["train"]
+    offset = scale = None
+    if desc.kind == "table":
+        offset, scale = fit_scaling(X_train, scaling)
+    to_model = (lambda A: apply_scaling(A, offset, scale)) if offset is not None else (lambda A: A)
+    splits = {
+        k: (to_model(X), y if y is not None else np.zeros(len(X), dtype=np.int64))
+        for k, (X, y) in data.splits.items()
+    }
+    raw = template(
+        family,
+        n_features=desc.n_features,
+        n_train=len(X_train),
+        class_names=desc.class_names if y_train is not None else None,
+        image=desc.image_shape,
+        X_train=splits["train"][0],
+    )
+    raw["name"] = name
+    raw["seed"] = int(source_options.get("seed", 0))
+    cfg = parse_config(apply_overrides(raw, overrides))
+    own_dir = run_dir is None
+    run_dir = Path(run_dir or tempfile.mkdtemp(prefix="aezoo-train-"))
+    try:
+        t0 = time.perf_counter()
+        trainer = FAMILIES[family][1](cfg, splits, run_dir, show_progress=show_progress)
+        model = trainer.fit().eval()
+        seconds = time.perf_counter() - t0
+        exported: AutoEncoder = (
+            ScaledAutoEncoder.wrap(model, offset, scale, scaling, desc.columns)
+            if offset is not None
+            else model
+        ).eval()
+        spec = _image_spec(data) or exported.input_spec()
+        ops: Ops = torch_ops(exported)
+        metrics = score_own_data(ops, data.splits, exported.family, offset, scale, cfg.seed)
+        history = trainer.state["history"]
+        record = {
+            "recipe": cfg.model_dump(mode="json"),
+            "seed": cfg.seed,
+            "dataset": "user",
+            "protocol": desc.split_protocol,
+            "data": desc.to_json(),
+            "data_fingerprint": desc.content_hash,
+            "preprocessing": {"scaling": scaling if offset is not None else None},
+            "metrics": metrics,
+            "history": history,
+            "train_seconds": round(seconds, 1),
+            "command": command,
+            "versions": {
+                "aezoo": __version__,
+                "torch": torch.__version__,
+                "numpy": np.__version__,
+                "python": platform.python_version(),
+            },
+        }
+        artifact = run_dir / "artifact"
+        if artifact.exists():
+            shutil.rmtree(artifact)
+        build_artifact(
+            exported,
+            artifact,
+            name=name,
+            training=record,
+            figures=_figures(exported, data, history),
+            card_text=_card_text(data, scaling if offset is not None else None),
+            samples=_samples(data, spec),
+            input_spec=spec,
+        )
+        version = store.add(artifact, name, command=command or None) if register else None
+        if own_dir and version is not None:
+            artifact = version.path
+    finally:
+        if own_dir and register:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    return artifact, version
