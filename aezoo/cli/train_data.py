@@ -36,7 +36,9 @@ def _image_size(text: str) -> tuple[int, int]:
         h, _, w = text.lower().partition("x")
         size = (int(h), int(w or h))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--image-size takes HxW (e.g. 32x32), got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--image-size takes HxW (e.g. 32x32), got {text!r}"
+        ) from None
     if min(size) <= 0:
         raise argparse.ArgumentTypeError(f"--image-size must be positive, got {text!r}")
     return size

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from aezoo.models.base import AutoEncoder
 from aezoo.spec import UNBOUNDED, InputSpec, Operation
@@ -43,7 +43,9 @@ class ScaledConfig(BaseModel):
             (its ``n_features`` must equal this one's).
         n_features: input width (columns of the table).
         method: ``"minmax"`` or ``"standard"`` (module docstring).
-        columns: the table's feature column names, in input order (for the input spec).
+
+    The table's column names are not constructor arguments: they live in the input spec
+    (``config.json``'s ``input.columns``), given to the export with ``input_spec``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -52,13 +54,6 @@ class ScaledConfig(BaseModel):
     base_args: dict[str, Any]
     n_features: int = Field(gt=0)
     method: Literal["minmax", "standard"] = "minmax"
-    columns: list[str] | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> ScaledConfig:
-        if self.columns is not None and len(self.columns) != self.n_features:
-            raise ValueError(f"{len(self.columns)} columns for n_features={self.n_features}")
-        return self
 
 
 class ScaledAutoEncoder(AutoEncoder):
@@ -99,7 +94,6 @@ class ScaledAutoEncoder(AutoEncoder):
         offset: Any,
         scale: Any,
         method: Literal["minmax", "standard"] = "minmax",
-        columns: list[str] | None = None,
     ) -> ScaledAutoEncoder:
         """Wrap a trained ``base`` with a fitted scaling (``offset``, ``scale``: ``(n,)``)."""
         config = ScaledConfig(
@@ -107,7 +101,6 @@ class ScaledAutoEncoder(AutoEncoder):
             base_args=base.model_args(),
             n_features=base.n_features,
             method=method,
-            columns=columns,
         )
         model = cls(config, base)
         with torch.no_grad():
@@ -132,14 +125,14 @@ class ScaledAutoEncoder(AutoEncoder):
     def operations(self) -> list[Operation]:
         return self.base.operations
 
-    def input_spec(self) -> InputSpec:
-        cols = self.config.columns
+    def input_spec(self, columns: list[str] | None = None) -> InputSpec:
+        """Raw features of any finite value; ``columns`` names them (a table's header)."""
         return InputSpec(
             n_features=self.config.n_features,
             value_range=UNBOUNDED,
             preprocessing=f"raw feature values (any finite float32), "
             f"{SCALING_TEXT[self.config.method]}; the scaling is inside every graph",
-            columns=cols,
+            columns=columns,
         )
 
     def filters(self) -> torch.Tensor | None:

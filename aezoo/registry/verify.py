@@ -186,7 +186,7 @@ def check_config(config: ModelConfig, root: Path) -> None:
     agree = {
         "n_features": spec.n_features,
         "n_components": config.n_components,
-        "image_shape": spec.shape,
+        "image_shape": spec.shape[-2:] if spec.shape else None,  # [C, H, W] images: H, W
     }
     if "classify" in config.operations:
         agree["n_classes"] = len(config.class_names or ())

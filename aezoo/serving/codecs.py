@@ -1,4 +1,5 @@
-"""Request bodies to checked arrays, and arrays to answers: JSON and ``application/x-npy``.
+"""Request bodies to checked arrays, and arrays to answers: JSON, ``application/x-npy``
+and, for image models, ``image/png`` and ``image/jpeg`` bodies (one image each).
 
 JSON stays strict. A batch body goes first through a fast path that never builds a
 Python object per number: its bytes, less digits, number signs, brackets, commas and
@@ -33,18 +34,22 @@ import orjson
 import simdjson
 
 from aezoo.errors import InputError
+from aezoo.runtime.images import IMAGE_MEDIA_TYPES as IMAGE_TYPES
+from aezoo.runtime.images import image_row
 from aezoo.runtime.model import MAX_INTERPOLATION_STEPS, OnnxModel
 from aezoo.serving import schemas as s
 from aezoo.serving.limits import NPY_HEADER_BYTES
 
 JSON = "application/json"
 NPY = "application/x-npy"
+IMAGE_MEDIA_TYPES = IMAGE_TYPES
 _NUMERIC = b"0123456789.eE+-,[] \t\r\n"
 _BATCH_RESIDUE = b'{"inputs":}'
 
 
 def media_type(content_type: str | None) -> str:
-    """``JSON`` or ``NPY`` for a request's ``Content-Type`` (none = JSON).
+    """``JSON``, ``NPY`` or an image type (``image/png``, ``image/jpeg``) for a request's
+    ``Content-Type`` (none = JSON).
 
     Raises:
         UnsupportedMediaTypeError: any other media type.
@@ -52,12 +57,33 @@ def media_type(content_type: str | None) -> str:
     if not content_type:
         return JSON
     base = content_type.split(";", 1)[0].strip().lower()
-    if base in (JSON, NPY):
+    if base in (JSON, NPY, *IMAGE_MEDIA_TYPES):
         return base
     raise s.UnsupportedMediaTypeError(
-        f"Content-Type {base!r} is not supported; send application/json "
-        "or application/x-npy (numpy.save's format)"
+        f"Content-Type {base!r} is not supported; send application/json, "
+        "application/x-npy (numpy.save's format), or image/png or image/jpeg to an image model"
     )
+
+
+def image_batch(body: bytes, model: OnnxModel, max_pixels: int) -> np.ndarray:
+    """One encoded image as a checked ``(1, n_features)`` float32 row of an image model.
+
+    Raises:
+        UnsupportedMediaTypeError: the model was not trained on images.
+        InputError: not a readable image, or above ``max_pixels``.
+    """
+    spec = model.config.input.image
+    if spec is None:
+        raise s.UnsupportedMediaTypeError(
+            f"model {model.name!r} takes arrays, not images: send application/json or "
+            "application/x-npy"
+        )
+    return model.check_inputs(image_row(body, spec, max_pixels))
+
+
+def wants_png(accept: str | None) -> bool:
+    """Whether the ``Accept`` header asks for ``image/png``."""
+    return bool(accept) and "image/png" in accept.lower()  # type: ignore[union-attr]
 
 
 def check_encoding(content_encoding: str | None) -> None:

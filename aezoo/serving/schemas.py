@@ -62,7 +62,13 @@ class BatchTooLargeError(InputError):
 
 
 class UnsupportedMediaTypeError(InputError):
-    """The body's ``Content-Type`` is neither JSON nor ``application/x-npy``."""
+    """The body's ``Content-Type`` is not JSON, ``application/x-npy`` or, for an image
+    model, ``image/png`` / ``image/jpeg``."""
+
+
+class NotAcceptableError(InputError):
+    """The ``Accept`` header asks for an answer this request cannot have (``image/png``
+    from a model that is not an image model, or for a batch)."""
 
 
 class OverloadedError(AezooError):
@@ -108,8 +114,9 @@ ERROR_TABLE: tuple[tuple[type[Exception], int, str, str], ...] = (
         UnsupportedMediaTypeError,
         415,
         "unsupported_media_type",
-        "Content-Type other than application/json or application/x-npy",
+        "Content-Type not JSON, .npy, or (image models) image/png or image/jpeg",
     ),
+    (NotAcceptableError, 406, "not_acceptable", "Accept: image/png where no image answers"),
     (
         InputError,
         422,

@@ -34,6 +34,7 @@ class ServeSettings(BaseModel):
     max_body_bytes: int = Field(64 * 2**20, ge=1)  # hard cap on one request body; more -> 413
     max_inflight_body_bytes: int = Field(256 * 2**20, ge=1)  # all bodies held; more -> 429
     max_connections: int = Field(1024, ge=1)  # open connections; more -> 429 and close
+    max_image_pixels: int = Field(16 * 2**20, ge=1)  # width x height of one image body; more -> 422
     header_timeout_s: float = Field(10.0, gt=0)  # request line + headers must arrive within
     body_timeout_s: float = Field(60.0, gt=0)  # the whole body must arrive within
     keep_alive_s: float = Field(5.0, gt=0)  # idle keep-alive connections are closed after
@@ -65,6 +66,9 @@ FLAGS: list[tuple[str, str, str, str]] = [
      "request body bytes held at once by the whole server; more -> HTTP 429 (default %(default)s)"),
     ("limits", "--max-connections", "max_connections",
      "open connections; a connection beyond it gets HTTP 429 and is closed (default %(default)s)"),
+    ("limits", "--max-image-pixels", "max_image_pixels",
+     "largest width x height of an image body (image models); more -> HTTP 422, read from "
+     "the image's header before decoding (default %(default)s)"),
     ("limits", "--header-timeout", "header_timeout_s",
      "seconds for a request's line and headers to arrive; slower clients are dropped (default %(default)s)"),
     ("limits", "--body-timeout", "body_timeout_s",

@@ -26,6 +26,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from aezoo.errors import AezooError
+from aezoo.runtime.images import png_bytes
 from aezoo.runtime.model import BatchOp, OnnxModel
 from aezoo.serving import codecs
 from aezoo.serving import schemas as s
@@ -58,7 +59,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         401: "Missing or wrong API key (when the server has one).",
         404: "Unknown model, or an operation the model does not offer.",
         413: "Body above the model's limit, or batch above max_batch_size.",
-        415: "Content-Type other than application/json or application/x-npy.",
+        406: "Accept: image/png on a model or an answer that is not one image.",
+        415: "Content-Type not JSON, .npy, or (image models) image/png or image/jpeg.",
         422: "Invalid input: schema, non-numbers, shape, NaN/Inf, value range, steps.",
         429: "Overloaded: queue, body budget or connections at their limit; see Retry-After.",
         503: "Models not loaded yet.",
@@ -76,9 +78,18 @@ def decode_batch(body: bytes, model: OnnxModel, npy: bool, op: str, engine: Engi
 
 
 def answer(
-    op: str, out: np.ndarray, model: OnnxModel, npy: bool
+    op: str, out: np.ndarray, model: OnnxModel, npy: bool, png: bool = False
 ) -> tuple[bytes, str, dict[str, str]]:
-    """``(content, media type, extra headers)`` of an operation's output rows."""
+    """``(content, media type, extra headers)`` of an operation's output rows; ``png``: a
+    denoised single image as ``image/png`` (image models; 406 for others or a batch)."""
+    if png:
+        spec = model.config.input.image
+        if spec is None or out.shape[0] != 1:
+            raise s.NotAcceptableError(
+                "image/png answers one denoised image of an image model; "
+                "ask for application/json or application/x-npy"
+            )
+        return png_bytes(out[0], spec), "image/png", {}
     if op == "classify":
         names = model.config.class_names or [str(i) for i in range(out.shape[1])]
         if npy:
@@ -127,10 +138,19 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
         try:
             served = engine.served(name, op)
             model = served.model
-            npy = codecs.media_type(request.headers.get("content-type")) == codecs.NPY
+            kind = codecs.media_type(request.headers.get("content-type"))
+            npy, image = kind == codecs.NPY, kind in codecs.IMAGE_MEDIA_TYPES
             codecs.check_encoding(request.headers.get("content-encoding"))
             out_npy = codecs.wants_npy(request.headers.get("accept"))
-            cap, why = body_cap(model, op, npy, st)
+            if image and batch_op is None:
+                raise s.UnsupportedMediaTypeError(
+                    "interpolate takes two inputs: send JSON or .npy, not one image"
+                )
+            cap, why = (
+                (st.max_body_bytes, f"max_body_bytes={st.max_body_bytes}")
+                if image
+                else body_cap(model, op, npy, st)
+            )
             with served.batcher.expect():
                 async with engine.budget.read(request, cap, why) as body:
                     big = len(body) > INLINE_BYTES
@@ -145,12 +165,18 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
                         )
                         samples = 2
                     else:
-                        x = await engine.offload(big, decode_batch, body, model, npy, op, engine)
+                        x = await (
+                            engine.offload(True, codecs.image_batch, body, model,
+                                           st.max_image_pixels)
+                            if image
+                            else engine.offload(big, decode_batch, body, model, npy, op, engine)
+                        )  # fmt: skip
                         samples = x.shape[0]
                         result, served = await engine.infer(name, served, batch_op, x)
+                    png = op == "denoise" and codecs.wants_png(request.headers.get("accept"))
                     content, media, headers = await engine.offload(
-                        result.output.size > INLINE_BYTES // 4,
-                        answer, op, result.output, served.model, out_npy,
+                        png or result.output.size > INLINE_BYTES // 4,
+                        answer, op, result.output, served.model, out_npy, png,
                     )  # fmt: skip
             metrics.request_samples.labels(label, op).observe(samples)
             status = 200

@@ -209,11 +209,11 @@ def train_on_data(
         model = trainer.fit().eval()
         seconds = time.perf_counter() - t0
         exported: AutoEncoder = (
-            ScaledAutoEncoder.wrap(model, offset, scale, scaling, desc.columns)
-            if offset is not None
-            else model
+            ScaledAutoEncoder.wrap(model, offset, scale, scaling) if offset is not None else model
         ).eval()
         spec = _image_spec(data) or exported.input_spec()
+        if desc.columns and len(desc.columns) == desc.n_features:
+            spec = spec.model_copy(update={"columns": list(desc.columns)})
         ops: Ops = torch_ops(exported)
         metrics = score_own_data(ops, data.splits, exported.family, offset, scale, cfg.seed)
         history = trainer.state["history"]

@@ -1,0 +1,42 @@
+"""A table's per-feature scaling, fitted on the training split (aezoo.data.preprocess)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aezoo.data.preprocess import apply_scaling, fit_scaling
+
+
+def test_minmax_maps_the_training_split_onto_0_1_and_keeps_constant_columns() -> None:
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(1e4, 50, 200), rng.uniform(-3, 7, 200), np.full(200, 42.0)])
+    offset, scale = fit_scaling(X, "minmax")
+    assert offset.dtype == scale.dtype == np.float32 and offset.shape == (3,)
+    Z = apply_scaling(X, offset, scale)
+    # float32 rounding of x - min and of 1 / (max - min): a few units in the last place of 1e4
+    tol = 4 * np.finfo(np.float32).eps * np.abs(X).max(axis=0) / scale
+    np.testing.assert_allclose(Z[:, :2].min(axis=0), 0.0, atol=tol[:2].max())
+    np.testing.assert_allclose(Z[:, :2].max(axis=0), 1.0, atol=tol[:2].max())
+    assert scale[2] == 1.0 and np.all(Z[:, 2] == 0.0)  # constant: offset only, no 0 / 0
+
+
+def test_standard_gives_mean_0_std_1() -> None:
+    X = np.random.default_rng(1).normal([5.0, -200.0], [0.1, 30.0], size=(500, 2))
+    Z = apply_scaling(X, *fit_scaling(X, "standard"))
+    np.testing.assert_allclose(Z.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(Z.std(axis=0), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("X", "method", "words"),
+    [
+        (np.array([[1.0, np.nan]]), "minmax", "NaN"),
+        (np.zeros((0, 3)), "minmax", "n_samples"),
+        (np.zeros(3), "minmax", "n_samples"),
+        (np.zeros((2, 2)), "robust", "unknown scaling"),
+    ],
+)
+def test_bad_input_is_refused(X: np.ndarray, method: str, words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        fit_scaling(X, method)  # type: ignore[arg-type]

@@ -1,0 +1,98 @@
+"""image/png and image/jpeg bodies on the v1 routes of an image model."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from aezoo.runtime.images import image_row
+from aezoo.runtime.model import OnnxModel
+from aezoo.serving.app import ServeSettings, create_app
+from aezoo.spec import ImageInput, InputSpec
+
+SPEC = ImageInput(height=8, width=8, mode="RGB")
+
+
+@pytest.fixture(scope="module")
+def image_model(tmp_path_factory: pytest.TempPathFactory) -> OnnxModel:
+    torch = pytest.importorskip("torch")
+    from aezoo.export.torch_io import build_artifact
+    from aezoo.models import create_variant
+
+    torch.manual_seed(0)
+    model = create_variant("conv_ae_tiny", channels=3, value_range=(0.0, 1.0))
+    spec = InputSpec(
+        n_features=SPEC.n_features, shape=SPEC.shape, value_range=(0.0, 1.0), image=SPEC
+    )
+    root = tmp_path_factory.mktemp("image-model")
+    return OnnxModel(build_artifact(model, root / "rgb", name="rgb-tiny", input_spec=spec))
+
+
+@pytest.fixture
+def client(image_model: OnnxModel, models: dict[str, OnnxModel]) -> Iterator[TestClient]:
+    settings = ServeSettings(max_batch_size=64, max_image_pixels=10_000)
+    with TestClient(create_app({**models, "rgb-tiny": image_model}, settings)) as c:
+        yield c
+
+
+def _png(size: tuple[int, int] = (8, 8), seed: int = 0, fmt: str = "PNG") -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 256, (*size, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def test_png_and_jpeg_bodies_answer_what_the_model_computes(
+    client: TestClient, image_model: OnnxModel
+) -> None:
+    for fmt, media in (("PNG", "image/png"), ("JPEG", "image/jpeg")):
+        body = _png(fmt=fmt)
+        got = client.post(
+            "/v1/models/rgb-tiny/encode", content=body, headers={"content-type": media}
+        )
+        assert got.status_code == 200, got.text
+        want = image_model.encode(image_row(body, SPEC))
+        np.testing.assert_array_equal(np.asarray(got.json()["codes"], np.float32), want)
+
+
+def test_denoise_answers_a_png_when_asked(client: TestClient, image_model: OnnxModel) -> None:
+    body = _png((20, 12), seed=1)  # resized to 8x8 by the server, as by image_row
+    r = client.post(
+        "/v1/models/rgb-tiny/denoise",
+        content=body,
+        headers={"content-type": "image/png", "accept": "image/png"},
+    )
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    out = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"), np.float32)
+    want = image_model.denoise(image_row(body, SPEC))[0].reshape(3, 8, 8).transpose(1, 2, 0)
+    np.testing.assert_allclose(out / 255, want, atol=0.5 / 255 + 1e-6)  # 8-bit rounding
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "headers", "status", "words"),
+    [
+        ("sda-tiny/encode", _png(), {"content-type": "image/png"}, 415, "takes arrays"),
+        ("rgb-tiny/interpolate", _png(), {"content-type": "image/png"}, 415, "two inputs"),
+        ("rgb-tiny/encode", b"GIF89a-nonsense", {"content-type": "image/png"}, 422, "readable"),
+        ("rgb-tiny/encode", _png((200, 100)), {"content-type": "image/png"}, 422, "20,000"),
+    ],
+)
+def test_bad_image_requests_get_a_4xx_naming_the_problem(
+    client: TestClient, path: str, body: bytes, headers: dict, status: int, words: str
+) -> None:
+    r = client.post(f"/v1/models/{path}", content=body, headers=headers)
+    assert r.status_code == status, r.text
+    assert words in r.json()["error"]["message"]
+
+
+def test_png_answer_only_for_image_models(client: TestClient, models: dict) -> None:
+    x = np.zeros((1, 784), np.float32).tolist()
+    r = client.post(
+        "/v1/models/sda-tiny/denoise", json={"inputs": x}, headers={"accept": "image/png"}
+    )
+    assert r.status_code == 406 and "image model" in r.json()["error"]["message"]
