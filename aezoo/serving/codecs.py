@@ -34,22 +34,21 @@ import orjson
 import simdjson
 
 from aezoo.errors import InputError
-from aezoo.runtime.images import IMAGE_MEDIA_TYPES as IMAGE_TYPES
-from aezoo.runtime.images import image_row
+from aezoo.runtime.images import IMAGE_MEDIA_TYPES
 from aezoo.runtime.model import MAX_INTERPOLATION_STEPS, OnnxModel
 from aezoo.serving import schemas as s
 from aezoo.serving.limits import NPY_HEADER_BYTES
 
 JSON = "application/json"
 NPY = "application/x-npy"
-IMAGE_MEDIA_TYPES = IMAGE_TYPES
+MULTIPART = "multipart/form-data"
 _NUMERIC = b"0123456789.eE+-,[] \t\r\n"
 _BATCH_RESIDUE = b'{"inputs":}'
 
 
 def media_type(content_type: str | None) -> str:
-    """``JSON``, ``NPY`` or an image type (``image/png``, ``image/jpeg``) for a request's
-    ``Content-Type`` (none = JSON).
+    """``JSON``, ``NPY``, an image type (``image/png``, ``image/jpeg``) or ``MULTIPART``
+    (several images) for a request's ``Content-Type`` (none = JSON).
 
     Raises:
         UnsupportedMediaTypeError: any other media type.
@@ -57,28 +56,13 @@ def media_type(content_type: str | None) -> str:
     if not content_type:
         return JSON
     base = content_type.split(";", 1)[0].strip().lower()
-    if base in (JSON, NPY, *IMAGE_MEDIA_TYPES):
+    if base in (JSON, NPY, MULTIPART, *IMAGE_MEDIA_TYPES):
         return base
     raise s.UnsupportedMediaTypeError(
         f"Content-Type {base!r} is not supported; send application/json, "
-        "application/x-npy (numpy.save's format), or image/png or image/jpeg to an image model"
+        "application/x-npy (numpy.save's format), or to an image model image/png, image/jpeg "
+        "or multipart/form-data (one image per part)"
     )
-
-
-def image_batch(body: bytes, model: OnnxModel, max_pixels: int) -> np.ndarray:
-    """One encoded image as a checked ``(1, n_features)`` float32 row of an image model.
-
-    Raises:
-        UnsupportedMediaTypeError: the model was not trained on images.
-        InputError: not a readable image, or above ``max_pixels``.
-    """
-    spec = model.config.input.image
-    if spec is None:
-        raise s.UnsupportedMediaTypeError(
-            f"model {model.name!r} takes arrays, not images: send application/json or "
-            "application/x-npy"
-        )
-    return model.check_inputs(image_row(body, spec, max_pixels))
 
 
 def wants_png(accept: str | None) -> bool:
@@ -261,6 +245,15 @@ def npy_interpolate(body: bytes, model: OnnxModel, steps: str | None) -> tuple[A
     pair = model.check_inputs(read_npy(body))
     if pair.shape[0] != 2:
         raise InputError(f"an .npy interpolate body holds a and b: 2 samples, got {pair.shape[0]}")
+    return pair[0], pair[1], steps_param(steps)
+
+
+def steps_param(steps: str | None) -> int:
+    """The ``?steps=`` query parameter of interpolate (default 8).
+
+    Raises:
+        InputError: not an integer in ``[2, MAX_INTERPOLATION_STEPS]``.
+    """
     try:
         n = int(steps) if steps is not None else 8
     except ValueError:
@@ -269,7 +262,7 @@ def npy_interpolate(body: bytes, model: OnnxModel, steps: str | None) -> tuple[A
         raise InputError(
             f"steps must be an integer in [2, {MAX_INTERPOLATION_STEPS}], got {steps!r}"
         )
-    return pair[0], pair[1], n
+    return n
 
 
 # -- answers ---------------------------------------------------------------------------

@@ -137,15 +137,21 @@ def _infer_endpoint(engine: Engine) -> Any:
                 )
             check_encoding(request.headers.get("content-encoding"))
             header_length = request.headers.get("inference-header-content-length")
-            cap, why = body_cap(served.model, "encode", header_length is not None, st)
+            images = served.model.config.input.image is not None  # may send encoded images
+            cap, why = (
+                (st.max_body_bytes, f"max_body_bytes={st.max_body_bytes}")
+                if images
+                else body_cap(served.model, "encode", header_length is not None, st)
+            )
             with served.batcher.expect():
                 async with engine.budget.read(request, cap, why) as body:
                     big = len(body) > INLINE_BYTES
                     if header_length is None:
                         check_json_numbers(body, served.model, "encode", st)
                     req = await engine.offload(
-                        big, parse_infer, body, header_length, served.model, st.max_batch_size
-                    )
+                        big or images, parse_infer, body, header_length, served.model,
+                        st.max_batch_size, st.max_image_pixels,
+                    )  # fmt: skip
                     answers = await asyncio.gather(
                         *(engine.infer(name, served, op, req.x) for op in req.ops)
                     )

@@ -12,13 +12,15 @@ BYTES elements are a 4-byte little-endian length and the bytes).
 Each aezoo model is one OIP model with one input, ``inputs`` (FP32, or FP64 converted;
 shape ``[batch, n_features]`` or ``[batch, *input.shape]``), and outputs chosen by the
 request's ``outputs`` list: ``codes`` (encode), ``reconstructions`` (denoise),
-``probabilities`` and ``labels`` (classify; labels are BYTES class names). No list means
+``probabilities`` and ``labels`` (classify; labels are BYTES class names); an image model's
+``inputs`` may instead be a BYTES tensor of encoded images (:func:`parse_infer`). No list means
 ``codes`` (computing every output would run every graph; the protocol leaves the default
 to the server). Interpolation is left to v1's ``/interpolate``.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import struct
@@ -30,6 +32,7 @@ import orjson
 import simdjson
 
 from aezoo.errors import InputError
+from aezoo.runtime.images import MAX_IMAGE_PIXELS, image_row
 from aezoo.runtime.model import BatchOp, OnnxModel
 from aezoo.serving.codecs import check_batch_size
 
@@ -98,9 +101,18 @@ def _fail(message: str) -> OipRequestError:
 
 
 def parse_infer(
-    body: bytes, header_length: str | None, model: OnnxModel, max_batch_size: int
+    body: bytes,
+    header_length: str | None,
+    model: OnnxModel,
+    max_batch_size: int,
+    max_image_pixels: int = MAX_IMAGE_PIXELS,
 ) -> InferRequest:
     """An inference request body (JSON, or JSON header + binary tensors) as checked arrays.
+
+    An image model's input may also be a BYTES tensor of shape ``[batch]`` holding encoded
+    images (PNG, JPEG, ...): in binary form each element is a 4-byte little-endian length
+    and the file's bytes (Triton's BYTES layout); in JSON, ``data`` lists the files as
+    base64 strings. Each becomes one row as the model's input spec says.
 
     Raises:
         OipRequestError: not the schema (names the field), sizes that do not add up.
@@ -137,14 +149,11 @@ def parse_infer(
         if isinstance(tensor.get("parameters"), simdjson.Object)
         else {}
     )
-    x = _tensor(
-        tensor,
-        spec,
-        shape.as_list() if isinstance(shape, simdjson.Array) else shape,
-        params,
-        blob,
-        header is not None,
-    )
+    shape = shape.as_list() if isinstance(shape, simdjson.Array) else shape
+    if spec.get("datatype") == "BYTES" and spec.get("name") == INPUT:
+        x = _image_tensor(tensor, shape, params, blob, header is not None, model, max_image_pixels)
+    else:
+        x = _tensor(tensor, spec, shape, params, blob, header is not None)
     del tensor, inputs, doc
     x = model.check_inputs(x)
     check_batch_size(x.shape[0], max_batch_size)
@@ -197,6 +206,58 @@ def _tensor(
             raise _fail(f"'data' holds {flat.size} numbers; shape {shape} needs {count}")
     with np.errstate(over="ignore"):  # FP32 binary stays a view of the body (as .npy does)
         return flat.astype(np.float32, copy=False).reshape(shape)
+
+
+def _image_tensor(
+    tensor: Any,
+    shape: Any,
+    params: dict[str, Any],
+    blob: memoryview | bytes,
+    binary_mode: bool,
+    model: OnnxModel,
+    max_pixels: int,
+) -> np.ndarray:
+    """A BYTES tensor of encoded images as ``(batch, n_features)`` float32 rows."""
+    spec = model.config.input.image
+    if spec is None:
+        raise _fail(f"model {model.name!r} takes FP32 arrays; BYTES (encoded images) is for "
+                    "image models")  # fmt: skip
+    if not (isinstance(shape, list) and len(shape) == 1 and type(shape[0]) is int):
+        raise _fail(f"a BYTES input of images has shape [batch], got {shape!r}")
+    if "binary_data_size" in params:
+        if not binary_mode or params["binary_data_size"] != len(blob):
+            raise _fail(f"binary_data_size {params['binary_data_size']!r} must equal the "
+                        f"{len(blob)} bytes after the header")  # fmt: skip
+        files, view, pos = [], memoryview(blob), 0
+        while pos < len(view):
+            if pos + 4 > len(view):
+                raise _fail("BYTES element cut inside its 4-byte length")
+            (n,) = struct.unpack_from("<I", view, pos)
+            if pos + 4 + n > len(view):
+                raise _fail(f"BYTES element {len(files)} says {n} bytes; fewer follow")
+            files.append(bytes(view[pos + 4 : pos + 4 + n]))
+            pos += 4 + n
+    else:
+        if len(blob):
+            raise _fail(f"{len(blob)} bytes follow the header but no input has binary_data_size")
+        data = _plain(tensor.get("data"))
+        if not isinstance(data, list) or not all(isinstance(d, str) for d in data):
+            raise _fail("'data' of a BYTES input in JSON lists the images as base64 strings")
+        try:
+            files = [base64.b64decode(d, validate=True) for d in data]
+        except ValueError:
+            raise _fail("'data' of a BYTES input holds a string that is not base64") from None
+    if len(files) != shape[0]:
+        raise _fail(f"shape {shape} needs {shape[0]} images, the tensor holds {len(files)}")
+    if not files:
+        raise _fail("a BYTES input of images holds no image")
+    rows = []
+    for i, f in enumerate(files):
+        try:
+            rows.append(image_row(f, spec, max_pixels))
+        except InputError as e:
+            raise InputError(f"image {i}: {e}") from None
+    return np.concatenate(rows)
 
 
 def _outputs(meta: dict[str, Any], model: OnnxModel) -> list[tuple[str, bool]]:

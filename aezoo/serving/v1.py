@@ -25,12 +25,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from aezoo.errors import AezooError
+from aezoo.errors import AezooError, InputError
 from aezoo.runtime.images import png_bytes
 from aezoo.runtime.model import BatchOp, OnnxModel
 from aezoo.serving import codecs
 from aezoo.serving import schemas as s
 from aezoo.serving.engine import INLINE_BYTES, Engine, timing_headers
+from aezoo.serving.image_codecs import IMAGE_BODY_TYPES, image_batch
 from aezoo.serving.limits import ClientDisconnect, body_cap, check_json_numbers
 
 log = logging.getLogger("aezoo.serving")
@@ -75,6 +76,19 @@ def decode_batch(body: bytes, model: OnnxModel, npy: bool, op: str, engine: Engi
         return codecs.npy_batch(body, model, st.max_batch_size)
     check_json_numbers(body, model, op, st)
     return codecs.json_batch(body, model, st.max_batch_size)
+
+
+def image_pair(
+    body: bytes, ctype: str, model: OnnxModel, st: Any, steps: str | None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Two images of a multipart interpolate body (a, then b) and the ``?steps=`` count."""
+    try:
+        pair = image_batch(body, ctype, model, st.max_image_pixels, 2)
+    except s.BatchTooLargeError:
+        raise InputError("interpolate takes two images (a, b), got more than two") from None
+    if pair.shape[0] != 2:
+        raise InputError(f"interpolate takes two images (a, b), got {pair.shape[0]}")
+    return pair[0], pair[1], codecs.steps_param(steps)
 
 
 def answer(
@@ -138,13 +152,15 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
         try:
             served = engine.served(name, op)
             model = served.model
-            kind = codecs.media_type(request.headers.get("content-type"))
-            npy, image = kind == codecs.NPY, kind in codecs.IMAGE_MEDIA_TYPES
+            ctype = request.headers.get("content-type") or ""
+            kind = codecs.media_type(ctype)
+            npy, image = kind == codecs.NPY, kind in IMAGE_BODY_TYPES
             codecs.check_encoding(request.headers.get("content-encoding"))
             out_npy = codecs.wants_npy(request.headers.get("accept"))
-            if image and batch_op is None:
+            if image and batch_op is None and kind != codecs.MULTIPART:
                 raise s.UnsupportedMediaTypeError(
-                    "interpolate takes two inputs: send JSON or .npy, not one image"
+                    "interpolate takes two inputs: send JSON, .npy, or two images as "
+                    "multipart/form-data, not one image"
                 )
             cap, why = (
                 (st.max_body_bytes, f"max_body_bytes={st.max_body_bytes}")
@@ -156,18 +172,23 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
                     big = len(body) > INLINE_BYTES
                     if batch_op is None:
                         a, b, steps = (
-                            codecs.npy_interpolate(body, model, request.query_params.get("steps"))
+                            await engine.offload(True, image_pair, body, ctype, model, st,
+                                                 request.query_params.get("steps"))
+                            if image
+                            else codecs.npy_interpolate(
+                                body, model, request.query_params.get("steps")
+                            )
                             if npy
                             else codecs.json_interpolate(body, model)
-                        )
+                        )  # fmt: skip
                         result, served = await engine.run_task(
                             name, served, lambda m: m.interpolate(a, b, steps=steps), steps
                         )
                         samples = 2
                     else:
                         x = await (
-                            engine.offload(True, codecs.image_batch, body, model,
-                                           st.max_image_pixels)
+                            engine.offload(True, image_batch, body, ctype, model,
+                                           st.max_image_pixels, st.max_batch_size)
                             if image
                             else engine.offload(big, decode_batch, body, model, npy, op, engine)
                         )  # fmt: skip

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import json
+import struct
 from collections.abc import Iterator
 
 import numpy as np
@@ -60,6 +63,49 @@ def test_png_and_jpeg_bodies_answer_what_the_model_computes(
         np.testing.assert_array_equal(np.asarray(got.json()["codes"], np.float32), want)
 
 
+def _multipart(images: list[bytes]) -> tuple[bytes, str]:
+    boundary = "aezoo-test-boundary"
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{i}.png"\r\n'
+        f"Content-Type: image/png\r\n\r\n".encode() + img + b"\r\n"
+        for i, img in enumerate(images)
+    )
+    return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def test_multipart_bodies_are_a_batch_in_part_order(
+    client: TestClient, image_model: OnnxModel
+) -> None:
+    images = [_png(seed=i) for i in range(3)]
+    body, ctype = _multipart(images)
+    r = client.post("/v1/models/rgb-tiny/encode", content=body, headers={"content-type": ctype})
+    assert r.status_code == 200, r.text
+    want = image_model.encode(np.concatenate([image_row(b, SPEC) for b in images]))
+    np.testing.assert_array_equal(np.asarray(r.json()["codes"], np.float32), want)
+
+    pair, ctype = _multipart(images[:2])
+    r = client.post(
+        "/v1/models/rgb-tiny/interpolate?steps=3", content=pair, headers={"content-type": ctype}
+    )
+    assert r.status_code == 200, r.text
+    a, b = (image_row(x, SPEC) for x in images[:2])
+    want = image_model.interpolate(a[0], b[0], steps=3)
+    np.testing.assert_array_equal(np.asarray(r.json()["outputs"], np.float32), want)
+
+    body, ctype = _multipart([images[0], b"broken"])
+    r = client.post("/v1/models/rgb-tiny/encode", content=body, headers={"content-type": ctype})
+    assert r.status_code == 422 and "part 1" in r.json()["error"]["message"]
+    body, ctype = _multipart(images * 22)  # 66 images > max_batch_size 64
+    r = client.post("/v1/models/rgb-tiny/encode", content=body, headers={"content-type": ctype})
+    assert r.status_code == 413 and "64" in r.json()["error"]["message"]
+    r = client.post(
+        "/v1/models/rgb-tiny/encode",
+        content=b"--x\r\n",
+        headers={"content-type": "multipart/form-data"},
+    )
+    assert r.status_code == 422 and "boundary" in r.json()["error"]["message"]
+
+
 def test_denoise_answers_a_png_when_asked(client: TestClient, image_model: OnnxModel) -> None:
     body = _png((20, 12), seed=1)  # resized to 8x8 by the server, as by image_row
     r = client.post(
@@ -96,3 +142,54 @@ def test_png_answer_only_for_image_models(client: TestClient, models: dict) -> N
         "/v1/models/sda-tiny/denoise", json={"inputs": x}, headers={"accept": "image/png"}
     )
     assert r.status_code == 406 and "image model" in r.json()["error"]["message"]
+
+
+def test_oip_takes_encoded_images_as_a_bytes_input(
+    client: TestClient, image_model: OnnxModel
+) -> None:
+    images = [_png(seed=i) for i in range(2)]
+    want = image_model.encode(np.concatenate([image_row(b, SPEC) for b in images]))
+    as_json = {
+        "inputs": [
+            {
+                "name": "inputs",
+                "datatype": "BYTES",
+                "shape": [2],
+                "data": [base64.b64encode(b).decode() for b in images],
+            }
+        ]
+    }
+    r = client.post("/v2/models/rgb-tiny/infer", json=as_json)
+    assert r.status_code == 200, r.text
+    out = r.json()["outputs"][0]
+    np.testing.assert_array_equal(np.asarray(out["data"], np.float32).reshape(out["shape"]), want)
+    # binary form: each element a 4-byte little-endian length, then the file (Triton's layout)
+    blob = b"".join(struct.pack("<I", len(b)) + b for b in images)
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "inputs",
+                    "datatype": "BYTES",
+                    "shape": [2],
+                    "parameters": {"binary_data_size": len(blob)},
+                }
+            ]
+        }
+    ).encode()
+    r = client.post(
+        "/v2/models/rgb-tiny/infer",
+        content=header + blob,
+        headers={
+            "inference-header-content-length": str(len(header)),
+            "content-type": "application/octet-stream",
+        },
+    )
+    assert r.status_code == 200, r.text
+    out = r.json()["outputs"][0]
+    np.testing.assert_array_equal(np.asarray(out["data"], np.float32).reshape(out["shape"]), want)
+    bad = {"inputs": [{**as_json["inputs"][0], "data": ["%%%"]}]}
+    r = client.post("/v2/models/rgb-tiny/infer", json=bad)
+    assert r.status_code == 400 and "base64" in r.json()["error"]
+    r = client.post("/v2/models/sda-tiny/infer", json=as_json)
+    assert r.status_code == 400 and "image models" in r.json()["error"]
