@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCardData
@@ -59,7 +60,10 @@ _METRIC_TEXT = {
     "probe100_accuracy_pct": "logistic regression on the codes of 100 training images per "
     "class, scored on the test set, %",
     "pixels_probe100_accuracy_pct": "the same classifier on raw pixels (reference), %",
-    "recon_mse": "mean squared error of decode(encode(x)) on the test set, per value",
+    "recon_mse": "mean squared error of decode(encode(x)) on the test set, per value (own "
+    "data: in the units the model trains in, pixels in [0, 1] or the min-max scaled table)",
+    "recon_r2": "fraction of the test data's variance the reconstruction explains (1 = "
+    "perfect, 0 = no better than the mean)",
     "lines_mean_distance": "ACAI Mean Distance: cosine distance of each interpolated frame "
     "to its nearest true line, mean over 16 pairs x 16 steps (lower is better)",
     "lines_smoothness": "ACAI Smoothness: largest angle step over the total angle change "
@@ -73,6 +77,10 @@ _FIGURE_TEXT = {
     "background (middle), "
     "denoised (bottom).",
     "interpolation.png": "Decoded interpolations between pairs of test images.",
+    "test_reconstructions.png": "Held-out test images (top) and decode(encode(x)) (bottom); "
+    "colour images are shown as the mean of their channels.",
+    "training_curves.png": "Training loss and validation measures per epoch, each divided by "
+    "its largest value (given in the legend); grey lines mark a new training stage.",
     "unit_selectivity.png": "Decoder atoms (columns of D). Row c, left: the five units most "
     "selective for class c (share of their mean test-set activity that class c draws), the "
     "paper's categorical units (prototypes of one class); right (five per row): the 50 least "
@@ -121,6 +129,9 @@ def render_card(
     """Markdown model card with a YAML front matter the Hugging Face Hub understands."""
     metrics: Mapping[str, Any] = training.get("metrics", {})
     dataset = training.get("dataset", "mnist")
+    if dataset == "user":  # the user's own data: its name (hf:NAME -> NAME), never "user"
+        source = str(training.get("data", {}).get("source", "own data"))
+        dataset = source[3:].split(":")[0] if source.startswith("hf:") else Path(source).name
     data = ModelCardData(
         library_name="aezoo",
         license="apache-2.0",
@@ -141,8 +152,12 @@ def render_card(
         "```python",
         "import aezoo",
         f'model = aezoo.load("{name}")      # onnxruntime, no torch',
-        f"codes = model.encode(X)          # X: (batch, {spec.n_features}) float32 in "
-        f"[{spec.value_range[0]:g}, {spec.value_range[1]:g}]",
+        f"codes = model.encode(X)          # X: (batch, {spec.n_features}) float32 "
+        + (
+            f"in [{spec.value_range[0]:g}, {spec.value_range[1]:g}]"
+            if spec.bounded
+            else "(any finite values, in the table's own units)"
+        ),
         "```",
         "",
         f"Operations: {', '.join(config.operations)}. Input: {spec.n_features} values"

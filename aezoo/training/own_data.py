@@ -102,7 +102,7 @@ def _figures(
     def grey(A: np.ndarray) -> np.ndarray:  # RGB rows shown as their mean over channels
         return A.reshape(len(A), c, h * w).mean(axis=1)
 
-    out["reconstructions.png"] = figures.rows_figure([grey(X), grey(X_hat)], (h, w), (0.0, 1.0))
+    out["test_reconstructions.png"] = figures.rows_figure([grey(X), grey(X_hat)], (h, w), (0.0, 1.0))
     return out
 
 
