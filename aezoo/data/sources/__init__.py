@@ -10,10 +10,14 @@ pyarrow, Pillow, pandas and datasets are imported only when a source needs them 
 ``[data]`` extra).
 """
 
-from aezoo.data.sources.base import (
-    DataDescription,
-    LoadedData,
-    load_source,
-)
+from aezoo.data.sources.base import DataDescription, LoadedData, load_source
+from aezoo.data.sources.stream import StreamDescription, describe_stream, iter_batches
 
-__all__ = ["DataDescription", "LoadedData", "load_source"]
+__all__ = [
+    "DataDescription",
+    "LoadedData",
+    "StreamDescription",
+    "describe_stream",
+    "iter_batches",
+    "load_source",
+]

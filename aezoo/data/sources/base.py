@@ -150,7 +150,12 @@ def encode_labels(values: np.ndarray, where: str) -> tuple[np.ndarray, list[str]
 
 
 def check_finite(
-    X: np.ndarray, where: str, columns: list[str] | None, header_lines: int | None, split: str
+    X: np.ndarray,
+    where: str,
+    columns: list[str] | None,
+    header_lines: int | None,
+    split: str,
+    offset: int = 0,
 ) -> None:
     """Refuse NaN/infinite values of X, naming the first one's row and column and the count.
 
@@ -160,6 +165,7 @@ def check_finite(
             (``"all"`` for a source without splits of its own).
         columns: feature names (else the column's index is cited).
         header_lines: lines before the first data row (cites a line when given).
+        offset: the source's row index of X's first row (a streamed batch).
 
     Raises:
         DataError: X holds NaN or infinity.
@@ -169,12 +175,13 @@ def check_finite(
         return
     count = int(X.size - np.count_nonzero(finite))
     row, col = (int(i) for i in np.argwhere(~finite)[0])
+    value, row = X[row, col], row + offset
     name = repr(columns[col]) if columns else str(col)
     line = f" (line {row + 1 + header_lines})" if header_lines is not None else ""
     in_split = f"split {split!r} " if split != "all" else ""
     raise DataError(
         f"{where}: {count} NaN/infinite value(s); the first at {in_split}row {row}{line}, "
-        f"column {name} (value {X[row, col]}); pass allow_missing=True to keep them for an "
+        f"column {name} (value {value}); pass allow_missing=True to keep them for an "
         "imputer fitted on the training split"
     )
 

@@ -95,7 +95,7 @@ def dataset_parts(obj: Any, where: str) -> dict[str, Any]:
     )
 
 
-def _pick_columns(
+def pick_columns(
     features: Any, where: str, label_column: str | None, feature_columns: list[str] | None
 ) -> tuple[str | None, str | None, list[str] | None]:
     """(the image column or None, the label column or None, the ClassLabel names or None)."""
@@ -136,7 +136,7 @@ def from_dataset(
     pa = need("pyarrow", _FEATURE)
     parts = dataset_parts(obj, where)
     first = next(iter(parts.values()))
-    image_col, label_column, names = _pick_columns(
+    image_col, label_column, names = pick_columns(
         first.features, where, label_column, feature_columns
     )
     tables = {s: ds.with_format("arrow")[:] for s, ds in parts.items()}

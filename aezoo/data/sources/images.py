@@ -18,8 +18,9 @@ header, before any pixel is decoded (decompression bombs).
 from __future__ import annotations
 
 import io
+import itertools
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,19 +144,26 @@ def _map(fn: Callable[[Any], Any], items: Sequence[Any], workers: int | None) ->
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Consecutive lists of ``size`` items (the last may be shorter)."""
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
 def plan(
-    items: Sequence[ImageItem],
+    items: Iterable[ImageItem],
     image_size: tuple[int, int] | None,
     image_mode: str | None,
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
     workers: int | None = None,
 ) -> Plan:
-    """Read every header (no pixels) and settle the mode and size.
+    """Read every header (no pixels), 1,024 at a time, and settle the mode and size.
 
     Raises:
         ConfigError: ``image_mode`` not ``"L"``/``"RGB"``, or a bad ``image_size``.
-        DataError: a corrupt or oversized image, or mixed sizes without ``image_size``
-            (naming two files and their sizes).
+        DataError: no images, a corrupt or oversized image, or mixed sizes without
+            ``image_size`` (naming two files and their sizes).
     """
     if image_mode is not None and image_mode not in MODES:
         raise ConfigError(f"image_mode must be one of {', '.join(MODES)}, got {image_mode!r}")
@@ -163,21 +171,31 @@ def plan(
         len(image_size) != 2 or min(image_size) < 1 or max(image_size) > 65_535
     ):
         raise ConfigError(f"image_size must be (height, width) of positive ints, got {image_size}")
-    headers = list(_map(lambda it: _probe(it, max_image_pixels), items, workers))
-    if image_size is None:
-        first = headers[0][:2]
-        for item, (h, w, _) in zip(items, headers, strict=True):
-            if (h, w) != first:
+    first: tuple[str, int, int] | None = None
+    gray = True
+    for chunk in chunks(items, 1024):
+        headers = _map(lambda it: _probe(it, max_image_pixels), chunk, workers)
+        for item, (h, w, mode) in zip(chunk, headers, strict=True):
+            gray = gray and mode in GRAY_MODES
+            if first is None:
+                first = (item.name, h, w)
+            elif image_size is None and (h, w) != first[1:]:
                 raise DataError(
-                    f"images differ in size: {items[0].name} is {first[0]}x{first[1]} and "
+                    f"images differ in size: {first[0]} is {first[1]}x{first[2]} and "
                     f"{item.name} is {h}x{w} (height x width); pass image_size=(H, W) to resize"
                 )
-        image_size = first
-    mode = image_mode or ("L" if all(m in GRAY_MODES for _, _, m in headers) else "RGB")
-    return Plan(mode, (int(image_size[0]), int(image_size[1])))
+    if first is None:
+        raise DataError("no images to decode")
+    size = image_size or first[1:]
+    return Plan(image_mode or ("L" if gray else "RGB"), (int(size[0]), int(size[1])))
 
 
-def _decode(item: ImageItem, how: Plan) -> np.ndarray:
+def decode_one(item: ImageItem, how: Plan) -> np.ndarray:
+    """One image as uint8 ``(C * H * W,)``, channel-first row-major.
+
+    Raises:
+        DataError: a corrupt image (named).
+    """
     pil = need("PIL.Image", _FEATURE)
     try:
         with item.open() as im:
@@ -209,7 +227,7 @@ def decode(
     out = np.empty((len(items), int(np.prod(how.image_shape))), dtype=np.uint8)
     bar = tqdm(total=len(items), unit="img", desc=desc, disable=True if quiet else None)
     with bar:
-        for i, pixels in enumerate(_map(lambda it: _decode(it, how), items, workers)):
+        for i, pixels in enumerate(_map(lambda it: decode_one(it, how), items, workers)):
             out[i] = pixels
             bar.update(1)
     return out

@@ -67,6 +67,47 @@ def _column_problem(pc: Any, table: Any, name: str, where: str, header_lines: in
     return f"{where}: {line}, column {name!r}: {value!r} is not a number"
 
 
+def to_features(
+    table: Any, features: list[str], where: str, header_lines: int | None = None
+) -> np.ndarray:
+    """The ``features`` columns of a pyarrow Table (or RecordBatch) as float32
+    ``(n, len(features))``; nulls become NaN.
+
+    Raises:
+        DataError: a column is not numeric (its first bad value's line or row).
+    """
+    pa, pc = need("pyarrow", _FEATURE), need("pyarrow.compute", _FEATURE)
+    X = np.empty((table.num_rows, len(features)), dtype=np.float32)
+    for j, name in enumerate(features):
+        column = table.column(name)
+        if not _is_numeric(pa, column.type):
+            raise DataError(_column_problem(pc, table, name, where, header_lines))
+        X[:, j] = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+    return X
+
+
+def feature_names(
+    schema: Any, where: str, label_column: str | None, feature_columns: list[str] | None
+) -> list[str]:
+    """The feature columns from a schema alone (streaming): ``feature_columns``, else every
+    column of a numeric type except the label.
+
+    Raises:
+        DataError: an unknown column, or no numeric column.
+    """
+    pa = need("pyarrow", _FEATURE)
+    names = list(schema.names)
+    for name in [label_column, *(feature_columns or [])]:
+        if name is not None and name not in names:
+            raise DataError(f"{where}: no column {name!r}; columns: {', '.join(names)}")
+    if feature_columns is not None:
+        return list(feature_columns)
+    features = [n for n in names if n != label_column and _is_numeric(pa, schema.field(n).type)]
+    if not features:
+        raise DataError(f"{where}: no numeric feature column among {', '.join(names)}")
+    return features
+
+
 def from_arrow(
     table: Any,
     where: str,
@@ -110,12 +151,7 @@ def from_arrow(
         features = list(feature_columns)
     if not features:
         raise DataError(f"{where}: no numeric feature column among {', '.join(names)}")
-    X = np.empty((table.num_rows, len(features)), dtype=np.float32)
-    for j, name in enumerate(features):
-        column = table.column(name)
-        if not _is_numeric(pa, column.type):
-            raise DataError(_column_problem(pc, table, name, where, header_lines))
-        X[:, j] = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+    X = to_features(table, features, where, header_lines)
     if label_column is None:
         return RawData(
             "table", {"all": (X, None)}, where, columns=features, header_lines=header_lines
