@@ -337,7 +337,7 @@ def finish(
             np.ascontiguousarray(X, dtype=np.float32),
             None if y is None or not labelled else np.ascontiguousarray(y, dtype=np.int64),
         )
-        for s, (X, y) in out.items()
+        for s, (X, y) in ((s, out[s]) for s in SPLITS)
     }
     arrays = [a for s in SPLITS for a in out[s] if a is not None]
     X0 = out["train"][0]

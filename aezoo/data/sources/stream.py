@@ -135,8 +135,15 @@ def _open_csv(
         except (pa.ArrowInvalid, OSError) as exc:
             raise DataError(_table.locate_csv_error(path) or f"{where}: {exc}") from None
 
-    with reader() as first:
-        features = _table.feature_names(first.schema, where, label_column, feature_columns)
+    with reader() as blocks:  # the first block decides, as the whole file does in load_source
+        try:
+            head = pa.Table.from_batches([blocks.read_next_batch()])
+        except StopIteration:
+            head = blocks.schema.empty_table()
+        except pa.ArrowInvalid as exc:
+            located = _table.locate_csv_error(path)
+            raise DataError(located or f"{where}: {exc}") from None
+    features = _table.select_features(head, where, label_column, feature_columns, 1)
     convert = pacsv.ConvertOptions(
         column_types={name: pa.float64() for name in features}, include_columns=features
     )

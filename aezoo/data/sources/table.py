@@ -108,6 +108,42 @@ def feature_names(
     return features
 
 
+def select_features(
+    table: Any,
+    where: str,
+    label_column: str | None,
+    feature_columns: list[str] | None,
+    header_lines: int | None = None,
+) -> list[str]:
+    """The feature columns of a table: ``feature_columns``, else the numeric columns but the
+    label; a text column holding some numbers is a numeric column with a stray word.
+
+    Raises:
+        DataError: an unknown column, a stray word (its line or row), no numeric column.
+    """
+    pa, pc = need("pyarrow", _FEATURE), need("pyarrow.compute", _FEATURE)
+    names = list(table.column_names)
+    for name in [label_column, *(feature_columns or [])]:
+        if name is not None and name not in names:
+            raise DataError(f"{where}: no column {name!r}; columns: {', '.join(names)}")
+    if feature_columns is None:
+        features = []
+        for name in names:
+            type_ = table.schema.field(name).type
+            if name == label_column:
+                continue
+            if _is_numeric(pa, type_):
+                features.append(name)
+            elif _is_text(pa, type_) and _count_numbers(pc, table.column(name)):
+                # numbers with a stray word; a text column (no numbers at all) is skipped
+                raise DataError(_column_problem(pc, table, name, where, header_lines))
+    else:
+        features = list(feature_columns)
+    if not features:
+        raise DataError(f"{where}: no numeric feature column among {', '.join(names)}")
+    return features
+
+
 def from_arrow(
     table: Any,
     where: str,
@@ -132,25 +168,7 @@ def from_arrow(
             line or row), no numeric column at all.
     """
     pa, pc = need("pyarrow", _FEATURE), need("pyarrow.compute", _FEATURE)
-    names = list(table.column_names)
-    for name in [label_column, *(feature_columns or [])]:
-        if name is not None and name not in names:
-            raise DataError(f"{where}: no column {name!r}; columns: {', '.join(names)}")
-    if feature_columns is None:
-        features = []
-        for name in names:
-            type_ = table.schema.field(name).type
-            if name == label_column:
-                continue
-            if _is_numeric(pa, type_):
-                features.append(name)
-            elif _is_text(pa, type_) and _count_numbers(pc, table.column(name)):
-                # numbers with a stray word; a text column (no numbers at all) is skipped
-                raise DataError(_column_problem(pc, table, name, where, header_lines))
-    else:
-        features = list(feature_columns)
-    if not features:
-        raise DataError(f"{where}: no numeric feature column among {', '.join(names)}")
+    features = select_features(table, where, label_column, feature_columns, header_lines)
     X = to_features(table, features, where, header_lines)
     if label_column is None:
         return RawData(
