@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from aezoo.data.mnist import data_fingerprint as old_import
 from aezoo.data.sources import load_source
@@ -84,7 +83,10 @@ def test_feature_columns_label_names_and_skipped_text(tmp_path) -> None:
     )
     loaded = load_source(path, label_column="status")
     d = loaded.description
-    assert d.columns == ["temp", "flag"]  # the text id column is skipped, the label is not a feature
+    assert d.columns == [
+        "temp",
+        "flag",
+    ]  # the text id column is skipped, the label is not a feature
     assert d.class_names == ["bad", "ok"]
     assert loaded.splits["train"][0].shape[1] == 2
     only = load_source(path, label_column="status", feature_columns=["temp"])

@@ -156,6 +156,7 @@ def check_finite(
     header_lines: int | None,
     split: str,
     offset: int = 0,
+    count: int | None = None,
 ) -> None:
     """Refuse NaN/infinite values of X, naming the first one's row and column and the count.
 
@@ -166,6 +167,7 @@ def check_finite(
         columns: feature names (else the column's index is cited).
         header_lines: lines before the first data row (cites a line when given).
         offset: the source's row index of X's first row (a streamed batch).
+        count: the source's count of NaN/infinite values, where X is part of it.
 
     Raises:
         DataError: X holds NaN or infinity.
@@ -173,7 +175,7 @@ def check_finite(
     finite = np.isfinite(X)
     if finite.all():
         return
-    count = int(X.size - np.count_nonzero(finite))
+    count = int(X.size - np.count_nonzero(finite)) if count is None else count
     row, col = (int(i) for i in np.argwhere(~finite)[0])
     value, row = X[row, col], row + offset
     name = repr(columns[col]) if columns else str(col)

@@ -368,12 +368,20 @@ def iter_batches(
     with tqdm(
         total=desc.rows or None, unit=unit, desc=desc.name, disable=True if quiet else None
     ) as bar:
-        for X in _rebatch(stream.batches(batch_size), batch_size):
-            if not allow_missing:
-                check_finite(X, desc.source, desc.columns, stream.header_lines, "all", offset)
+        batches = _rebatch(stream.batches(batch_size), batch_size)
+        for X in batches:
+            if not allow_missing and not np.isfinite(X).all():
+                # the message counts every NaN of the source, as load_source's does
+                count = sum(_n_nonfinite(B) for B in batches) + _n_nonfinite(X)
+                where, header = desc.source, stream.header_lines
+                check_finite(X, where, desc.columns, header, "all", offset, count)
             offset += X.shape[0]
             bar.update(X.shape[0])
             yield X
+
+
+def _n_nonfinite(X: np.ndarray) -> int:
+    return int(X.size - np.count_nonzero(np.isfinite(X)))
 
 
 def _rebatch(batches: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
