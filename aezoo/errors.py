@@ -105,6 +105,9 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "onnx": "train",
     "onnxscript": "train",
     "PIL": "train",
+    "pyarrow": "data",
+    "pandas": "data",
+    "datasets": "data",
     "sklearn": "sklearn",
     "fastapi": "serve",
     "starlette": "serve",
@@ -128,7 +131,7 @@ class MissingExtraError(AezooError, ImportError):
     """
 
     def __init__(self, feature: str, module: str, extra: str) -> None:
-        also = " (also in [train])" if extra == "sklearn" else ""
+        also = " (also in [train])" if extra in ("sklearn", "data") else ""
         super().__init__(
             f"{feature} needs the [{extra}] extra{also} ({module} is not installed); "
             f"install it with: pip install 'aezoo[{extra}]'",

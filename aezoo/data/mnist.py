@@ -30,6 +30,7 @@ import platformdirs
 from tqdm.auto import tqdm
 
 from aezoo._version import __version__
+from aezoo.data.fingerprint import data_fingerprint as data_fingerprint  # moved; old import kept
 from aezoo.data.idx import read_idx
 from aezoo.errors import DataError
 
@@ -272,17 +273,3 @@ def load_mnist(
     x = images.reshape(images.shape[0], -1).astype(np.float32)
     x /= np.float32(255.0)
     return x, labels.astype(np.int64)
-
-
-def data_fingerprint(*arrays: np.ndarray) -> str:
-    """sha256 hex digest over the dtype, shape and bytes of each array, in order.
-
-    Two calls agree exactly when the arrays agree in dtype, shape and values
-    (recorded in ``training.json`` to identify the data a model saw).
-    """
-    digest = hashlib.sha256()
-    for array in arrays:
-        a = np.ascontiguousarray(array)
-        digest.update(f"{a.dtype.str}|{a.shape}|".encode())
-        digest.update(a.tobytes())
-    return digest.hexdigest()

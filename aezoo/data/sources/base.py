@@ -1,0 +1,359 @@
+"""The one interface of user data: :func:`load_source` -> :class:`LoadedData`.
+
+Orientation (as everywhere in aezoo): ``X`` is float32 of shape ``(n_samples, n_features)``,
+C-contiguous; images are flattened channel-first ``(C, H, W)`` row-major with pixels scaled
+to [0, 1] as ``uint8 / 255``. Labels ``y`` are int64 of shape ``(n_samples,)``, indices into
+``class_names``, or None for unlabelled data.
+
+Each kind of source has its module (:mod:`.npy`, :mod:`.table`, :mod:`.images`, :mod:`.hub`)
+that turns the source into a :class:`RawData`; this module checks it (labels, NaN, rows),
+splits it (:mod:`.splits`) and describes it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from aezoo.data.fingerprint import data_fingerprint
+from aezoo.data.sources import splits as _splits
+from aezoo.errors import DataError, MissingExtraError
+
+SPLITS = ("train", "val", "test")
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+ARRAY_SUFFIXES = (".npy", ".npz")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+ACCEPTED = (
+    ".npy, .npz, .csv, .parquet, a folder of PNG/JPEG/BMP images, a directory written by "
+    "datasets' save_to_disk, hf:NAME[:CONFIG], or a numpy array, (X, y) tuple, pandas "
+    "DataFrame or pyarrow Table"
+)
+DEFAULT_MAX_IMAGE_PIXELS = 64_000_000  # per image; more is refused as a decompression bomb
+_BUNDLED_DIR = Path(__file__).resolve().parents[2] / "pretrained"  # read, never imported
+
+
+@dataclass(frozen=True)
+class DataDescription:
+    """What a model's card and ``training.json`` record about its data (never the data).
+
+    Attributes:
+        source: what the user passed (a path, ``"hf:NAME[:CONFIG]"`` or ``"<array>"``).
+        kind: ``"table"`` or ``"images"``.
+        n_features: values in one flattened sample (``C * H * W`` for images).
+        image_shape: ``(channels, height, width)`` for images, else None.
+        columns: feature column names of a table (None for images).
+        class_names: label names in index order, None when unlabelled.
+        rows: rows per split, ``{"train": .., "val": .., "test": ..}``.
+        content_hash: sha256 hex over the splits' X and y (:func:`data_fingerprint`).
+        split_protocol: one sentence: how the splits were made.
+        name: a registry-safe slug suggested from the source (``[a-z0-9-]``), never the
+            name of a bundled model.
+        n_missing: NaN/infinite values let through by ``allow_missing`` (0 otherwise).
+    """
+
+    source: str
+    kind: Literal["table", "images"]
+    n_features: int
+    image_shape: tuple[int, int, int] | None
+    columns: list[str] | None
+    class_names: list[str] | None
+    rows: dict[str, int]
+    content_hash: str
+    split_protocol: str
+    name: str
+    n_missing: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field (``image_shape`` as a list)."""
+        out = asdict(self)
+        out["image_shape"] = list(self.image_shape) if self.image_shape else None
+        return out
+
+
+@dataclass
+class LoadedData:
+    """The splits of one source and their description.
+
+    Attributes:
+        splits: ``"train"``, ``"val"``, ``"test"`` -> ``(X, y)``: X float32 C-contiguous of
+            shape ``(n, n_features)``; y int64 of shape ``(n,)`` (indices into
+            ``description.class_names``) or None when unlabelled.
+        description: the :class:`DataDescription`.
+    """
+
+    splits: dict[str, tuple[np.ndarray, np.ndarray | None]]
+    description: DataDescription
+
+
+@dataclass
+class RawData:
+    """A source read whole, before checks and splits (what each source module returns).
+
+    Attributes:
+        kind: ``"table"`` or ``"images"``.
+        parts: ``{"all": (X, y)}`` when the source has no splits of its own, else some of
+            ``"train"``, ``"val"``, ``"test"``; X float32 ``(n, n_features)``; y int64 or None.
+        where: the file or name that error messages cite.
+        columns, class_names, image_shape: as in :class:`DataDescription`.
+        header_lines: lines before the first data row (a CSV's header), so that errors can
+            cite a line; None where lines mean nothing.
+    """
+
+    kind: Literal["table", "images"]
+    parts: dict[str, tuple[np.ndarray, np.ndarray | None]]
+    where: str
+    columns: list[str] | None = None
+    class_names: list[str] | None = None
+    image_shape: tuple[int, int, int] | None = None
+    header_lines: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def need(module: str, feature: str) -> Any:
+    """Import ``module`` lazily; a missing one raises :class:`MissingExtraError` naming ``[data]``."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        top = (exc.name or module).split(".")[0]
+        raise MissingExtraError(feature, top, "data") from None
+
+
+def encode_labels(values: np.ndarray, where: str) -> tuple[np.ndarray, list[str]]:
+    """Labels -> (int64 indices into the sorted distinct values, their names as strings).
+
+    Numbers sort numerically and integral floats print as integers (``1.0`` -> ``"1"``).
+
+    Raises:
+        DataError: a label is missing (NaN or None), naming its row.
+    """
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise DataError(f"{where}: label missing or not finite at row {bad[0]}")
+        if np.all(values == np.round(values)):
+            values = values.astype(np.int64)
+    elif values.dtype.kind == "O":
+        bad = [i for i, v in enumerate(values) if v is None]
+        if bad:
+            raise DataError(f"{where}: label missing at row {bad[0]}")
+        values = values.astype(str)
+    distinct, y = np.unique(values, return_inverse=True)
+    return y.astype(np.int64).reshape(-1), [str(v) for v in distinct]
+
+
+def check_finite(
+    X: np.ndarray,
+    where: str,
+    columns: list[str] | None,
+    header_lines: int | None,
+    split: str,
+    offset: int = 0,
+    count: int | None = None,
+) -> None:
+    """Refuse NaN/infinite values of X, naming the first one's row and column and the count.
+
+    Args:
+        X: ``(n, n_features)``.
+        where: the file or name to cite; ``split``: the part of the source X is
+            (``"all"`` for a source without splits of its own).
+        columns: feature names (else the column's index is cited).
+        header_lines: lines before the first data row (cites a line when given).
+        offset: the source's row index of X's first row (a streamed batch).
+        count: the source's count of NaN/infinite values, where X is part of it.
+
+    Raises:
+        DataError: X holds NaN or infinity.
+    """
+    finite = np.isfinite(X)
+    if finite.all():
+        return
+    count = int(X.size - np.count_nonzero(finite)) if count is None else count
+    row, col = (int(i) for i in np.argwhere(~finite)[0])
+    value, row = X[row, col], row + offset
+    name = repr(columns[col]) if columns else str(col)
+    line = f" (line {row + 1 + header_lines})" if header_lines is not None else ""
+    in_split = f"split {split!r} " if split != "all" else ""
+    raise DataError(
+        f"{where}: {count} NaN/infinite value(s); the first at {in_split}row {row}{line}, "
+        f"column {name} (value {value}); pass allow_missing=True to keep them for an "
+        "imputer fitted on the training split"
+    )
+
+
+def slug(source: object) -> str:
+    """A registry-safe name from a source: ``"digits.csv"`` -> ``"digits"``,
+    ``"hf:ylecun/mnist"`` -> ``"mnist"``; never a bundled model's name (``-data`` appended)."""
+    if isinstance(source, str) and source.startswith("hf:"):
+        _, _, rest = source.partition(":")
+        base = rest.split("/")[-1].replace(":", "-")
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        base = path.stem if path.suffix.lower() in ARRAY_SUFFIXES + TABLE_SUFFIXES else path.name
+    else:
+        base = "data"
+    name = re.sub(r"[^a-z0-9]+", "-", str(base).lower()).strip("-")[:58] or "data"
+    bundled = {p.name for p in _BUNDLED_DIR.iterdir()} if _BUNDLED_DIR.is_dir() else set()
+    return f"{name}-data" if name in bundled else name
+
+
+def _read(source: Any, options: dict[str, Any]) -> RawData:
+    """Dispatch ``source`` to the module of its kind (imported only when needed)."""
+    from aezoo.data.sources import npy, table
+
+    module = type(source).__module__.split(".")[0]
+    if isinstance(source, np.ndarray):
+        return npy.from_arrays(source, None, "<array>")
+    if isinstance(source, tuple) and len(source) == 2:
+        return npy.from_arrays(np.asarray(source[0]), source[1], "<array>")
+    if module == "pandas":
+        return table.from_arrow(table.arrow_of_pandas(source), "<dataframe>", **options["table"])
+    if module == "pyarrow":
+        return table.from_arrow(source, "<arrow table>", **options["table"])
+    if module == "datasets" or (isinstance(source, str) and source.startswith("hf:")):
+        from aezoo.data.sources import hub
+
+        if module == "datasets":
+            return hub.from_dataset(source, "<datasets object>", **options["hub"])
+        return hub.load_hub(source, **options["hub"])
+    if not isinstance(source, (str, os.PathLike)):
+        raise DataError(f"unsupported source of type {type(source).__name__}; expected {ACCEPTED}")
+    path = Path(source).expanduser()
+    if path.is_dir():
+        from aezoo.data.sources import hub, images
+
+        if hub.is_saved_dataset(path):
+            return hub.load_disk(path, **options["hub"])
+        return images.load_folder(path, **options["images"])
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
+    suffix = path.suffix.lower()
+    if suffix in ARRAY_SUFFIXES:
+        return npy.load_file(path)
+    if suffix in TABLE_SUFFIXES:
+        return table.load_file(path, **options["table"])
+    raise DataError(f"{path}: unknown file type {suffix or '(none)'!r}; accepted: {ACCEPTED}")
+
+
+def load_source(
+    source: Any,
+    *,
+    label_column: str | None = None,
+    feature_columns: list[str] | None = None,
+    image_size: tuple[int, int] | None = None,
+    image_mode: Literal["L", "RGB"] | None = None,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    allow_missing: bool = False,
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+    quiet: bool = False,
+) -> LoadedData:
+    """Read a user's data source whole, check it and split it.
+
+    Args:
+        source: a path (``.npy`` X only; ``.npz`` with ``X`` and optional ``y``, ADBench's
+            files included; ``.csv``; ``.parquet``; a folder of PNG/JPEG/BMP images; a
+            directory written by ``datasets``' ``save_to_disk``), ``"hf:NAME[:CONFIG]"``
+            (``datasets.load_dataset``, its cache and offline mode), or in memory: a numpy
+            array ``(n, n_features)``, an ``(X, y)`` tuple, a pandas DataFrame, a pyarrow Table.
+        label_column: the label column of a table (its sorted distinct values become
+            ``class_names``); a Hub dataset's single ``ClassLabel`` column is used unasked.
+        feature_columns: the feature columns of a table; default every numeric column
+            except the label.
+        image_size: ``(height, width)`` to resize every image to (Pillow, bilinear).
+        image_mode: ``"L"`` (grayscale) or ``"RGB"``; default ``"L"`` when every image is
+            grayscale, else ``"RGB"``.
+        seed: seeds the split permutation (same seed, same splits).
+        val_fraction, test_fraction: shares of the rows for validation and test, in [0, 1),
+            where the source has no splits of its own (stratified by label when labelled).
+        allow_missing: keep NaN/infinite values (``description.n_missing`` counts them) for
+            an imputer fitted on the training split; by default they are refused.
+        max_image_pixels: the most pixels one image may have (decompression bombs).
+        quiet: no progress bar while decoding images.
+
+    Returns:
+        :class:`LoadedData`: ``splits`` ``"train"``, ``"val"``, ``"test"``, each ``(X, y)``
+        with X float32 C-contiguous ``(n, n_features)`` and y int64 ``(n,)`` or None.
+
+    Raises:
+        DataError: one line naming the file, line or column: an unknown file type, a ragged
+            or non-numeric CSV, NaN/infinity without ``allow_missing``, an empty image
+            folder, images of mixed sizes without ``image_size``, a corrupt or oversized
+            image, labels of one class only, fewer rows than 3 or than the splits need, a
+            Hub name not cached while offline.
+        ConfigError: a fraction outside [0, 1) or fractions summing to 1 or more.
+        MissingExtraError: pyarrow, Pillow, pandas or datasets is not installed (``[data]``).
+    """
+    _splits.check_fractions(val_fraction, test_fraction)
+    options = {
+        "table": {"label_column": label_column, "feature_columns": feature_columns},
+        "images": {
+            "image_size": image_size,
+            "image_mode": image_mode,
+            "max_image_pixels": max_image_pixels,
+            "quiet": quiet,
+        },
+    }
+    options["hub"] = {**options["table"], **options["images"]}
+    raw = _read(source, options)
+    return finish(raw, source, seed, val_fraction, test_fraction, allow_missing)
+
+
+def finish(
+    raw: RawData,
+    source: Any,
+    seed: int,
+    val_fraction: float,
+    test_fraction: float,
+    allow_missing: bool,
+) -> LoadedData:
+    """Check ``raw`` (labels, NaN, rows), split it and describe it."""
+    labelled = all(y is not None for _, y in raw.parts.values())
+    if labelled and raw.class_names is not None:
+        seen = np.unique(np.concatenate([y for _, y in raw.parts.values()]))  # type: ignore[misc]
+        if seen.size < 2:
+            only = raw.class_names[int(seen[0])] if seen.size else "none"
+            raise DataError(
+                f"{raw.where}: the labels hold one class only ({only!r}); a label needs at "
+                "least two classes (or drop label_column for unlabelled data)"
+            )
+    n_missing = 0
+    for part, (X, _) in raw.parts.items():
+        if not allow_missing:
+            check_finite(X, raw.where, raw.columns, raw.header_lines, part)
+        else:
+            n_missing += int(X.size - np.count_nonzero(np.isfinite(X)))
+    out, protocol = _splits.make_splits(
+        raw.parts, raw.where, seed, val_fraction, test_fraction, stratify=labelled
+    )
+    out = {
+        s: (
+            np.ascontiguousarray(X, dtype=np.float32),
+            None if y is None or not labelled else np.ascontiguousarray(y, dtype=np.int64),
+        )
+        for s, (X, y) in ((s, out[s]) for s in SPLITS)
+    }
+    arrays = [a for s in SPLITS for a in out[s] if a is not None]
+    X0 = out["train"][0]
+    description = DataDescription(
+        source=str(source) if isinstance(source, (str, os.PathLike)) else "<array>",
+        kind=raw.kind,
+        n_features=int(X0.shape[1]),
+        image_shape=raw.image_shape,
+        columns=raw.columns,
+        class_names=raw.class_names if labelled else None,
+        rows={s: int(out[s][0].shape[0]) for s in SPLITS},
+        content_hash=data_fingerprint(*arrays),
+        split_protocol=" ".join([protocol, *raw.notes]),
+        name=slug(source),
+        n_missing=n_missing,
+    )
+    return LoadedData(splits=out, description=description)
