@@ -1,9 +1,10 @@
 """Encoded images (PNG, JPEG, BMP, ...) to an image model's input rows, and rows to PNG.
 
 An image model's config carries an :class:`~aezoo.spec.ImageInput`: how a decoded image
-becomes one row (mode, size, bilinear resize, ``uint8 / 255``, channel-first). Every
-runtime that takes image bodies (the HTTP server, extraction over a folder) calls
-:func:`image_row`, so they all compute the same numbers. Pillow is imported here only;
+becomes one row (mode, size, bilinear resize, ``uint8 / 255``, channel-first). The server
+calls :func:`image_row`, which converts with the same function the training data and
+extraction use (:func:`aezoo.data.sources.images.image_pixels`), so they all compute the
+same numbers. Pillow is imported here only;
 the core install without it answers with an error naming the extra.
 
 Decoding is bounded: an image declaring more than ``max_pixels`` pixels is refused from
@@ -17,6 +18,7 @@ import io
 
 import numpy as np
 
+from aezoo.data.sources.images import image_pixels, to_unit
 from aezoo.errors import InputError
 from aezoo.spec import ImageInput
 
@@ -57,17 +59,12 @@ def image_row(data: bytes, spec: ImageInput, max_pixels: int = MAX_IMAGE_PIXELS)
             raise InputError(
                 f"image is {w}x{h} = {w * h:,} pixels, above the limit of {max_pixels:,}"
             )
-        img = img.convert(spec.mode)
-        if img.size != (spec.width, spec.height):
-            img = img.resize((spec.width, spec.height), Image.Resampling.BILINEAR)
-        arr = np.asarray(img, dtype=np.float32) / 255.0  # (H, W) or (H, W, 3)
+        pixels = image_pixels(img, spec.mode, (spec.height, spec.width))  # as training saw
     except InputError:
         raise
     except Exception as e:  # PIL raises UnidentifiedImageError, OSError, DecompressionBomb*
         raise InputError(f"body is not a readable image ({type(e).__name__}: {e})") from None
-    if arr.ndim == 3:
-        arr = arr.transpose(2, 0, 1)  # (3, H, W)
-    return np.ascontiguousarray(arr.reshape(1, spec.n_features))
+    return to_unit(pixels).reshape(1, spec.n_features)
 
 
 def png_bytes(row: np.ndarray, spec: ImageInput) -> bytes:

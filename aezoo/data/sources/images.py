@@ -199,12 +199,25 @@ def decode_one(item: ImageItem, how: Plan) -> np.ndarray:
     pil = need("PIL.Image", _FEATURE)
     try:
         with item.open() as im:
-            image = im.convert(how.mode)
-            if image.size != (how.size[1], how.size[0]):
-                image = image.resize((how.size[1], how.size[0]), pil.Resampling.BILINEAR)
-            pixels = np.asarray(image, dtype=np.uint8)
+            return image_pixels(im, how.mode, how.size)
     except (pil.UnidentifiedImageError, pil.DecompressionBombError, OSError, SyntaxError) as exc:
         raise DataError(f"{item.name}: corrupt or unreadable image ({exc})") from None
+
+
+def image_pixels(image: Any, mode: str, size: tuple[int, int]) -> np.ndarray:
+    """An opened Pillow image as uint8 ``(C * H * W,)``: converted to ``mode``, resized to
+    ``size`` ``(H, W)`` bilinearly when it differs, channel-first row-major. The one place
+    where a decoded image becomes a row: training data, extraction and the server (through
+    :func:`aezoo.runtime.images.image_row`) all call it.
+
+    Raises:
+        OSError, SyntaxError: the file is truncated or corrupt (Pillow's errors).
+    """
+    pil = need("PIL.Image", _FEATURE)
+    image = image.convert(mode)
+    if image.size != (size[1], size[0]):
+        image = image.resize((size[1], size[0]), pil.Resampling.BILINEAR)
+    pixels = np.asarray(image, dtype=np.uint8)
     return pixels.transpose(2, 0, 1).ravel() if pixels.ndim == 3 else pixels.ravel()
 
 
