@@ -7,7 +7,8 @@ this rule (``n`` = values per sample, ``N`` = training rows, ``k`` = classes), t
 * every family: ``epochs = clip(ceil(STEP_BUDGET * batch / N), MIN_EPOCHS, MAX_EPOCHS)``,
   i.e. about :data:`STEP_BUDGET` optimizer steps per stage, with early stopping
   (patience :data:`PATIENCE` epochs) where the family validates; ``batch = min(template
-  batch, N // 2)``; labels (k >= 2) give SdA and DrSAE a classifier head named by the
+  batch, max(16, N // 32), N // 2)`` (at least 32 steps an epoch on small data); labels
+  (k >= 2) give SdA and DrSAE a classifier head named by the
   source's class names; without labels ``classify`` is not offered;
 * ``sda``: hidden sizes ``[h, h // 2, h // 4]`` with ``h = clip(2 n, 32, 512)`` (MNIST:
   512-256-128), 25% masking noise, joint pre-training then fine-tuning (labelled data);
@@ -34,9 +35,10 @@ import numpy as np
 from aezoo.errors import ConfigError, DataError
 
 FAMILY_NAMES = ("sda", "lista", "drsae", "conv-ae")
-STEP_BUDGET = 3_000  # optimizer steps per stage the epoch rule aims at
+STEP_BUDGET = 5_000  # optimizer steps per stage the epoch rule aims at
 MIN_EPOCHS, MAX_EPOCHS = 5, 100
-PATIENCE = 10  # early-stopping patience in epochs (validated stages)
+BATCHES_PER_EPOCH, MIN_BATCH = 32, 16  # small data: smaller batches, more steps an epoch
+PATIENCE = 20  # early-stopping patience in epochs (validated stages)
 MIN_TRAIN_ROWS = 8
 
 
@@ -45,7 +47,7 @@ def _epochs(n_train: int, batch: int) -> int:
 
 
 def _batch(template: int, n_train: int) -> int:
-    return max(2, min(template, n_train // 2))
+    return max(2, min(template, max(MIN_BATCH, n_train // BATCHES_PER_EPOCH), n_train // 2))
 
 
 def conv_geometry(height: int, width: int) -> tuple[int, int]:

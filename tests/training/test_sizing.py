@@ -40,11 +40,13 @@ def test_mlp_families_size_from_n_features_and_labels() -> None:
 
 
 def test_epochs_follow_the_step_budget_within_bounds() -> None:
-    small = _sized("sda", n_train=1000)  # batch 128: 8 steps an epoch -> capped at MAX
-    assert small.pretrain_epochs == min(MAX_EPOCHS, -(-STEP_BUDGET * 128 // 1000))
+    small = _sized("sda", n_train=1000)  # batch 31: 32 steps an epoch; capped at MAX
+    assert small.batch_size == 1000 // 32
+    assert small.pretrain_epochs == min(MAX_EPOCHS, -(-STEP_BUDGET * 31 // 1000))
     big = _sized("sda", n_train=10_000_000)
-    assert big.pretrain_epochs == MIN_EPOCHS
-    assert _sized("sda", n_train=100).batch_size == 50  # half the rows: at least two steps
+    assert big.batch_size == 128 and big.pretrain_epochs == MIN_EPOCHS
+    assert _sized("sda", n_train=100).batch_size == 16  # MIN_BATCH
+    assert _sized("sda", n_train=20).batch_size == 10  # half the rows: at least two steps
 
 
 def test_conv_ae_takes_images_only_and_sizes_from_them() -> None:
