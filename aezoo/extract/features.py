@@ -139,16 +139,49 @@ def _stream(
         on_rows(stop - start)
 
 
-def _open_source(path: Path) -> tuple[tuple[int, ...], Reader, float | None]:
-    """``(shape, read, default scale)`` of a .npy file, an IDX file or an MNIST directory."""
+def _open_user_source(
+    source: str, model: OnnxModel, batch_size: int
+) -> tuple[tuple[int, ...], Reader, float | None]:
+    """A table, image folder or Hugging Face dataset, streamed
+    (:func:`aezoo.data.sources.iter_batches`) as the model's input spec says: an image model
+    decodes at its own size and mode, a table model reads its own columns."""
+    from aezoo.data.sources import describe_stream, iter_batches
+
+    spec = model.config.input
+    options: dict[str, Any] = {}
+    if spec.image is not None:
+        options = {
+            "image_size": (spec.image.height, spec.image.width),
+            "image_mode": spec.image.mode,
+        }
+    elif spec.columns:
+        options = {"feature_columns": list(spec.columns)}
+    n = describe_stream(source, **options).rows
+    batches = iter_batches(source, batch_size, quiet=True, **options)
+
+    def read(a: int, b: int) -> np.ndarray:  # _stream asks for the batches in order
+        rows = next(batches)
+        if len(rows) != b - a:  # pragma: no cover - iter_batches' contract
+            raise DataError(f"{source}: expected rows {a}-{b - 1}, got {len(rows)} rows")
+        return rows
+
+    return (n, spec.n_features), read, None
+
+
+def _open_source(
+    path: Path, model: OnnxModel, batch_size: int
+) -> tuple[tuple[int, ...], Reader, float | None]:
+    """``(shape, read, default scale)`` of a .npy file, an IDX file, an MNIST directory, or
+    any other source :func:`aezoo.data.sources.iter_batches` streams (CSV, parquet, .npz,
+    an image folder, a ``save_to_disk`` directory, ``hf:NAME``)."""
+    if str(path).startswith("hf:"):
+        return _open_user_source(str(path), model, batch_size)
     if not path.exists():
         raise DataError(f"{path}: source not found")
     if path.is_dir():
         found = [path / name for name in _IDX_IMAGES if (path / name).is_file()]
         if not found:
-            raise DataError(
-                f"{path}: no MNIST test images here (looked for {' or '.join(_IDX_IMAGES)})"
-            )
+            return _open_user_source(str(path), model, batch_size)
         path = found[0]
     if path.suffix == ".npy":
         try:
@@ -175,9 +208,12 @@ def _open_source(path: Path) -> tuple[tuple[int, ...], Reader, float | None]:
 
         images = read_idx(path)  # (n, 28, 28) uint8
         return images.shape, lambda a, b: images[a:b], 1.0 / 255.0
+    if path.suffix.lower() in (".csv", ".parquet", ".npz"):
+        return _open_user_source(str(path), model, batch_size)
     raise DataError(
-        f"{path}: unsupported source; expected a .npy file, an MNIST IDX file "
-        f"(*-idx3-ubyte or *-idx3-ubyte.gz) or a directory holding {_IDX_IMAGES[0]}"
+        f"{path}: unsupported source; expected a .npy, .npz, .csv or .parquet file, an MNIST "
+        f"IDX file (*-idx3-ubyte or *-idx3-ubyte.gz), a folder of images, a directory "
+        f"written by datasets' save_to_disk, hf:NAME, or a directory holding {_IDX_IMAGES[0]}"
     )
 
 
@@ -201,7 +237,12 @@ def extract_features(
             integer, float or bool dtype, memory-mapped and used as it is (times
             ``scale``: uint8 is NOT rescaled); or an IDX image file (``.gz`` or raw),
             whose uint8 pixels are scaled by 1/255 unless ``scale`` is given (IDX
-            only); or a directory of MNIST IDX files (its test images are used).
+            only); or a directory of MNIST IDX files (its test images are used); or
+            any source a model can be trained on, streamed in bounded memory
+            (:func:`aezoo.data.sources.iter_batches`): a ``.csv``/``.parquet`` table (the
+            model's own columns), an ``.npz`` (``X``), a folder of images (decoded at the
+            model's image size and mode, every split subfolder in order), a
+            ``save_to_disk`` directory or ``hf:NAME[:CONFIG]``.
         dest: the ``.npy`` file to write, float32 ``(n, n_components)`` for encode or
             ``(n, n_features)`` for denoise. Written to a hidden temporary file next
             to it, fsynced and renamed into place: ``dest`` is never half-written,
@@ -228,7 +269,7 @@ def extract_features(
         ModelNotFoundError, ArtifactError: ``model`` cannot be loaded.
     """
     t0 = time.perf_counter()
-    source, dest = Path(source), Path(dest)
+    source, dest = Path(source) if not str(source).startswith("hf:") else source, Path(dest)
     m = _load(model, threads)
     width = _check_args(m, operation, batch_size, scale)
     if dest.suffix != ".npy" or dest.is_dir():
@@ -237,7 +278,7 @@ def extract_features(
         raise DataError(f"{dest}: directory {dest.parent} does not exist")
     if source.exists() and dest.exists() and dest.resolve() == source.resolve():
         raise DataError(f"{dest}: dest is the source; write the features elsewhere")
-    shape, read, default_scale = _open_source(source)
+    shape, read, default_scale = _open_source(source, m, batch_size)
     _check_rows(m, shape, str(source))
     n = shape[0]
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp")

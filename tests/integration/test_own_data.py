@@ -21,6 +21,7 @@ from PIL import Image
 
 import aezoo
 from aezoo.errors import DataError
+from aezoo.extract.features import extract_features
 from aezoo.registry.store import LocalStore
 from tests.conftest import REPO_ROOT
 from tests.serving.conftest import npy_bytes, running_server
@@ -71,7 +72,7 @@ def _train(family: str, source: object, store: LocalStore, **kw: object):
 
 
 def test_sda_on_a_csv_table_takes_raw_units_and_names_its_classes(
-    digits: dict[str, Path], store: LocalStore
+    digits: dict[str, Path], store: LocalStore, tmp_path: Path
 ) -> None:
     art, version = _train("sda", str(digits["csv"]), store, label_column="digit")
     assert version is not None and version.name == "digits" and version.version == "1"
@@ -87,9 +88,15 @@ def test_sda_on_a_csv_table_takes_raw_units_and_names_its_classes(
     card = (art / "README.md").read_text()
     assert "## Data" in card and "digits.csv" in card
     # raw pixel values 0..16 go in, reconstructions come back in the same units
-    X = np.loadtxt(digits["csv"], delimiter=",", skiprows=1, dtype=np.float32)[:32, :64]
-    out = model.denoise(X)
+    X = np.loadtxt(digits["csv"], delimiter=",", skiprows=1, dtype=np.float32)[:, :64]
+    out = model.denoise(X[:32])
     assert out.min() >= -1e-4 and out.max() <= 16 + 1e-3 and out.max() > 1.5
+    # extraction streams the same CSV (the model's own columns; the label column ignored)
+    report = extract_features(
+        art, digits["csv"], tmp_path / "f.npy", batch_size=500, progress=False
+    )
+    assert report.n_samples == len(X)
+    np.testing.assert_array_equal(np.load(tmp_path / "f.npy")[:500], model.encode(X[:500]))
 
 
 def test_lista_on_parquet_and_drsae_on_npy_without_labels(
@@ -148,6 +155,11 @@ def test_conv_ae_on_an_image_folder_serves_png_bodies(
         )
         assert denoised.headers["content-type"] == "image/png"
         assert Image.open(io.BytesIO(denoised.content)).size == (16, 16)
+    # extraction over the folder decodes as the model says, every class subfolder in order
+    files = sorted(digits["images"].rglob("*.png"))
+    extract_features(art, digits["images"], tmp_path / "f.npy", batch_size=64, progress=False)
+    rows = np.stack([np.asarray(Image.open(f).convert("L"), np.float32).ravel() for f in files])
+    np.testing.assert_array_equal(np.load(tmp_path / "f.npy"), model.encode(rows / np.float32(255)))
 
 
 def test_conv_ae_with_acai_on_a_datasets_directory(store: LocalStore, tmp_path: Path) -> None:
