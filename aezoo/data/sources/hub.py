@@ -17,7 +17,7 @@ import numpy as np
 
 from aezoo.data.sources import images as _images
 from aezoo.data.sources import table as _table
-from aezoo.data.sources.base import DEFAULT_MAX_IMAGE_PIXELS, RawData, encode_labels, need
+from aezoo.data.sources.raw import DEFAULT_MAX_IMAGE_PIXELS, RawData, encode_labels, need
 from aezoo.errors import DataError
 
 SPLIT_NAMES = {"train": "train", "validation": "val", "val": "val", "valid": "val", "test": "test"}

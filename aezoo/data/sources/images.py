@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from aezoo.data.sources.base import DEFAULT_MAX_IMAGE_PIXELS, IMAGE_SUFFIXES, RawData, need
+from aezoo.data.sources.raw import DEFAULT_MAX_IMAGE_PIXELS, IMAGE_SUFFIXES, RawData, need
 from aezoo.errors import ConfigError, DataError
 
 SPLIT_DIRS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}

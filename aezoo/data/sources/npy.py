@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from aezoo.data.sources.base import RawData, encode_labels
+from aezoo.data.sources.raw import RawData, encode_labels
 from aezoo.errors import DataError
 
 

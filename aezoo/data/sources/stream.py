@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from aezoo.data.sources import images as _images
 from aezoo.data.sources import table as _table
-from aezoo.data.sources.base import (
+from aezoo.data.sources.raw import (
     ACCEPTED,
     ARRAY_SUFFIXES,
     DEFAULT_MAX_IMAGE_PIXELS,
@@ -334,6 +334,9 @@ def iter_batches(
 ) -> Iterator[np.ndarray]:
     """Every row of a source as float32 batches ``(b, n_features)``, in bounded memory.
 
+    The source is opened (and its headers checked) when called; rows are read as the
+    iterator is consumed.
+
     Batches hold exactly ``batch_size`` rows but the last; values and features are those
     :func:`~aezoo.data.sources.load_source` gives (images in [0, 1], channel-first).
     ``seed`` and the split fractions are accepted and ignored: every row is streamed.
@@ -362,6 +365,12 @@ def iter_batches(
         ),
         count_rows=False,
     )
+    return _generate(stream, batch_size, allow_missing, quiet)
+
+
+def _generate(
+    stream: _Stream, batch_size: int, allow_missing: bool, quiet: bool
+) -> Iterator[np.ndarray]:
     desc = stream.description
     unit = "img" if desc.kind == "images" else "row"
     offset = 0

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from aezoo.data.sources.base import RawData, encode_labels, need
+from aezoo.data.sources.raw import RawData, encode_labels, need
 from aezoo.errors import DataError
 
 _NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
