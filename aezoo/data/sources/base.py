@@ -6,8 +6,8 @@ to [0, 1] as ``uint8 / 255``. Labels ``y`` are int64 of shape ``(n_samples,)``, 
 ``class_names``, or None for unlabelled data.
 
 Each kind of source has its module (:mod:`.npy`, :mod:`.table`, :mod:`.images`, :mod:`.hub`)
-that turns the source into a :class:`RawData`; this module checks it (labels, NaN, rows),
-splits it (:mod:`.splits`) and describes it.
+that turns the source into a :class:`~aezoo.data.sources.raw.RawData`; this module checks it
+(labels, NaN, rows), splits it (:mod:`.splits`) and describes it.
 """
 
 from __future__ import annotations

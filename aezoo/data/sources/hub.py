@@ -10,6 +10,8 @@ splits are used as they are.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -159,20 +161,10 @@ def from_dataset(
         values = whole.column(label_column).to_numpy(zero_copy_only=False)
         y, names = (np.asarray(values, np.int64), names) if names else encode_labels(values, where)
         _check_labels(_cut(np.empty((len(y), 0)), y, parts, lengths), where)
-    column = whole.column(image_col).combine_chunks()
-    data, paths = column.field("bytes").to_pylist(), column.field("path").to_pylist()
-    split_of = [s for s, n in zip(parts, lengths, strict=True) for _ in range(n)]
+    items = list(iter_image_items(parts, image_col, where))
+    if y is not None and names is not None:
+        items = [replace(item, label=names[k]) for item, k in zip(items, y, strict=True)]
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    starts = dict(zip(parts, offsets[:-1], strict=True))
-    items = [
-        _images.ImageItem(
-            name=f"{where}: {s} row {i - starts[s]}" + (f" ({p})" if p else ""),
-            path=Path(p) if d is None and p else None,
-            data=d,
-            label=None if y is None or names is None else names[y[i]],
-        )
-        for i, (s, d, p) in enumerate(zip(split_of, data, paths, strict=True))
-    ]
     by_part = {s: items[a:b] for s, a, b in zip(parts, offsets[:-1], offsets[1:], strict=True)}
     return _images.from_items(
         by_part,
@@ -183,6 +175,23 @@ def from_dataset(
         quiet=quiet,
         class_names=names if y is not None else None,
     )
+
+
+def iter_image_items(parts: dict[str, Any], image_col: str, where: str) -> Iterator[Any]:
+    """The images of an ``Image`` column, split after split, read 256 rows at a time
+    from the memory-mapped Arrow files (never decoded here)."""
+    for s, ds in parts.items():
+        i = 0
+        for batch in ds.select_columns([image_col]).with_format("arrow").iter(256):
+            column = batch.column(image_col).combine_chunks()
+            for data, path in zip(
+                column.field("bytes").to_pylist(), column.field("path").to_pylist(), strict=True
+            ):
+                name = f"{where}: {s} row {i}" + (f" ({path})" if path else "")
+                yield _images.ImageItem(
+                    name, path=Path(path) if data is None and path else None, data=data
+                )
+                i += 1
 
 
 def _cut(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,7 +156,9 @@ def _open_csv(
                 except StopIteration:
                     return
                 except pa.ArrowInvalid as exc:
-                    located = _table.locate_csv_error(path) or _locate_value(path, features)
+                    located = _table.locate_csv_error(path) or _table.locate_csv_value(
+                        path, features
+                    )
                     raise DataError(located or f"{where}: {exc}") from None
                 yield _table.to_features(batch, features, where, header_lines=1)
 
@@ -166,37 +168,21 @@ def _open_csv(
     return _Stream(desc, batches, header_lines=1)
 
 
-def _locate_value(path: Path, features: list[str]) -> str | None:
-    """The first value of a feature column that is not a number, by line and column."""
-    import csv
-
-    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, [])
-        where = [(header.index(n), n) for n in features if n in header]
-        for row in reader:
-            for j, name in where:
-                value = row[j].strip() if j < len(row) else ""
-                try:
-                    float(value or "nan")
-                except ValueError:
-                    return f"{path}: line {reader.line_num}, column {name!r}: {value!r} is not a number"
-    return None
-
-
 def _open_images(root: Path, where: str, options: dict[str, Any]) -> _Stream:
     parts = _images.list_folder(root)
     items = [it for part in parts.values() for it in part]
     how = _images.plan(
         items, options["image_size"], options["image_mode"], options["max_image_pixels"]
     )
-    return _image_stream(items, len(items), how, where)
+    return _image_stream(lambda: items, len(items), how, where)
 
 
-def _image_stream(items: Iterable[Any], rows: int, how: Any, where: str) -> _Stream:
+def _image_stream(items: Callable[[], Iterable[Any]], rows: int, how: Any, where: str) -> _Stream:
+    """Decode ``items()`` chunk by chunk (a chunk is a batch) in one thread pool."""
+
     def batches(size: int) -> Iterator[np.ndarray]:
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-            for chunk in _images.chunks(items, size):
+            for chunk in _images.chunks(items(), size):
                 pixels = np.stack(list(pool.map(lambda it: _images.decode_one(it, how), chunk)))
                 yield _images.to_unit(pixels)
 
@@ -232,33 +218,12 @@ def _open_hub(source: Any, where: str, options: dict[str, Any]) -> _Stream:
         return _Stream(desc, batches)
 
     def items() -> Iterator[Any]:
-        for s, ds in parts.items():
-            i = 0
-            for batch in ds.select_columns([image_col]).with_format("arrow").iter(256):
-                column = batch.column(image_col).combine_chunks()
-                for data, path in zip(
-                    column.field("bytes").to_pylist(), column.field("path").to_pylist(), strict=True
-                ):
-                    name = f"{where}: {s} row {i}" + (f" ({path})" if path else "")
-                    yield _images.ImageItem(
-                        name, path=Path(path) if data is None and path else None, data=data
-                    )
-                    i += 1
+        return hub.iter_image_items(parts, image_col, where)
 
     how = _images.plan(
         items(), options["image_size"], options["image_mode"], options["max_image_pixels"]
     )
-    return _image_stream(_Lazy(items), rows, how, where)
-
-
-class _Lazy:
-    """An iterable that calls ``factory()`` afresh on each iteration."""
-
-    def __init__(self, factory: Any) -> None:
-        self.factory = factory
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self.factory())
+    return _image_stream(items, rows, how, where)
 
 
 def _open(source: Any, options: dict[str, Any], count_rows: bool = True) -> _Stream:

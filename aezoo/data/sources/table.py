@@ -214,6 +214,22 @@ def locate_csv_error(path: Path) -> str | None:
     return None
 
 
+def locate_csv_value(path: Path, features: list[str]) -> str | None:
+    """The first value of a feature column that is not a number, by line and column."""
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        where = [(header.index(n), n) for n in features if n in header]
+        for row in reader:
+            for j, name in where:
+                value = row[j].strip() if j < len(row) else ""
+                try:
+                    float(value or "nan")
+                except ValueError:
+                    return f"{path}: line {reader.line_num}, column {name!r}: {value!r} is not a number"
+    return None
+
+
 def read_csv(path: Path) -> Any:
     """A CSV file (a header line, then rows) as a pyarrow Table.
 
