@@ -81,6 +81,7 @@ def test_train_val_test_folders_are_the_splits(tmp_path, digit_pixels) -> None:
     loaded = load_source(tmp_path, quiet=True)
     d = loaded.description
     assert d.rows == {"train": 8, "val": 3, "test": 2} and d.class_names == ["even", "odd"]
+    assert list(loaded.splits) == ["train", "val", "test"]
     assert "own splits" in d.split_protocol
     # BMP is lossless: the train split's first image (even/0.bmp) is digit 0 exactly
     np.testing.assert_array_equal(

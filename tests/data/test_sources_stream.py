@@ -74,6 +74,16 @@ def test_saved_datasets_stream(digits, saved_table_dataset, saved_image_dataset)
     )
 
 
+def test_split_folders_stream_train_then_val_then_test(tmp_path) -> None:
+    from PIL import Image
+
+    for value, split in enumerate(("test", "val", "train")):
+        (tmp_path / split).mkdir()
+        Image.new("L", (2, 2), value).save(tmp_path / split / "a.png")
+    streamed = np.concatenate(list(iter_batches(tmp_path, 2, quiet=True)))
+    np.testing.assert_array_equal(streamed[:, 0] * 255, [2, 1, 0])
+
+
 def test_batch_size_is_checked(table_files) -> None:
     with pytest.raises(ConfigError, match="batch_size must be >= 1"):
         iter_batches(table_files["npy"], 0)

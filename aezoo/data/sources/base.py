@@ -167,7 +167,8 @@ def load_source(
             folder, images of mixed sizes without ``image_size``, a corrupt or oversized
             image, labels of one class only, fewer rows than 3 or than the splits need, a
             Hub name not cached while offline.
-        ConfigError: a fraction outside [0, 1) or fractions summing to 1 or more.
+        ConfigError: a fraction outside [0, 1) or fractions summing to 1 or more; an
+            ``image_mode`` other than ``"L"``/``"RGB"``; a bad ``image_size``.
         MissingExtraError: pyarrow, Pillow, pandas or datasets is not installed (``[data]``).
     """
     _splits.check_fractions(val_fraction, test_fraction)
@@ -230,7 +231,7 @@ def finish(
         class_names=raw.class_names if labelled else None,
         rows={s: int(out[s][0].shape[0]) for s in SPLITS},
         content_hash=data_fingerprint(*arrays),
-        split_protocol=" ".join([protocol, *raw.notes]),
+        split_protocol=protocol,
         name=slug(source),
         n_missing=n_missing,
     )

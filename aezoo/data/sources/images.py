@@ -105,7 +105,8 @@ def list_folder(root: Path) -> dict[str, list[ImageItem]]:
                 parts.setdefault(SPLIT_DIRS[name], []).extend(_scan(folder))
     else:
         parts = {"all": _scan(root)}
-    parts = {s: items for s, items in parts.items() if items}
+    order = ("all", "train", "val", "test")
+    parts = {s: parts[s] for s in order if parts.get(s)}
     if not parts:
         raise DataError(
             f"{root}: no images ({', '.join(IMAGE_SUFFIXES)}) in the folder or its subfolders"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,7 +51,6 @@ class RawData:
     class_names: list[str] | None = None
     image_shape: tuple[int, int, int] | None = None
     header_lines: int | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def need(module: str, feature: str) -> Any:
