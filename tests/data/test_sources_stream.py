@@ -87,3 +87,19 @@ def test_split_folders_stream_train_then_val_then_test(tmp_path) -> None:
 def test_batch_size_is_checked(table_files) -> None:
     with pytest.raises(ConfigError, match="batch_size must be >= 1"):
         iter_batches(table_files["npy"], 0)
+
+
+def test_streaming_a_npy_keeps_rss_bounded(tmp_path) -> None:
+    psutil = pytest.importorskip("psutil")
+    path = tmp_path / "big.npy"
+    X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(262_144, 64))
+    X[:] = 1.0  # 64 MiB on disk
+    X.flush()
+    del X
+    process = psutil.Process()
+    start, peak, total = process.memory_info().rss, 0, 0.0
+    for batch in iter_batches(path, 4096, quiet=True):
+        total += float(batch.sum())
+        peak = max(peak, process.memory_info().rss - start)
+    assert total == 262_144 * 64
+    assert peak < 24 * 2**20  # the mapped pages are dropped as they are read
