@@ -19,7 +19,7 @@ import numpy as np
 
 from aezoo.data.sources import images as _images
 from aezoo.data.sources import table as _table
-from aezoo.data.sources.raw import DEFAULT_MAX_IMAGE_PIXELS, RawData, encode_labels, need
+from aezoo.data.sources.raw import DEFAULT_MAX_IMAGE_PIXELS, RawData, encode_labels, need, one_line
 from aezoo.errors import DataError
 
 SPLIT_NAMES = {"train": "train", "validation": "val", "val": "val", "valid": "val", "test": "test"}
@@ -43,7 +43,7 @@ def load_disk(path: Path, **options: Any) -> RawData:
     try:
         loaded = datasets.load_from_disk(str(path))
     except (FileNotFoundError, ValueError, OSError) as exc:
-        raise DataError(f"{path}: not a readable datasets directory ({exc})") from None
+        raise DataError(f"{path}: not a readable datasets directory ({one_line(exc)})") from None
     return from_dataset(loaded, str(path), **options)
 
 
@@ -75,7 +75,7 @@ def open_hub(source: str) -> Any:
                 "point HF_DATASETS_CACHE (or HF_HOME) at a cache that holds it"
             ) from None
         kind = type(exc).__name__
-        raise DataError(f"{source}: cannot load from the Hub ({kind}: {exc})") from None
+        raise DataError(f"{source}: cannot load from the Hub ({kind}: {one_line(exc)})") from None
 
 
 def load_hub(source: str, **options: Any) -> RawData:

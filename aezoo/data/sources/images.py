@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from aezoo.data.sources.raw import DEFAULT_MAX_IMAGE_PIXELS, IMAGE_SUFFIXES, RawData, need
+from aezoo.data.sources.raw import DEFAULT_MAX_IMAGE_PIXELS, IMAGE_SUFFIXES, RawData, need, one_line
 from aezoo.errors import ConfigError, DataError
 
 SPLIT_DIRS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
@@ -127,7 +127,7 @@ def _probe(item: ImageItem, max_pixels: int) -> tuple[int, int, str]:
         with item.open() as im:
             width, height, mode = im.width, im.height, im.mode
     except (pil.UnidentifiedImageError, pil.DecompressionBombError, OSError, SyntaxError) as exc:
-        raise DataError(f"{item.name}: corrupt or unreadable image ({exc})") from None
+        raise DataError(f"{item.name}: corrupt or unreadable image ({one_line(exc)})") from None
     if width * height > max_pixels:
         raise DataError(
             f"{item.name}: {width}x{height} = {width * height:,} pixels exceeds "
@@ -205,7 +205,7 @@ def decode_one(item: ImageItem, how: Plan) -> np.ndarray:
                 image = image.resize((how.size[1], how.size[0]), pil.Resampling.BILINEAR)
             pixels = np.asarray(image, dtype=np.uint8)
     except (pil.UnidentifiedImageError, pil.DecompressionBombError, OSError, SyntaxError) as exc:
-        raise DataError(f"{item.name}: corrupt or unreadable image ({exc})") from None
+        raise DataError(f"{item.name}: corrupt or unreadable image ({one_line(exc)})") from None
     return pixels.transpose(2, 0, 1).ravel() if pixels.ndim == 3 else pixels.ravel()
 
 

@@ -53,8 +53,19 @@ class RawData:
     header_lines: int | None = None
 
 
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of a library's error message, at most ``limit`` characters, so that
+    a DataError stays one line."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def need(module: str, feature: str) -> Any:
-    """Import ``module`` lazily; a missing one raises :class:`MissingExtraError` naming ``[data]``."""
+    """Import ``module`` lazily.
+
+    Raises:
+        MissingExtraError: the module is not installed; the message names ``[data]``.
+    """
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:

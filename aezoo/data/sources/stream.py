@@ -33,6 +33,7 @@ from aezoo.data.sources.raw import (
     TABLE_SUFFIXES,
     check_finite,
     need,
+    one_line,
     slug,
 )
 from aezoo.errors import ConfigError, DataError
@@ -105,7 +106,9 @@ def _open_array(path: Path, where: str) -> _Stream:
         else:
             shape, X = _npz_header(path)[0], None
     except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{where}: not a readable {path.suffix} file with an X ({exc})") from None
+        raise DataError(
+            f"{where}: not a readable {path.suffix} file with an X ({one_line(exc)})"
+        ) from None
     if len(shape) != 2:
         raise DataError(f"{where}: X has shape {shape}; expected (n_samples, n_features)")
 
@@ -129,7 +132,7 @@ def _open_parquet(path: Path, where: str, label_column: Any, feature_columns: An
         # pre_buffer reads ahead whole row groups of every column: 3x the file in RSS
         parquet = pq.ParquetFile(path, pre_buffer=False)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"{where}: not a readable parquet file ({exc})") from None
+        raise DataError(f"{where}: not a readable parquet file ({one_line(exc)})") from None
     features = _table.feature_names(parquet.schema_arrow, where, label_column, feature_columns)
 
     def batches(size: int) -> Iterator[np.ndarray]:
@@ -150,7 +153,7 @@ def _open_csv(
         try:
             return pacsv.open_csv(path, convert_options=convert)
         except (pa.ArrowInvalid, OSError) as exc:
-            raise DataError(_table.locate_csv_error(path) or f"{where}: {exc}") from None
+            raise DataError(_table.locate_csv_error(path) or f"{where}: {one_line(exc)}") from None
 
     with reader() as blocks:  # the first block decides, as the whole file does in load_source
         try:
@@ -159,7 +162,7 @@ def _open_csv(
             head = blocks.schema.empty_table()
         except pa.ArrowInvalid as exc:
             located = _table.locate_csv_error(path)
-            raise DataError(located or f"{where}: {exc}") from None
+            raise DataError(located or f"{where}: {one_line(exc)}") from None
     features = _table.select_features(head, where, label_column, feature_columns, 1)
     convert = pacsv.ConvertOptions(
         column_types={name: pa.float64() for name in features}, include_columns=features
@@ -176,7 +179,7 @@ def _open_csv(
                     located = _table.locate_csv_error(path) or _table.locate_csv_value(
                         path, features
                     )
-                    raise DataError(located or f"{where}: {exc}") from None
+                    raise DataError(located or f"{where}: {one_line(exc)}") from None
                 yield _table.to_features(batch, features, where, header_lines=1)
 
     # CSV has no row count: one bounded pass counts, when asked (0: unknown)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from aezoo.data.sources.raw import RawData, encode_labels, need
+from aezoo.data.sources.raw import RawData, encode_labels, need, one_line
 from aezoo.errors import DataError
 
 _NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
@@ -27,7 +27,7 @@ def arrow_of_pandas(frame: Any) -> Any:
     try:
         return pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise DataError(f"<dataframe>: cannot be read as a table ({exc})") from None
+        raise DataError(f"<dataframe>: cannot be read as a table ({one_line(exc)})") from None
 
 
 def _is_numeric(pa: Any, type_: Any) -> bool:
@@ -226,7 +226,8 @@ def locate_csv_value(path: Path, features: list[str]) -> str | None:
                 try:
                     float(value or "nan")
                 except ValueError:
-                    return f"{path}: line {reader.line_num}, column {name!r}: {value!r} is not a number"
+                    line = reader.line_num
+                    return f"{path}: line {line}, column {name!r}: {value!r} is not a number"
     return None
 
 
@@ -241,7 +242,7 @@ def read_csv(path: Path) -> Any:
         return pacsv.read_csv(path)
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
         located = locate_csv_error(path)
-        raise DataError(located or f"{path}: not a readable CSV file ({exc})") from None
+        raise DataError(located or f"{path}: not a readable CSV file ({one_line(exc)})") from None
 
 
 def load_file(
@@ -259,7 +260,7 @@ def load_file(
         try:
             table, header_lines = pq.read_table(path), None
         except (pa.ArrowInvalid, OSError) as exc:
-            raise DataError(f"{path}: not a readable parquet file ({exc})") from None
+            raise DataError(f"{path}: not a readable parquet file ({one_line(exc)})") from None
     return from_arrow(
         table,
         str(path),
