@@ -59,6 +59,22 @@ def test_rgb_mode_is_channel_first_and_resize_is_bilinear(tmp_path) -> None:
     assert np.isclose(gray.splits["train"][0] * 255, expected.ravel()).all(axis=1).any()
 
 
+def test_hidden_and_other_files_are_left_out(tmp_path) -> None:
+    for folder in ("cat", "cat/nested", "dog", "cat/.ipynb_checkpoints"):
+        (tmp_path / folder).mkdir()
+    for name in ("cat/a.png", "cat/nested/b.PNG", "dog/c.png", "dog/d.png"):
+        Image.new("L", (3, 3), 9).save(tmp_path / name)
+    Image.new("L", (5, 5)).save(tmp_path / "cat/.ipynb_checkpoints/a-checkpoint.png")
+    Image.new("L", (5, 5)).save(tmp_path / "dog/.hidden.png")
+    (tmp_path / "dog/notes.txt").write_text("not an image")
+    loaded = load_source(tmp_path, quiet=True)
+    assert sum(loaded.description.rows.values()) == 4 and loaded.description.image_shape == (
+        1,
+        3,
+        3,
+    )
+
+
 def test_gray_images_are_replicated_in_rgb_mode(image_folder) -> None:
     gray = load_source(image_folder, quiet=True)
     rgb = load_source(image_folder, image_mode="RGB", quiet=True)

@@ -66,11 +66,15 @@ class Plan:
 
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:
+    """Image files of ``folder`` (and below, when ``recursive``), sorted; hidden files and
+    folders (``.DS_Store``, ``.ipynb_checkpoints/``) and other suffixes are left out."""
     found = folder.rglob("*") if recursive else folder.iterdir()
     return sorted(
         p
         for p in found
-        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+        if p.suffix.lower() in IMAGE_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        and p.is_file()
     )
 
 
