@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from aezoo.data.mnist import data_fingerprint as old_import
 from aezoo.data.sources import load_source
 from aezoo.data.sources.base import slug
 from aezoo.data.sources.splits import split_indices
+from aezoo.errors import DataError
 
 CLASSES = [str(c) for c in range(10)]
 
@@ -91,6 +93,19 @@ def test_feature_columns_label_names_and_skipped_text(tmp_path) -> None:
     assert loaded.splits["train"][0].shape[1] == 2
     only = load_source(path, label_column="status", feature_columns=["temp"])
     assert only.description.columns == ["temp"] and only.description.n_features == 1
+    with pytest.raises(DataError, match="line 2, column 'id': 'r0' is not a number"):
+        load_source(path, feature_columns=["id", "temp"])
+    with pytest.raises(DataError, match="no column 'humidity'; columns: id, temp, flag, status"):
+        load_source(path, label_column="humidity")
+
+
+def test_a_column_of_lists_is_not_numeric() -> None:
+    import pyarrow as pa
+
+    table = pa.table({"a": [1.0, 2.0, 3.0], "v": [[1], [2], [3]]})
+    assert load_source(table).description.columns == ["a"]  # skipped by default
+    with pytest.raises(DataError, match="column 'v' is of type list<item: int64>, not numeric"):
+        load_source(table, feature_columns=["a", "v"])
 
 
 def test_adbench_npz_loads_with_its_anomaly_labels(adbench_file) -> None:

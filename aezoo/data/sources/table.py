@@ -59,7 +59,9 @@ def _first_non_number(pc: Any, column: Any) -> int | None:
 
 def _column_problem(pc: Any, table: Any, name: str, where: str, header_lines: int | None) -> str:
     """The message for a non-numeric feature column, naming its first bad row (and line)."""
-    row = _first_non_number(pc, table.column(name))
+    pa = need("pyarrow", _FEATURE)
+    text = _is_text(pa, table.schema.field(name).type)
+    row = _first_non_number(pc, table.column(name)) if text else None
     if row is None:
         return f"{where}: column {name!r} is of type {table.schema.field(name).type}, not numeric"
     line = f"line {row + 1 + header_lines}" if header_lines is not None else f"row {row}"
