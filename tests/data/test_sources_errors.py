@@ -137,3 +137,15 @@ def test_a_missing_library_names_the_data_extra(tmp_path, monkeypatch) -> None:
     with pytest.raises(MissingExtraError, match=r"aezoo\[data\]") as exc:
         load_source(path)
     assert exc.value.extra == "data" and exc.value.module == "pyarrow"
+
+
+def test_importing_the_sources_loads_no_optional_library() -> None:
+    import subprocess
+
+    code = (
+        "import sys, aezoo.data.sources; "
+        "print(sorted(m for m in ('pyarrow', 'PIL', 'datasets', 'pandas', 'torch') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
