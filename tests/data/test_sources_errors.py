@@ -82,6 +82,14 @@ def test_one_class_only_and_unknown_type_and_missing_file(tmp_path) -> None:
         load_source(tmp_path / "wrong.npz")
 
 
+def test_a_damaged_saved_dataset_is_named(tmp_path) -> None:
+    (tmp_path / "dataset_dict.json").write_text('{"splits": ["train"]}')
+    for read in (load_source, lambda p: iter_batches(p, 4)):
+        with pytest.raises(DataError) as exc:
+            read(tmp_path)
+        assert _one_line(exc).startswith(f"{tmp_path}: not a readable datasets directory")
+
+
 def test_empty_folder(tmp_path) -> None:
     (tmp_path / "cats").mkdir()
     (tmp_path / "notes.txt").write_text("not an image")

@@ -33,18 +33,22 @@ def is_saved_dataset(path: Path) -> bool:
     )
 
 
-def load_disk(path: Path, **options: Any) -> RawData:
-    """A ``save_to_disk`` directory (memory-mapped Arrow files).
+def open_disk(path: Path) -> Any:
+    """``datasets.load_from_disk`` (memory-mapped Arrow files), mapping its errors.
 
     Raises:
-        DataError: an unreadable directory, or see :func:`from_dataset`.
+        DataError: the directory cannot be read as a saved Dataset or DatasetDict.
     """
     datasets = need("datasets", _FEATURE)
     try:
-        loaded = datasets.load_from_disk(str(path))
-    except (FileNotFoundError, ValueError, OSError) as exc:
+        return datasets.load_from_disk(str(path))
+    except (FileNotFoundError, ValueError, OSError, KeyError) as exc:
         raise DataError(f"{path}: not a readable datasets directory ({one_line(exc)})") from None
-    return from_dataset(loaded, str(path), **options)
+
+
+def load_disk(path: Path, **options: Any) -> RawData:
+    """A ``save_to_disk`` directory read whole; see :func:`from_dataset`."""
+    return from_dataset(open_disk(path), str(path), **options)
 
 
 def parse_ref(source: str) -> tuple[str, str | None]:

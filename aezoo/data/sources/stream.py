@@ -217,7 +217,7 @@ def _open_hub(source: Any, where: str, options: dict[str, Any]) -> _Stream:
     if isinstance(source, str) and source.startswith("hf:"):
         obj = hub.open_hub(source)
     else:
-        obj = need("datasets", _FEATURE).load_from_disk(str(source))
+        obj = hub.open_disk(Path(source))
     parts = hub.dataset_parts(obj, where)
     first = next(iter(parts.values()))
     image_col, label, _ = hub.pick_columns(
