@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from aezoo.data.sources import load_source
+from aezoo.data.sources import DataDescription, load_source
 from tests.data.conftest import N_IMAGES
 
 CLASSES = [str(c) for c in range(10)]
@@ -25,6 +27,7 @@ def test_class_subfolders_are_labels_and_pixels_are_uint8_over_255(
     d = loaded.description
     assert (d.kind, d.image_shape, d.n_features, d.columns) == ("images", (1, 8, 8), 64, None)
     assert d.class_names == CLASSES and d.name == "digit-pngs"
+    assert DataDescription.from_json(json.loads(json.dumps(d.to_json()))) == d
     X, labels = loaded.splits["train"]
     order = _folder_order(y)
     assert X.dtype == np.float32 and X.flags.c_contiguous and X.min() >= 0 and X.max() <= 1

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from aezoo.data.mnist import data_fingerprint as old_import
-from aezoo.data.sources import load_source
+from aezoo.data.sources import DataDescription, load_source
 from aezoo.data.sources.base import slug
 from aezoo.data.sources.splits import split_indices
 from aezoo.errors import DataError
@@ -74,7 +74,10 @@ def test_npy_is_unlabelled_and_keeps_every_row(digits, table_files) -> None:
     idx = split_indices(len(X), None, 0, {"val": 0.1, "test": 0.1}, "x")
     for split, (Xs, _) in loaded.splits.items():
         np.testing.assert_array_equal(Xs, X[idx[split]].astype(np.float32))
-    json.dumps(d.to_json())  # JSON-ready
+    assert DataDescription.from_json(json.loads(json.dumps(d.to_json()))) == d
+    X_full, y_full = loaded.train_full()
+    assert X_full.shape == (1437 + 180, 64) and y_full is None
+    np.testing.assert_array_equal(X_full[1437:], loaded.splits["val"][0])
 
 
 def test_feature_columns_label_names_and_skipped_text(tmp_path) -> None:

@@ -72,6 +72,12 @@ class DataDescription:
         out["image_shape"] = list(self.image_shape) if self.image_shape else None
         return out
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DataDescription:
+        """The inverse of :meth:`to_json` (a card's or ``training.json``'s record)."""
+        shape = data.get("image_shape")
+        return cls(**{**data, "image_shape": tuple(shape) if shape else None})
+
 
 @dataclass
 class LoadedData:
@@ -86,6 +92,13 @@ class LoadedData:
 
     splits: dict[str, tuple[np.ndarray, np.ndarray | None]]
     description: DataDescription
+
+    def train_full(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """``train`` and ``val`` together (in that order), for a final fit after model
+        selection: X float32 ``(n_train + n_val, n_features)``, y int64 or None."""
+        (Xt, yt), (Xv, yv) = self.splits["train"], self.splits["val"]
+        y = None if yt is None or yv is None else np.concatenate([yt, yv])
+        return np.concatenate([Xt, Xv]), y
 
 
 def _read(source: Any, options: dict[str, Any]) -> RawData:
