@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from aezoo.data.sources import iter_batches, load_source
-from aezoo.errors import DataError, MissingExtraError
+from aezoo.errors import ConfigError, DataError, MissingExtraError
 
 
 def _one_line(exc: pytest.ExceptionInfo) -> str:
@@ -88,6 +88,17 @@ def test_a_damaged_saved_dataset_is_named(tmp_path) -> None:
         with pytest.raises(DataError) as exc:
             read(tmp_path)
         assert _one_line(exc).startswith(f"{tmp_path}: not a readable datasets directory")
+
+
+def test_options_a_source_cannot_use_are_refused(table_files, image_folder) -> None:
+    with pytest.raises(ConfigError, match=r"label_column cannot apply to a \.npz file"):
+        load_source(table_files["npz"], label_column="y")
+    with pytest.raises(ConfigError, match="image_size cannot apply to a table"):
+        load_source(table_files["csv"], image_size=(8, 8))
+    with pytest.raises(ConfigError, match="feature_columns cannot apply to an image folder"):
+        load_source(image_folder, feature_columns=["p0"])
+    with pytest.raises(ConfigError, match="image_mode must be one of L, RGB, got 'CMYK'"):
+        load_source(image_folder, image_mode="CMYK")
 
 
 def test_empty_folder(tmp_path) -> None:

@@ -32,7 +32,7 @@ from aezoo.data.sources.raw import (
     check_finite,
     slug,
 )
-from aezoo.errors import DataError
+from aezoo.errors import ConfigError, DataError
 
 
 @dataclass(frozen=True)
@@ -101,20 +101,34 @@ class LoadedData:
         return np.concatenate([Xt, Xv]), y
 
 
+_TABLE_OPTIONS = ("label_column", "feature_columns")
+_IMAGE_OPTIONS = ("image_size", "image_mode")
+
+
+def _refuse(options: dict[str, Any], names: tuple[str, ...], what: str) -> None:
+    """ConfigError for an option the source cannot use (rather than ignoring it)."""
+    given = [n for n in names if options[n] is not None]
+    if given:
+        raise ConfigError(f"{', '.join(given)} cannot apply to {what}")
+
+
 def _read(source: Any, options: dict[str, Any]) -> RawData:
-    """Dispatch ``source`` to the module of its kind (imported only when needed)."""
+    """Dispatch ``source`` to the module of its kind."""
     module = type(source).__module__.split(".")[0]
-    if isinstance(source, np.ndarray):
-        return npy.from_arrays(source, None, "<array>")
-    if isinstance(source, tuple) and len(source) == 2:
-        return npy.from_arrays(np.asarray(source[0]), source[1], "<array>")
-    if module == "pandas":
-        return table.from_arrow(table.arrow_of_pandas(source), "<dataframe>", **options["table"])
-    if module == "pyarrow":
-        return table.from_arrow(source, "<arrow table>", **options["table"])
-    if module == "datasets" or (isinstance(source, str) and source.startswith("hf:")):
-        if module == "datasets":
-            return hub.from_dataset(source, "<datasets object>", **options["hub"])
+    flat = {**options["table"], **options["images"]}
+    if isinstance(source, (np.ndarray, tuple)):
+        _refuse(flat, _TABLE_OPTIONS + _IMAGE_OPTIONS, "an in-memory array")
+        if isinstance(source, np.ndarray):
+            return npy.from_arrays(source, None, "<array>")
+        if len(source) == 2:
+            return npy.from_arrays(np.asarray(source[0]), source[1], "<array>")
+    if module in ("pandas", "pyarrow"):
+        _refuse(flat, _IMAGE_OPTIONS, "a table")
+        arrow = table.arrow_of_pandas(source) if module == "pandas" else source
+        return table.from_arrow(arrow, f"<{module} table>", **options["table"])
+    if module == "datasets":
+        return hub.from_dataset(source, "<datasets object>", **options["hub"])
+    if isinstance(source, str) and source.startswith("hf:"):
         return hub.load_hub(source, **options["hub"])
     if not isinstance(source, (str, os.PathLike)):
         raise DataError(f"unsupported source of type {type(source).__name__}; expected {ACCEPTED}")
@@ -122,13 +136,16 @@ def _read(source: Any, options: dict[str, Any]) -> RawData:
     if path.is_dir():
         if hub.is_saved_dataset(path):
             return hub.load_disk(path, **options["hub"])
+        _refuse(flat, _TABLE_OPTIONS, f"an image folder ({path})")
         return images.load_folder(path, **options["images"])
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     suffix = path.suffix.lower()
     if suffix in ARRAY_SUFFIXES:
+        _refuse(flat, _TABLE_OPTIONS + _IMAGE_OPTIONS, f"a {suffix} file ({path})")
         return npy.load_file(path)
     if suffix in TABLE_SUFFIXES:
+        _refuse(flat, _IMAGE_OPTIONS, f"a table ({path})")
         return table.load_file(path, **options["table"])
     raise DataError(f"{path}: unknown file type {suffix or '(none)'!r}; accepted: {ACCEPTED}")
 
@@ -181,7 +198,9 @@ def load_source(
             image, labels of one class only, fewer rows than 3 or than the splits need, a
             Hub name not cached while offline.
         ConfigError: a fraction outside [0, 1) or fractions summing to 1 or more; an
-            ``image_mode`` other than ``"L"``/``"RGB"``; a bad ``image_size``.
+            ``image_mode`` other than ``"L"``/``"RGB"``; a bad ``image_size``; an option
+            the source cannot use (``label_column`` for an image folder or an ``.npz``,
+            ``image_size`` for a table).
         MissingExtraError: pyarrow, Pillow, pandas or datasets is not installed (``[data]``).
     """
     _splits.check_fractions(val_fraction, test_fraction)
