@@ -78,6 +78,16 @@ def test_hidden_and_other_files_are_left_out(tmp_path) -> None:
     )
 
 
+def test_16_bit_grayscale_is_scaled_not_clipped(tmp_path) -> None:
+    values = np.arange(16, dtype=np.uint16).reshape(4, 4) * 4000  # 0..60,000
+    for i in range(3):
+        Image.fromarray(values).save(tmp_path / f"{i}.png")  # mode I;16
+    loaded = load_source(tmp_path, quiet=True)
+    assert loaded.description.image_shape == (1, 4, 4)
+    expected = (values >> 8).astype(np.uint8).ravel() / np.float32(255)
+    np.testing.assert_array_equal(loaded.splits["train"][0][0], expected)
+
+
 def test_gray_images_are_replicated_in_rgb_mode(image_folder) -> None:
     gray = load_source(image_folder, quiet=True)
     rgb = load_source(image_folder, image_mode="RGB", quiet=True)

@@ -9,7 +9,7 @@ Layouts, as timm's and torchvision's ``ImageFolder`` and ``datasets``' ``imagefo
   ``train``).
 
 A sample is the image converted to ``image_mode`` (``"L"`` or ``"RGB"``; Pillow's
-``Image.convert``), resized to ``image_size`` ``(H, W)`` when given (bilinear), flattened
+``Image.convert``; 16-bit grayscale keeps its top byte), resized to ``image_size`` ``(H, W)`` when given (bilinear), flattened
 channel-first ``(C, H, W)`` row-major, with pixels ``uint8 / 255`` in [0, 1].
 Decoding is bounded: an image of more than ``max_image_pixels`` pixels is refused from its
 header, before any pixel is decoded (decompression bombs).
@@ -195,6 +195,14 @@ def plan(
     return Plan(image_mode or ("L" if gray else "RGB"), (int(size[0]), int(size[1])))
 
 
+def _to_8bit(pil: Any, im: Any) -> Any:
+    """16-bit grayscale (``I;16*``) as 8-bit by its top byte: Pillow's ``convert("L")``
+    clips every value above 255 to white instead of scaling."""
+    if not im.mode.startswith("I;16"):
+        return im
+    return pil.fromarray((np.asarray(im, dtype=np.uint16) >> 8).astype(np.uint8), "L")
+
+
 def decode_one(item: ImageItem, how: Plan) -> np.ndarray:
     """One image as uint8 ``(C * H * W,)``, channel-first row-major.
 
@@ -204,7 +212,7 @@ def decode_one(item: ImageItem, how: Plan) -> np.ndarray:
     pil = need("PIL.Image", _FEATURE)
     try:
         with item.open() as im:
-            image = im.convert(how.mode)
+            image = _to_8bit(pil, im).convert(how.mode)
             if image.size != (how.size[1], how.size[0]):
                 image = image.resize((how.size[1], how.size[0]), pil.Resampling.BILINEAR)
             pixels = np.asarray(image, dtype=np.uint8)
