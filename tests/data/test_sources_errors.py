@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from aezoo.data.sources import iter_batches, load_source
-from aezoo.errors import DataError, MissingExtraError
+from aezoo.errors import ConfigError, DataError, MissingExtraError
 
 
 def _one_line(exc: pytest.ExceptionInfo) -> str:
@@ -82,6 +82,25 @@ def test_one_class_only_and_unknown_type_and_missing_file(tmp_path) -> None:
         load_source(tmp_path / "wrong.npz")
 
 
+def test_a_damaged_saved_dataset_is_named(tmp_path) -> None:
+    (tmp_path / "dataset_dict.json").write_text('{"splits": ["train"]}')
+    for read in (load_source, lambda p: iter_batches(p, 4)):
+        with pytest.raises(DataError) as exc:
+            read(tmp_path)
+        assert _one_line(exc).startswith(f"{tmp_path}: not a readable datasets directory")
+
+
+def test_options_a_source_cannot_use_are_refused(table_files, image_folder) -> None:
+    with pytest.raises(ConfigError, match=r"label_column cannot apply to a \.npz file"):
+        load_source(table_files["npz"], label_column="y")
+    with pytest.raises(ConfigError, match="image_size cannot apply to a table"):
+        load_source(table_files["csv"], image_size=(8, 8))
+    with pytest.raises(ConfigError, match="feature_columns cannot apply to an image folder"):
+        load_source(image_folder, feature_columns=["p0"])
+    with pytest.raises(ConfigError, match="image_mode must be one of L, RGB, got 'CMYK'"):
+        load_source(image_folder, image_mode="CMYK")
+
+
 def test_empty_folder(tmp_path) -> None:
     (tmp_path / "cats").mkdir()
     (tmp_path / "notes.txt").write_text("not an image")
@@ -137,3 +156,15 @@ def test_a_missing_library_names_the_data_extra(tmp_path, monkeypatch) -> None:
     with pytest.raises(MissingExtraError, match=r"aezoo\[data\]") as exc:
         load_source(path)
     assert exc.value.extra == "data" and exc.value.module == "pyarrow"
+
+
+def test_importing_the_sources_loads_no_optional_library() -> None:
+    import subprocess
+
+    code = (
+        "import sys, aezoo.data.sources; "
+        "print(sorted(m for m in ('pyarrow', 'PIL', 'datasets', 'pandas', 'torch') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

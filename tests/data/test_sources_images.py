@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from aezoo.data.sources import load_source
+from aezoo.data.sources import DataDescription, load_source
 from tests.data.conftest import N_IMAGES
 
 CLASSES = [str(c) for c in range(10)]
@@ -25,6 +27,7 @@ def test_class_subfolders_are_labels_and_pixels_are_uint8_over_255(
     d = loaded.description
     assert (d.kind, d.image_shape, d.n_features, d.columns) == ("images", (1, 8, 8), 64, None)
     assert d.class_names == CLASSES and d.name == "digit-pngs"
+    assert DataDescription.from_json(json.loads(json.dumps(d.to_json()))) == d
     X, labels = loaded.splits["train"]
     order = _folder_order(y)
     assert X.dtype == np.float32 and X.flags.c_contiguous and X.min() >= 0 and X.max() <= 1
@@ -59,6 +62,32 @@ def test_rgb_mode_is_channel_first_and_resize_is_bilinear(tmp_path) -> None:
     assert np.isclose(gray.splits["train"][0] * 255, expected.ravel()).all(axis=1).any()
 
 
+def test_hidden_and_other_files_are_left_out(tmp_path) -> None:
+    for folder in ("cat", "cat/nested", "dog", "cat/.ipynb_checkpoints"):
+        (tmp_path / folder).mkdir()
+    for name in ("cat/a.png", "cat/nested/b.PNG", "dog/c.png", "dog/d.png"):
+        Image.new("L", (3, 3), 9).save(tmp_path / name)
+    Image.new("L", (5, 5)).save(tmp_path / "cat/.ipynb_checkpoints/a-checkpoint.png")
+    Image.new("L", (5, 5)).save(tmp_path / "dog/.hidden.png")
+    (tmp_path / "dog/notes.txt").write_text("not an image")
+    loaded = load_source(tmp_path, quiet=True)
+    assert sum(loaded.description.rows.values()) == 4 and loaded.description.image_shape == (
+        1,
+        3,
+        3,
+    )
+
+
+def test_16_bit_grayscale_is_scaled_not_clipped(tmp_path) -> None:
+    values = np.arange(16, dtype=np.uint16).reshape(4, 4) * 4000  # 0..60,000
+    for i in range(3):
+        Image.fromarray(values).save(tmp_path / f"{i}.png")  # mode I;16
+    loaded = load_source(tmp_path, quiet=True)
+    assert loaded.description.image_shape == (1, 4, 4)
+    expected = (values >> 8).astype(np.uint8).ravel() / np.float32(255)
+    np.testing.assert_array_equal(loaded.splits["train"][0][0], expected)
+
+
 def test_gray_images_are_replicated_in_rgb_mode(image_folder) -> None:
     gray = load_source(image_folder, quiet=True)
     rgb = load_source(image_folder, image_mode="RGB", quiet=True)
@@ -81,6 +110,7 @@ def test_train_val_test_folders_are_the_splits(tmp_path, digit_pixels) -> None:
     loaded = load_source(tmp_path, quiet=True)
     d = loaded.description
     assert d.rows == {"train": 8, "val": 3, "test": 2} and d.class_names == ["even", "odd"]
+    assert list(loaded.splits) == ["train", "val", "test"]
     assert "own splits" in d.split_protocol
     # BMP is lossless: the train split's first image (even/0.bmp) is digit 0 exactly
     np.testing.assert_array_equal(

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from aezoo.data.mnist import data_fingerprint as old_import
-from aezoo.data.sources import load_source
+from aezoo.data.sources import DataDescription, load_source
 from aezoo.data.sources.base import slug
 from aezoo.data.sources.splits import split_indices
+from aezoo.errors import DataError
 
 CLASSES = [str(c) for c in range(10)]
 
@@ -72,7 +74,10 @@ def test_npy_is_unlabelled_and_keeps_every_row(digits, table_files) -> None:
     idx = split_indices(len(X), None, 0, {"val": 0.1, "test": 0.1}, "x")
     for split, (Xs, _) in loaded.splits.items():
         np.testing.assert_array_equal(Xs, X[idx[split]].astype(np.float32))
-    json.dumps(d.to_json())  # JSON-ready
+    assert DataDescription.from_json(json.loads(json.dumps(d.to_json()))) == d
+    X_full, y_full = loaded.train_full()
+    assert X_full.shape == (1437 + 180, 64) and y_full is None
+    np.testing.assert_array_equal(X_full[1437:], loaded.splits["val"][0])
 
 
 def test_feature_columns_label_names_and_skipped_text(tmp_path) -> None:
@@ -91,6 +96,19 @@ def test_feature_columns_label_names_and_skipped_text(tmp_path) -> None:
     assert loaded.splits["train"][0].shape[1] == 2
     only = load_source(path, label_column="status", feature_columns=["temp"])
     assert only.description.columns == ["temp"] and only.description.n_features == 1
+    with pytest.raises(DataError, match="line 2, column 'id': 'r0' is not a number"):
+        load_source(path, feature_columns=["id", "temp"])
+    with pytest.raises(DataError, match="no column 'humidity'; columns: id, temp, flag, status"):
+        load_source(path, label_column="humidity")
+
+
+def test_a_column_of_lists_is_not_numeric() -> None:
+    import pyarrow as pa
+
+    table = pa.table({"a": [1.0, 2.0, 3.0], "v": [[1], [2], [3]]})
+    assert load_source(table).description.columns == ["a"]  # skipped by default
+    with pytest.raises(DataError, match="column 'v' is of type list<item: int64>, not numeric"):
+        load_source(table, feature_columns=["a", "v"])
 
 
 def test_adbench_npz_loads_with_its_anomaly_labels(adbench_file) -> None:
@@ -102,8 +120,9 @@ def test_adbench_npz_loads_with_its_anomaly_labels(adbench_file) -> None:
     assert sum(d.rows.values()) == len(X)
     whole = np.concatenate([s[0] for s in loaded.splits.values()])
     labels = np.concatenate([s[1] for s in loaded.splits.values()])
-    assert np.isin(whole, X.astype(np.float32)).all()
-    assert labels.sum() == y.sum()  # every anomaly kept, labelled 1
+    rows = sorted(zip(map(bytes, whole), labels, strict=True))
+    expected = sorted(zip(map(bytes, X.astype(np.float32)), y.astype(np.int64), strict=True))
+    assert rows == expected  # every row once, each anomaly still labelled 1
 
 
 def test_name_is_a_registry_safe_slug_never_a_bundled_model() -> None:

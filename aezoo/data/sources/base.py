@@ -6,35 +6,33 @@ to [0, 1] as ``uint8 / 255``. Labels ``y`` are int64 of shape ``(n_samples,)``, 
 ``class_names``, or None for unlabelled data.
 
 Each kind of source has its module (:mod:`.npy`, :mod:`.table`, :mod:`.images`, :mod:`.hub`)
-that turns the source into a :class:`RawData`; this module checks it (labels, NaN, rows),
-splits it (:mod:`.splits`) and describes it.
+that turns the source into a :class:`~aezoo.data.sources.raw.RawData`; this module checks it
+(labels, NaN, rows), splits it (:mod:`.splits`) and describes it.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from aezoo.data.fingerprint import data_fingerprint
+from aezoo.data.sources import hub, images, npy, table
 from aezoo.data.sources import splits as _splits
-from aezoo.errors import DataError, MissingExtraError
-
-SPLITS = ("train", "val", "test")
-TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
-ARRAY_SUFFIXES = (".npy", ".npz")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
-ACCEPTED = (
-    ".npy, .npz, .csv, .parquet, a folder of PNG/JPEG/BMP images, a directory written by "
-    "datasets' save_to_disk, hf:NAME[:CONFIG], or a numpy array, (X, y) tuple, pandas "
-    "DataFrame or pyarrow Table"
+from aezoo.data.sources.raw import (
+    ACCEPTED,
+    ARRAY_SUFFIXES,
+    DEFAULT_MAX_IMAGE_PIXELS,
+    SPLITS,
+    TABLE_SUFFIXES,
+    RawData,
+    check_finite,
+    slug,
 )
-DEFAULT_MAX_IMAGE_PIXELS = 64_000_000  # per image; more is refused as a decompression bomb
-_BUNDLED_DIR = Path(__file__).resolve().parents[2] / "pretrained"  # read, never imported
+from aezoo.errors import ConfigError, DataError
 
 
 @dataclass(frozen=True)
@@ -74,6 +72,12 @@ class DataDescription:
         out["image_shape"] = list(self.image_shape) if self.image_shape else None
         return out
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DataDescription:
+        """The inverse of :meth:`to_json` (a card's or ``training.json``'s record)."""
+        shape = data.get("image_shape")
+        return cls(**{**data, "image_shape": tuple(shape) if shape else None})
+
 
 @dataclass
 class LoadedData:
@@ -89,155 +93,59 @@ class LoadedData:
     splits: dict[str, tuple[np.ndarray, np.ndarray | None]]
     description: DataDescription
 
-
-@dataclass
-class RawData:
-    """A source read whole, before checks and splits (what each source module returns).
-
-    Attributes:
-        kind: ``"table"`` or ``"images"``.
-        parts: ``{"all": (X, y)}`` when the source has no splits of its own, else some of
-            ``"train"``, ``"val"``, ``"test"``; X float32 ``(n, n_features)``; y int64 or None.
-        where: the file or name that error messages cite.
-        columns, class_names, image_shape: as in :class:`DataDescription`.
-        header_lines: lines before the first data row (a CSV's header), so that errors can
-            cite a line; None where lines mean nothing.
-    """
-
-    kind: Literal["table", "images"]
-    parts: dict[str, tuple[np.ndarray, np.ndarray | None]]
-    where: str
-    columns: list[str] | None = None
-    class_names: list[str] | None = None
-    image_shape: tuple[int, int, int] | None = None
-    header_lines: int | None = None
-    notes: list[str] = field(default_factory=list)
+    def train_full(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """``train`` and ``val`` together (in that order), for a final fit after model
+        selection: X float32 ``(n_train + n_val, n_features)``, y int64 or None."""
+        (Xt, yt), (Xv, yv) = self.splits["train"], self.splits["val"]
+        y = None if yt is None or yv is None else np.concatenate([yt, yv])
+        return np.concatenate([Xt, Xv]), y
 
 
-def need(module: str, feature: str) -> Any:
-    """Import ``module`` lazily; a missing one raises :class:`MissingExtraError` naming ``[data]``."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        top = (exc.name or module).split(".")[0]
-        raise MissingExtraError(feature, top, "data") from None
+_TABLE_OPTIONS = ("label_column", "feature_columns")
+_IMAGE_OPTIONS = ("image_size", "image_mode")
 
 
-def encode_labels(values: np.ndarray, where: str) -> tuple[np.ndarray, list[str]]:
-    """Labels -> (int64 indices into the sorted distinct values, their names as strings).
-
-    Numbers sort numerically and integral floats print as integers (``1.0`` -> ``"1"``).
-
-    Raises:
-        DataError: a label is missing (NaN or None), naming its row.
-    """
-    values = np.asarray(values)
-    if values.dtype.kind == "f":
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            raise DataError(f"{where}: label missing or not finite at row {bad[0]}")
-        if np.all(values == np.round(values)):
-            values = values.astype(np.int64)
-    elif values.dtype.kind == "O":
-        bad = [i for i, v in enumerate(values) if v is None]
-        if bad:
-            raise DataError(f"{where}: label missing at row {bad[0]}")
-        values = values.astype(str)
-    distinct, y = np.unique(values, return_inverse=True)
-    return y.astype(np.int64).reshape(-1), [str(v) for v in distinct]
-
-
-def check_finite(
-    X: np.ndarray,
-    where: str,
-    columns: list[str] | None,
-    header_lines: int | None,
-    split: str,
-    offset: int = 0,
-    count: int | None = None,
-) -> None:
-    """Refuse NaN/infinite values of X, naming the first one's row and column and the count.
-
-    Args:
-        X: ``(n, n_features)``.
-        where: the file or name to cite; ``split``: the part of the source X is
-            (``"all"`` for a source without splits of its own).
-        columns: feature names (else the column's index is cited).
-        header_lines: lines before the first data row (cites a line when given).
-        offset: the source's row index of X's first row (a streamed batch).
-        count: the source's count of NaN/infinite values, where X is part of it.
-
-    Raises:
-        DataError: X holds NaN or infinity.
-    """
-    finite = np.isfinite(X)
-    if finite.all():
-        return
-    count = int(X.size - np.count_nonzero(finite)) if count is None else count
-    row, col = (int(i) for i in np.argwhere(~finite)[0])
-    value, row = X[row, col], row + offset
-    name = repr(columns[col]) if columns else str(col)
-    line = f" (line {row + 1 + header_lines})" if header_lines is not None else ""
-    in_split = f"split {split!r} " if split != "all" else ""
-    raise DataError(
-        f"{where}: {count} NaN/infinite value(s); the first at {in_split}row {row}{line}, "
-        f"column {name} (value {value}); pass allow_missing=True to keep them for an "
-        "imputer fitted on the training split"
-    )
-
-
-def slug(source: object) -> str:
-    """A registry-safe name from a source: ``"digits.csv"`` -> ``"digits"``,
-    ``"hf:ylecun/mnist"`` -> ``"mnist"``; never a bundled model's name (``-data`` appended)."""
-    if isinstance(source, str) and source.startswith("hf:"):
-        _, _, rest = source.partition(":")
-        base = rest.split("/")[-1].replace(":", "-")
-    elif isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        base = path.stem if path.suffix.lower() in ARRAY_SUFFIXES + TABLE_SUFFIXES else path.name
-    else:
-        base = "data"
-    name = re.sub(r"[^a-z0-9]+", "-", str(base).lower()).strip("-")[:58] or "data"
-    bundled = {p.name for p in _BUNDLED_DIR.iterdir()} if _BUNDLED_DIR.is_dir() else set()
-    return f"{name}-data" if name in bundled else name
+def _refuse(options: dict[str, Any], names: tuple[str, ...], what: str) -> None:
+    """ConfigError for an option the source cannot use (rather than ignoring it)."""
+    given = [n for n in names if options[n] is not None]
+    if given:
+        raise ConfigError(f"{', '.join(given)} cannot apply to {what}")
 
 
 def _read(source: Any, options: dict[str, Any]) -> RawData:
-    """Dispatch ``source`` to the module of its kind (imported only when needed)."""
-    from aezoo.data.sources import npy, table
-
+    """Dispatch ``source`` to the module of its kind."""
     module = type(source).__module__.split(".")[0]
-    if isinstance(source, np.ndarray):
-        return npy.from_arrays(source, None, "<array>")
-    if isinstance(source, tuple) and len(source) == 2:
-        return npy.from_arrays(np.asarray(source[0]), source[1], "<array>")
-    if module == "pandas":
-        return table.from_arrow(table.arrow_of_pandas(source), "<dataframe>", **options["table"])
-    if module == "pyarrow":
-        return table.from_arrow(source, "<arrow table>", **options["table"])
-    if module == "datasets" or (isinstance(source, str) and source.startswith("hf:")):
-        from aezoo.data.sources import hub
-
-        if module == "datasets":
-            return hub.from_dataset(source, "<datasets object>", **options["hub"])
+    flat = {**options["table"], **options["images"]}
+    if isinstance(source, (np.ndarray, tuple)):
+        _refuse(flat, _TABLE_OPTIONS + _IMAGE_OPTIONS, "an in-memory array")
+        if isinstance(source, np.ndarray):
+            return npy.from_arrays(source, None, "<array>")
+        if len(source) == 2:
+            return npy.from_arrays(np.asarray(source[0]), source[1], "<array>")
+    if module in ("pandas", "pyarrow"):
+        _refuse(flat, _IMAGE_OPTIONS, "a table")
+        arrow = table.arrow_of_pandas(source) if module == "pandas" else source
+        return table.from_arrow(arrow, f"<{module} table>", **options["table"])
+    if module == "datasets":
+        return hub.from_dataset(source, "<datasets object>", **options["hub"])
+    if isinstance(source, str) and source.startswith("hf:"):
         return hub.load_hub(source, **options["hub"])
     if not isinstance(source, (str, os.PathLike)):
         raise DataError(f"unsupported source of type {type(source).__name__}; expected {ACCEPTED}")
     path = Path(source).expanduser()
     if path.is_dir():
-        from aezoo.data.sources import hub, images
-
         if hub.is_saved_dataset(path):
             return hub.load_disk(path, **options["hub"])
+        _refuse(flat, _TABLE_OPTIONS, f"an image folder ({path})")
         return images.load_folder(path, **options["images"])
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     suffix = path.suffix.lower()
     if suffix in ARRAY_SUFFIXES:
+        _refuse(flat, _TABLE_OPTIONS + _IMAGE_OPTIONS, f"a {suffix} file ({path})")
         return npy.load_file(path)
     if suffix in TABLE_SUFFIXES:
+        _refuse(flat, _IMAGE_OPTIONS, f"a table ({path})")
         return table.load_file(path, **options["table"])
     raise DataError(f"{path}: unknown file type {suffix or '(none)'!r}; accepted: {ACCEPTED}")
 
@@ -289,7 +197,10 @@ def load_source(
             folder, images of mixed sizes without ``image_size``, a corrupt or oversized
             image, labels of one class only, fewer rows than 3 or than the splits need, a
             Hub name not cached while offline.
-        ConfigError: a fraction outside [0, 1) or fractions summing to 1 or more.
+        ConfigError: a fraction outside [0, 1) or fractions summing to 1 or more; an
+            ``image_mode`` other than ``"L"``/``"RGB"``; a bad ``image_size``; an option
+            the source cannot use (``label_column`` for an image folder or an ``.npz``,
+            ``image_size`` for a table).
         MissingExtraError: pyarrow, Pillow, pandas or datasets is not installed (``[data]``).
     """
     _splits.check_fractions(val_fraction, test_fraction)
@@ -352,7 +263,7 @@ def finish(
         class_names=raw.class_names if labelled else None,
         rows={s: int(out[s][0].shape[0]) for s in SPLITS},
         content_hash=data_fingerprint(*arrays),
-        split_protocol=" ".join([protocol, *raw.notes]),
+        split_protocol=protocol,
         name=slug(source),
         n_missing=n_missing,
     )

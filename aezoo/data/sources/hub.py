@@ -10,6 +10,8 @@ splits are used as they are.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ import numpy as np
 
 from aezoo.data.sources import images as _images
 from aezoo.data.sources import table as _table
-from aezoo.data.sources.base import DEFAULT_MAX_IMAGE_PIXELS, RawData, encode_labels, need
+from aezoo.data.sources.raw import DEFAULT_MAX_IMAGE_PIXELS, RawData, encode_labels, need, one_line
 from aezoo.errors import DataError
 
 SPLIT_NAMES = {"train": "train", "validation": "val", "val": "val", "valid": "val", "test": "test"}
@@ -31,18 +33,22 @@ def is_saved_dataset(path: Path) -> bool:
     )
 
 
-def load_disk(path: Path, **options: Any) -> RawData:
-    """A ``save_to_disk`` directory (memory-mapped Arrow files).
+def open_disk(path: Path) -> Any:
+    """``datasets.load_from_disk`` (memory-mapped Arrow files), mapping its errors.
 
     Raises:
-        DataError: an unreadable directory, or see :func:`from_dataset`.
+        DataError: the directory cannot be read as a saved Dataset or DatasetDict.
     """
     datasets = need("datasets", _FEATURE)
     try:
-        loaded = datasets.load_from_disk(str(path))
-    except (FileNotFoundError, ValueError, OSError) as exc:
-        raise DataError(f"{path}: not a readable datasets directory ({exc})") from None
-    return from_dataset(loaded, str(path), **options)
+        return datasets.load_from_disk(str(path))
+    except (FileNotFoundError, ValueError, OSError, KeyError) as exc:
+        raise DataError(f"{path}: not a readable datasets directory ({one_line(exc)})") from None
+
+
+def load_disk(path: Path, **options: Any) -> RawData:
+    """A ``save_to_disk`` directory read whole; see :func:`from_dataset`."""
+    return from_dataset(open_disk(path), str(path), **options)
 
 
 def parse_ref(source: str) -> tuple[str, str | None]:
@@ -73,7 +79,7 @@ def open_hub(source: str) -> Any:
                 "point HF_DATASETS_CACHE (or HF_HOME) at a cache that holds it"
             ) from None
         kind = type(exc).__name__
-        raise DataError(f"{source}: cannot load from the Hub ({kind}: {exc})") from None
+        raise DataError(f"{source}: cannot load from the Hub ({kind}: {one_line(exc)})") from None
 
 
 def load_hub(source: str, **options: Any) -> RawData:
@@ -159,20 +165,10 @@ def from_dataset(
         values = whole.column(label_column).to_numpy(zero_copy_only=False)
         y, names = (np.asarray(values, np.int64), names) if names else encode_labels(values, where)
         _check_labels(_cut(np.empty((len(y), 0)), y, parts, lengths), where)
-    column = whole.column(image_col).combine_chunks()
-    data, paths = column.field("bytes").to_pylist(), column.field("path").to_pylist()
-    split_of = [s for s, n in zip(parts, lengths, strict=True) for _ in range(n)]
+    items = list(iter_image_items(parts, image_col, where))
+    if y is not None and names is not None:
+        items = [replace(item, label=names[k]) for item, k in zip(items, y, strict=True)]
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    starts = dict(zip(parts, offsets[:-1], strict=True))
-    items = [
-        _images.ImageItem(
-            name=f"{where}: {s} row {i - starts[s]}" + (f" ({p})" if p else ""),
-            path=Path(p) if d is None and p else None,
-            data=d,
-            label=None if y is None or names is None else names[y[i]],
-        )
-        for i, (s, d, p) in enumerate(zip(split_of, data, paths, strict=True))
-    ]
     by_part = {s: items[a:b] for s, a, b in zip(parts, offsets[:-1], offsets[1:], strict=True)}
     return _images.from_items(
         by_part,
@@ -183,6 +179,23 @@ def from_dataset(
         quiet=quiet,
         class_names=names if y is not None else None,
     )
+
+
+def iter_image_items(parts: dict[str, Any], image_col: str, where: str) -> Iterator[Any]:
+    """The images of an ``Image`` column, split after split, read 256 rows at a time
+    from the memory-mapped Arrow files (never decoded here)."""
+    for s, ds in parts.items():
+        i = 0
+        for batch in ds.select_columns([image_col]).with_format("arrow").iter(256):
+            column = batch.column(image_col).combine_chunks()
+            for data, path in zip(
+                column.field("bytes").to_pylist(), column.field("path").to_pylist(), strict=True
+            ):
+                name = f"{where}: {s} row {i}" + (f" ({path})" if path else "")
+                yield _images.ImageItem(
+                    name, path=Path(path) if data is None and path else None, data=data
+                )
+                i += 1
 
 
 def _cut(

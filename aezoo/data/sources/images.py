@@ -9,7 +9,7 @@ Layouts, as timm's and torchvision's ``ImageFolder`` and ``datasets``' ``imagefo
   ``train``).
 
 A sample is the image converted to ``image_mode`` (``"L"`` or ``"RGB"``; Pillow's
-``Image.convert``), resized to ``image_size`` ``(H, W)`` when given (bilinear), flattened
+``Image.convert``; 16-bit grayscale keeps its top byte), resized to ``image_size`` ``(H, W)`` when given (bilinear), flattened
 channel-first ``(C, H, W)`` row-major, with pixels ``uint8 / 255`` in [0, 1].
 Decoding is bounded: an image of more than ``max_image_pixels`` pixels is refused from its
 header, before any pixel is decoded (decompression bombs).
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from aezoo.data.sources.base import DEFAULT_MAX_IMAGE_PIXELS, IMAGE_SUFFIXES, RawData, need
+from aezoo.data.sources.raw import DEFAULT_MAX_IMAGE_PIXELS, IMAGE_SUFFIXES, RawData, need, one_line
 from aezoo.errors import ConfigError, DataError
 
 SPLIT_DIRS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
@@ -66,11 +66,15 @@ class Plan:
 
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:
+    """Image files of ``folder`` (and below, when ``recursive``), sorted; hidden files and
+    folders (``.DS_Store``, ``.ipynb_checkpoints/``) and other suffixes are left out."""
     found = folder.rglob("*") if recursive else folder.iterdir()
     return sorted(
         p
         for p in found
-        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+        if p.suffix.lower() in IMAGE_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        and p.is_file()
     )
 
 
@@ -105,7 +109,8 @@ def list_folder(root: Path) -> dict[str, list[ImageItem]]:
                 parts.setdefault(SPLIT_DIRS[name], []).extend(_scan(folder))
     else:
         parts = {"all": _scan(root)}
-    parts = {s: items for s, items in parts.items() if items}
+    order = ("all", "train", "val", "test")
+    parts = {s: parts[s] for s in order if parts.get(s)}
     if not parts:
         raise DataError(
             f"{root}: no images ({', '.join(IMAGE_SUFFIXES)}) in the folder or its subfolders"
@@ -126,7 +131,7 @@ def _probe(item: ImageItem, max_pixels: int) -> tuple[int, int, str]:
         with item.open() as im:
             width, height, mode = im.width, im.height, im.mode
     except (pil.UnidentifiedImageError, pil.DecompressionBombError, OSError, SyntaxError) as exc:
-        raise DataError(f"{item.name}: corrupt or unreadable image ({exc})") from None
+        raise DataError(f"{item.name}: corrupt or unreadable image ({one_line(exc)})") from None
     if width * height > max_pixels:
         raise DataError(
             f"{item.name}: {width}x{height} = {width * height:,} pixels exceeds "
@@ -190,6 +195,14 @@ def plan(
     return Plan(image_mode or ("L" if gray else "RGB"), (int(size[0]), int(size[1])))
 
 
+def _to_8bit(pil: Any, im: Any) -> Any:
+    """16-bit grayscale (``I;16*``) as 8-bit by its top byte: Pillow's ``convert("L")``
+    clips every value above 255 to white instead of scaling."""
+    if not im.mode.startswith("I;16"):
+        return im
+    return pil.fromarray((np.asarray(im, dtype=np.uint16) >> 8).astype(np.uint8), "L")
+
+
 def decode_one(item: ImageItem, how: Plan) -> np.ndarray:
     """One image as uint8 ``(C * H * W,)``, channel-first row-major.
 
@@ -201,20 +214,20 @@ def decode_one(item: ImageItem, how: Plan) -> np.ndarray:
         with item.open() as im:
             return image_pixels(im, how.mode, how.size)
     except (pil.UnidentifiedImageError, pil.DecompressionBombError, OSError, SyntaxError) as exc:
-        raise DataError(f"{item.name}: corrupt or unreadable image ({exc})") from None
+        raise DataError(f"{item.name}: corrupt or unreadable image ({one_line(exc)})") from None
 
 
 def image_pixels(image: Any, mode: str, size: tuple[int, int]) -> np.ndarray:
-    """An opened Pillow image as uint8 ``(C * H * W,)``: converted to ``mode``, resized to
-    ``size`` ``(H, W)`` bilinearly when it differs, channel-first row-major. The one place
-    where a decoded image becomes a row: training data, extraction and the server (through
-    :func:`aezoo.runtime.images.image_row`) all call it.
+    """An opened Pillow image as uint8 ``(C * H * W,)``: 16-bit images to their top byte,
+    converted to ``mode``, resized to ``size`` ``(H, W)`` bilinearly when it differs,
+    channel-first row-major. The one place where a decoded image becomes a row: training
+    data, extraction and the server (through :func:`aezoo.runtime.images.image_row`).
 
     Raises:
         OSError, SyntaxError: the file is truncated or corrupt (Pillow's errors).
     """
     pil = need("PIL.Image", _FEATURE)
-    image = image.convert(mode)
+    image = _to_8bit(pil, image).convert(mode)
     if image.size != (size[1], size[0]):
         image = image.resize((size[1], size[0]), pil.Resampling.BILINEAR)
     pixels = np.asarray(image, dtype=np.uint8)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from aezoo.data.sources.base import RawData, encode_labels
+from aezoo.data.sources.raw import RawData, encode_labels, one_line
 from aezoo.errors import DataError
 
 
@@ -66,5 +66,5 @@ def load_file(path: Path) -> RawData:
     except DataError:
         raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{where}: not a readable {path.suffix} file ({exc})") from None
+        raise DataError(f"{where}: not a readable {path.suffix} file ({one_line(exc)})") from None
     return from_arrays(X, y, where)

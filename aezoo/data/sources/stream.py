@@ -12,9 +12,10 @@ or zipped, so an ``.npz``'s ``X`` is read whole.
 
 from __future__ import annotations
 
+import mmap
 import os
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,13 +26,14 @@ from tqdm.auto import tqdm
 
 from aezoo.data.sources import images as _images
 from aezoo.data.sources import table as _table
-from aezoo.data.sources.base import (
+from aezoo.data.sources.raw import (
     ACCEPTED,
     ARRAY_SUFFIXES,
     DEFAULT_MAX_IMAGE_PIXELS,
     TABLE_SUFFIXES,
     check_finite,
     need,
+    one_line,
     slug,
 )
 from aezoo.errors import ConfigError, DataError
@@ -83,6 +85,19 @@ def _npz_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
     return shape, dtype
 
 
+def _release(data: Any, end: int) -> None:
+    """Drop the pages of a memory map up to row ``end`` from RSS (they are clean file pages;
+    without this, RSS grows to the file's size while streaming)."""
+    mm = getattr(data, "_mmap", None)
+    if mm is None or not hasattr(mm, "madvise") or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    offset = data.offset if hasattr(data, "offset") else 0
+    stop = offset + min(end, data.shape[0]) * data.strides[0]
+    stop -= stop % mmap.PAGESIZE
+    if stop > 0:
+        mm.madvise(mmap.MADV_DONTNEED, 0, stop)
+
+
 def _open_array(path: Path, where: str) -> _Stream:
     try:
         if path.suffix.lower() == ".npy":
@@ -91,7 +106,9 @@ def _open_array(path: Path, where: str) -> _Stream:
         else:
             shape, X = _npz_header(path)[0], None
     except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{where}: not a readable {path.suffix} file with an X ({exc})") from None
+        raise DataError(
+            f"{where}: not a readable {path.suffix} file with an X ({one_line(exc)})"
+        ) from None
     if len(shape) != 2:
         raise DataError(f"{where}: X has shape {shape}; expected (n_samples, n_features)")
 
@@ -101,7 +118,9 @@ def _open_array(path: Path, where: str) -> _Stream:
             with np.load(path, allow_pickle=False) as loaded:
                 data = loaded["X"]
         for start in range(0, shape[0], size):
-            yield np.array(data[start : start + size], dtype=np.float32)
+            batch = np.array(data[start : start + size], dtype=np.float32)
+            _release(data, start + size)
+            yield batch
 
     desc = StreamDescription(where, "table", int(shape[1]), None, None, int(shape[0]), slug(where))
     return _Stream(desc, batches)
@@ -110,9 +129,10 @@ def _open_array(path: Path, where: str) -> _Stream:
 def _open_parquet(path: Path, where: str, label_column: Any, feature_columns: Any) -> _Stream:
     pa, pq = need("pyarrow", _FEATURE), need("pyarrow.parquet", _FEATURE)
     try:
-        parquet = pq.ParquetFile(path)
+        # pre_buffer reads ahead whole row groups of every column: 3x the file in RSS
+        parquet = pq.ParquetFile(path, pre_buffer=False)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"{where}: not a readable parquet file ({exc})") from None
+        raise DataError(f"{where}: not a readable parquet file ({one_line(exc)})") from None
     features = _table.feature_names(parquet.schema_arrow, where, label_column, feature_columns)
 
     def batches(size: int) -> Iterator[np.ndarray]:
@@ -133,7 +153,7 @@ def _open_csv(
         try:
             return pacsv.open_csv(path, convert_options=convert)
         except (pa.ArrowInvalid, OSError) as exc:
-            raise DataError(_table.locate_csv_error(path) or f"{where}: {exc}") from None
+            raise DataError(_table.locate_csv_error(path) or f"{where}: {one_line(exc)}") from None
 
     with reader() as blocks:  # the first block decides, as the whole file does in load_source
         try:
@@ -142,7 +162,7 @@ def _open_csv(
             head = blocks.schema.empty_table()
         except pa.ArrowInvalid as exc:
             located = _table.locate_csv_error(path)
-            raise DataError(located or f"{where}: {exc}") from None
+            raise DataError(located or f"{where}: {one_line(exc)}") from None
     features = _table.select_features(head, where, label_column, feature_columns, 1)
     convert = pacsv.ConvertOptions(
         column_types={name: pa.float64() for name in features}, include_columns=features
@@ -156,8 +176,10 @@ def _open_csv(
                 except StopIteration:
                     return
                 except pa.ArrowInvalid as exc:
-                    located = _table.locate_csv_error(path) or _locate_value(path, features)
-                    raise DataError(located or f"{where}: {exc}") from None
+                    located = _table.locate_csv_error(path) or _table.locate_csv_value(
+                        path, features
+                    )
+                    raise DataError(located or f"{where}: {one_line(exc)}") from None
                 yield _table.to_features(batch, features, where, header_lines=1)
 
     # CSV has no row count: one bounded pass counts, when asked (0: unknown)
@@ -166,37 +188,21 @@ def _open_csv(
     return _Stream(desc, batches, header_lines=1)
 
 
-def _locate_value(path: Path, features: list[str]) -> str | None:
-    """The first value of a feature column that is not a number, by line and column."""
-    import csv
-
-    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, [])
-        where = [(header.index(n), n) for n in features if n in header]
-        for row in reader:
-            for j, name in where:
-                value = row[j].strip() if j < len(row) else ""
-                try:
-                    float(value or "nan")
-                except ValueError:
-                    return f"{path}: line {reader.line_num}, column {name!r}: {value!r} is not a number"
-    return None
-
-
 def _open_images(root: Path, where: str, options: dict[str, Any]) -> _Stream:
     parts = _images.list_folder(root)
     items = [it for part in parts.values() for it in part]
     how = _images.plan(
         items, options["image_size"], options["image_mode"], options["max_image_pixels"]
     )
-    return _image_stream(items, len(items), how, where)
+    return _image_stream(lambda: items, len(items), how, where)
 
 
-def _image_stream(items: Iterable[Any], rows: int, how: Any, where: str) -> _Stream:
+def _image_stream(items: Callable[[], Iterable[Any]], rows: int, how: Any, where: str) -> _Stream:
+    """Decode ``items()`` chunk by chunk (a chunk is a batch) in one thread pool."""
+
     def batches(size: int) -> Iterator[np.ndarray]:
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-            for chunk in _images.chunks(items, size):
+            for chunk in _images.chunks(items(), size):
                 pixels = np.stack(list(pool.map(lambda it: _images.decode_one(it, how), chunk)))
                 yield _images.to_unit(pixels)
 
@@ -211,7 +217,7 @@ def _open_hub(source: Any, where: str, options: dict[str, Any]) -> _Stream:
     if isinstance(source, str) and source.startswith("hf:"):
         obj = hub.open_hub(source)
     else:
-        obj = need("datasets", _FEATURE).load_from_disk(str(source))
+        obj = hub.open_disk(Path(source))
     parts = hub.dataset_parts(obj, where)
     first = next(iter(parts.values()))
     image_col, label, _ = hub.pick_columns(
@@ -232,33 +238,12 @@ def _open_hub(source: Any, where: str, options: dict[str, Any]) -> _Stream:
         return _Stream(desc, batches)
 
     def items() -> Iterator[Any]:
-        for s, ds in parts.items():
-            i = 0
-            for batch in ds.select_columns([image_col]).with_format("arrow").iter(256):
-                column = batch.column(image_col).combine_chunks()
-                for data, path in zip(
-                    column.field("bytes").to_pylist(), column.field("path").to_pylist(), strict=True
-                ):
-                    name = f"{where}: {s} row {i}" + (f" ({path})" if path else "")
-                    yield _images.ImageItem(
-                        name, path=Path(path) if data is None and path else None, data=data
-                    )
-                    i += 1
+        return hub.iter_image_items(parts, image_col, where)
 
     how = _images.plan(
         items(), options["image_size"], options["image_mode"], options["max_image_pixels"]
     )
-    return _image_stream(_Lazy(items), rows, how, where)
-
-
-class _Lazy:
-    """An iterable that calls ``factory()`` afresh on each iteration."""
-
-    def __init__(self, factory: Any) -> None:
-        self.factory = factory
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self.factory())
+    return _image_stream(items, rows, how, where)
 
 
 def _open(source: Any, options: dict[str, Any], count_rows: bool = True) -> _Stream:
@@ -334,6 +319,9 @@ def iter_batches(
 ) -> Iterator[np.ndarray]:
     """Every row of a source as float32 batches ``(b, n_features)``, in bounded memory.
 
+    The source is opened (and its headers checked) when called; rows are read as the
+    iterator is consumed.
+
     Batches hold exactly ``batch_size`` rows but the last; values and features are those
     :func:`~aezoo.data.sources.load_source` gives (images in [0, 1], channel-first).
     ``seed`` and the split fractions are accepted and ignored: every row is streamed.
@@ -362,6 +350,12 @@ def iter_batches(
         ),
         count_rows=False,
     )
+    return _generate(stream, batch_size, allow_missing, quiet)
+
+
+def _generate(
+    stream: _Stream, batch_size: int, allow_missing: bool, quiet: bool
+) -> Iterator[np.ndarray]:
     desc = stream.description
     unit = "img" if desc.kind == "images" else "row"
     offset = 0

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from aezoo.data.sources.base import RawData, encode_labels, need
+from aezoo.data.sources.raw import RawData, encode_labels, need, one_line
 from aezoo.errors import DataError
 
 _NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
@@ -27,7 +27,7 @@ def arrow_of_pandas(frame: Any) -> Any:
     try:
         return pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise DataError(f"<dataframe>: cannot be read as a table ({exc})") from None
+        raise DataError(f"<dataframe>: cannot be read as a table ({one_line(exc)})") from None
 
 
 def _is_numeric(pa: Any, type_: Any) -> bool:
@@ -59,7 +59,9 @@ def _first_non_number(pc: Any, column: Any) -> int | None:
 
 def _column_problem(pc: Any, table: Any, name: str, where: str, header_lines: int | None) -> str:
     """The message for a non-numeric feature column, naming its first bad row (and line)."""
-    row = _first_non_number(pc, table.column(name))
+    pa = need("pyarrow", _FEATURE)
+    text = _is_text(pa, table.schema.field(name).type)
+    row = _first_non_number(pc, table.column(name)) if text else None
     if row is None:
         return f"{where}: column {name!r} is of type {table.schema.field(name).type}, not numeric"
     line = f"line {row + 1 + header_lines}" if header_lines is not None else f"row {row}"
@@ -214,6 +216,23 @@ def locate_csv_error(path: Path) -> str | None:
     return None
 
 
+def locate_csv_value(path: Path, features: list[str]) -> str | None:
+    """The first value of a feature column that is not a number, by line and column."""
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        where = [(header.index(n), n) for n in features if n in header]
+        for row in reader:
+            for j, name in where:
+                value = row[j].strip() if j < len(row) else ""
+                try:
+                    float(value or "nan")
+                except ValueError:
+                    line = reader.line_num
+                    return f"{path}: line {line}, column {name!r}: {value!r} is not a number"
+    return None
+
+
 def read_csv(path: Path) -> Any:
     """A CSV file (a header line, then rows) as a pyarrow Table.
 
@@ -225,7 +244,7 @@ def read_csv(path: Path) -> Any:
         return pacsv.read_csv(path)
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
         located = locate_csv_error(path)
-        raise DataError(located or f"{path}: not a readable CSV file ({exc})") from None
+        raise DataError(located or f"{path}: not a readable CSV file ({one_line(exc)})") from None
 
 
 def load_file(
@@ -243,7 +262,7 @@ def load_file(
         try:
             table, header_lines = pq.read_table(path), None
         except (pa.ArrowInvalid, OSError) as exc:
-            raise DataError(f"{path}: not a readable parquet file ({exc})") from None
+            raise DataError(f"{path}: not a readable parquet file ({one_line(exc)})") from None
     return from_arrow(
         table,
         str(path),
