@@ -154,7 +154,9 @@ def _open_user_source(
             "image_size": (spec.image.height, spec.image.width),
             "image_mode": spec.image.mode,
         }
-    elif spec.columns:
+    elif spec.columns and (
+        source.startswith("hf:") or Path(source).is_dir() or source.endswith((".csv", ".parquet"))
+    ):  # sources with named columns: read the model's own, whatever else the table holds
         options = {"feature_columns": list(spec.columns)}
     n = describe_stream(source, **options).rows
     batches = iter_batches(source, batch_size, quiet=True, **options)

@@ -194,7 +194,7 @@ def test_failure_midway_leaves_dest_untouched(
     ("source", "dest", "kwargs", "error", "words"),
     [
         ("missing.npy", "z.npy", {}, DataError, ("missing.npy", "not found")),
-        ("x.csv", "z.npy", {}, DataError, ("unsupported source", ".npy")),
+        ("x.txt", "z.npy", {}, DataError, ("unsupported source", ".csv")),
         ("objects.npy", "z.npy", {}, DataError, ("objects.npy", "not a readable .npy")),
         ("narrow.npy", "z.npy", {}, InputError, ("(10, 783)", "(n, 784)")),
         ("empty.npy", "z.npy", {}, InputError, ("no rows",)),
@@ -215,7 +215,7 @@ def test_bad_arguments_raise_one_line_errors(
     np.save(tmp_path / "empty.npy", np.zeros((0, 784), np.float32))
     np.save(tmp_path / "nan.npy", np.full((10, 784), np.nan, np.float32))
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    (tmp_path / "x.csv").write_text("0,1\n")
+    (tmp_path / "x.txt").write_text("0,1\n")
     with pytest.raises(error) as err:
         extract_features(model, tmp_path / source, tmp_path / dest, progress=False, **kwargs)
     assert "\n" not in str(err.value)
