@@ -19,6 +19,7 @@ import aezoo
 from aezoo.errors import ArtifactError, ConfigError, IntegrityError
 from aezoo.registry import resolve
 from tests.serving.conftest import npy_bytes
+from tests.tolerance import sum_atol
 
 pytest.importorskip(
     "model_archiver", reason="pip install 'aezoo[torchserve]' (torch-model-archiver)"
@@ -271,3 +272,39 @@ def test_archive_settings_must_name_the_packed_version(model_dir: Path) -> None:
     config.write_text(yaml.safe_dump(settings))
     with pytest.raises(ArtifactError, match="built from sda-mnist@other"):
         AezooHandler().initialize(_context(model_dir, []))
+
+
+def test_a_table_model_answers_in_raw_units_like_aezoo_load(tmp_path: Path) -> None:
+    """A model trained on a table keeps its scaling in the graphs: the .mar's handler takes
+    and answers the table's own units exactly as aezoo.load does."""
+    torch = pytest.importorskip("torch")
+    from aezoo.export.torch_io import build_artifact
+    from aezoo.models import create_variant
+    from aezoo.models.scaled import ScaledAutoEncoder
+
+    torch.manual_seed(0)
+    base = create_variant("sda_mnist_tiny", image_shape=None)
+    rng = np.random.default_rng(0)
+    offset, scale = rng.uniform(-50, 50, 784), rng.uniform(1, 100, 784)
+    art = build_artifact(
+        ScaledAutoEncoder.wrap(base, offset, scale), tmp_path / "table", name="table-tiny"
+    )
+    mar = build_archive(str(art), tmp_path / "store", ArchiveSettings(batch_size=4))
+    with zipfile.ZipFile(mar) as z:
+        z.extractall(tmp_path / "table-tiny")
+    x = (offset + scale * rng.random((3, 784))).astype(np.float32)  # raw units
+    headers = [
+        {"Content-Type": NPY, "Accept": NPY},
+        {"Content-Type": NPY, "url_path": "denoise", "Accept": NPY},
+    ]
+    ctx = _context(tmp_path / "table-tiny", headers)
+    handler = AezooHandler()
+    handler.initialize(ctx)
+    answers = handler.handle([{"body": npy_bytes(x)}, {"body": npy_bytes(x)}], ctx)
+    model = aezoo.load(art)
+    # another session (threads, batch) may sum in another order: a 784-input layer's bound
+    atol = sum_atol(np.float32, 784, abs_sum=784, depth=4)
+    np.testing.assert_allclose(np.load(io.BytesIO(answers[0])), model.encode(x), atol=atol)
+    np.testing.assert_allclose(  # raw units, up to 150: the same bound, relative
+        np.load(io.BytesIO(answers[1])), model.denoise(x), rtol=atol, atol=150 * atol
+    )
