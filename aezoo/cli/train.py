@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from aezoo.cli.locations import locations
-from aezoo.errors import AezooError
+from aezoo.errors import AezooError, install_hint
 
 
 def _minutes(seconds: float | None) -> str:
@@ -38,8 +38,8 @@ def _print_recipes() -> None:
     )
     if not _installed("torch"):
         print(
-            "note: training needs the [train] extra (torch is not installed): "
-            "pip install 'aezoo[train]'"
+            "note: training needs the [train] extra (torch is not installed); "
+            + install_hint("train")
         )
 
 
