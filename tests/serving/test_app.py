@@ -229,10 +229,16 @@ def test_load_models_default_is_whole_registry(
         load_models()
 
 
-def test_ready_message(models: dict[str, OnnxModel]) -> None:
+def test_ready_message(models: dict[str, OnnxModel], monkeypatch: pytest.MonkeyPatch) -> None:
     text = ready_message("http://127.0.0.1:8000", models)
     assert "http://127.0.0.1:8000/v1/models/sda-tiny/encode" in text
-    assert "[0.0] * 784" in text and "curl" in text
+    assert "[0.0] * 784" in text and "curl" in text and "Authorization" not in text
+    monkeypatch.delenv("AEZOO_API_KEY", raising=False)
+    given = ready_message("http://127.0.0.1:8000", models, "k3y")
+    assert "-H 'Authorization: Bearer k3y'" in given
+    monkeypatch.setenv("AEZOO_API_KEY", "k3y")  # from the environment: never printed
+    from_env = ready_message("http://127.0.0.1:8000", models, "k3y")
+    assert '-H "Authorization: Bearer $AEZOO_API_KEY"' in from_env and "k3y" not in from_env
 
 
 def test_full_size_batch_is_accepted_exactly(models: dict[str, OnnxModel]) -> None:
