@@ -37,6 +37,7 @@ from aezoo.serving.fastpath import FastRoutes
 from aezoo.serving.gallery import add_gallery
 from aezoo.serving.guard import ApiKeyMiddleware
 from aezoo.serving.oip import add_oip_routes
+from aezoo.serving.openapi import install_openapi
 from aezoo.serving.redact import without_paths
 from aezoo.serving.settings import ServeSettings
 from aezoo.serving.v1 import add_v1_routes
@@ -61,7 +62,9 @@ _DESCRIPTION = (
     "Each model's input spec and operations are at `GET /v1/models`. Samples are JSON "
     "numbers, flat (n_features) or nested in the input shape; strings, booleans and null "
     "are rejected, never coerced. `Content-Type: application/x-npy` sends numpy.save bytes "
-    "instead, and `Accept: application/x-npy` answers in them.\n\n"
+    "instead, and `Accept: application/x-npy` answers in them. Inference routes are listed "
+    "once per served model, with that model's request schema: a body valid under it is a "
+    "valid request.\n\n"
     'Every error is `{"error": {"type", "message", "details"?}}`:\n\n'
     "| status | type | when |\n|---|---|---|\n"
     + "\n".join(f"| {status} | `{kind}` | {when} |" for _, status, kind, when in s.ERROR_TABLE)
@@ -143,6 +146,7 @@ def create_app(
     fast = {**add_v1_routes(app, engine, first), **add_oip_routes(app, engine)}
     app.add_middleware(FastRoutes, routes=fast, on_error=app.exception_handlers)
     add_gallery(app, lambda name: engine.served(name).model, ui=settings.ui)  # / (unless --no-ui)
+    install_openapi(app, engine)  # per-model bodies and every status, at /openapi.json
     if settings.api_key is not None:
         reject = engine.metrics.rejections.labels("unauthorized").inc
         app.add_middleware(
