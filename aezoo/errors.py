@@ -115,14 +115,32 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "prometheus_client": "serve",
     "fastapi_offline": "serve",
     "matplotlib": "bench",
+    "ray": "ray",
+    "pyarrow": "ray",
+    "model_archiver": "torchserve",
 }
+# Extras that need torch: pip must be pointed at torch's CPU build first, or it may fetch
+# gigabytes of CUDA wheels (README, "Install extras").
+TORCH_EXTRAS = ("train", "torchserve")
+TORCH_CPU_HINT = (
+    "install torch's CPU build first (pip install torch==2.13.0 "
+    "--index-url https://download.pytorch.org/whl/cpu), then "
+)
+
+
+def install_hint(extra: str) -> str:
+    """How to install ``extra``, in one line: ``install it with: pip install 'aezoo[EXTRA]'``,
+    preceded by torch's CPU build where the extra needs torch."""
+    first = TORCH_CPU_HINT if extra in TORCH_EXTRAS else "install it with: "
+    return f"{first}pip install 'aezoo[{extra}]'"
 
 
 class MissingExtraError(AezooError, ImportError):
     """A feature needs an optional dependency that is not installed.
 
     Raised in place of a bare ``ModuleNotFoundError``; its one-line message names the
-    extra to install (``aezoo.from_pretrained`` without torch: ``aezoo[train]``).
+    extra to install (``aezoo.from_pretrained`` without torch: ``aezoo[train]``) and, for
+    an extra that needs torch, torch's CPU build to install first (:func:`install_hint`).
 
     Attributes:
         feature: what was attempted (``"aezoo train"``, ``"aezoo.from_pretrained"``).
@@ -134,7 +152,7 @@ class MissingExtraError(AezooError, ImportError):
         also = " (also in [train])" if extra in ("sklearn", "data") else ""
         super().__init__(
             f"{feature} needs the [{extra}] extra{also} ({module} is not installed); "
-            f"install it with: pip install 'aezoo[{extra}]'",
+            + install_hint(extra),
             name=module,
         )
         self.feature, self.module, self.extra = feature, module, extra

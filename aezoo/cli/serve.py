@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from aezoo.cli.locations import locations
+from aezoo.errors import missing_extra
 from aezoo.serving.ray_settings import add_engine_arguments
 from aezoo.serving.settings import add_serve_arguments
 
@@ -15,9 +15,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.engine == "ray":
         try:
             from aezoo.serving.ray_serve import run
-        except ImportError as e:
-            print(f"aezoo serve: --engine ray needs the [ray] extra: {e}", file=sys.stderr)
-            return 1
+        except ModuleNotFoundError as e:  # aezoo.cli prints it in one line, exit status 2
+            raise (missing_extra(e, "--engine ray") or e) from None
     else:
         from aezoo.serving.server import run
     return run(args, args.parser)

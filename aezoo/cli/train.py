@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aezoo.cli.locations import locations
 from aezoo.cli.train_data import add_data_arguments
-from aezoo.errors import AezooError
+from aezoo.errors import AezooError, install_hint
 
 
 def _minutes(seconds: float | None) -> str:
@@ -43,8 +43,8 @@ def _print_recipes() -> None:
     )
     if not _installed("torch"):
         print(
-            "note: training needs the [train] extra (torch is not installed): "
-            "pip install 'aezoo[train]'"
+            "note: training needs the [train] extra (torch is not installed); "
+            + install_hint("train")
         )
 
 

@@ -10,7 +10,7 @@ import argparse
 import math
 from fractions import Fraction
 
-from aezoo.errors import ConfigError
+from aezoo.errors import ConfigError, missing_extra
 
 DESCRIPTION = """\
 Stream SOURCE through MODEL in batches and write the features to DEST, a float32
@@ -189,12 +189,12 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
 
 def _cmd_extract_ray(args: argparse.Namespace) -> int:
-    try:
+    try:  # here, not deep in a worker: a missing [ray] extra is one line and exit 2
+        import ray  # noqa: F401
+
         from aezoo.extract.ray_job import extract_with_ray
-    except ImportError as e:
-        raise ConfigError(
-            f"--engine ray needs the [ray] extra (pip install 'aezoo[ray]'): {e}"
-        ) from None
+    except ModuleNotFoundError as e:
+        raise (missing_extra(e, "--engine ray") or e) from None
     r = extract_with_ray(
         args.model,
         args.source,

@@ -26,12 +26,13 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from aezoo.errors import ArtifactError, ConfigMismatchError
 from aezoo.spec import ModelConfig
@@ -48,6 +49,20 @@ EXPORT_RECORD = "onnx/export.json"
 SAMPLES = "samples.json"
 FORMAT = "aezoo-artifact/1"
 REQUIRED = (CONFIG, WEIGHTS, ENCODER, DECODER)
+# A model name: it becomes a registry directory, a URL path segment and a metrics label.
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,95}$")
+# A version: a registry directory, an HTTP header and a metrics label ("1", "2", ...).
+VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is a valid model name, else ValueError naming the rule."""
+    if not NAME_RE.match(name):
+        raise ValueError(
+            f"invalid model name {name!r}: use lowercase letters, digits, '.', '_' or '-' "
+            "(max 96 characters, starting with a letter or digit)"
+        )
+    return name
 
 
 class FileEntry(BaseModel):
@@ -57,7 +72,12 @@ class FileEntry(BaseModel):
 
 
 class Manifest(BaseModel):
-    """Contents of ``manifest.json``: what the version is and what its files must hash to."""
+    """Contents of ``manifest.json``: what the version is and what its files must hash to.
+
+    ``name`` follows :data:`NAME_RE` (the registry's rule: a name like ``../../escape`` is
+    refused) and ``version`` :data:`VERSION_RE`; :func:`read_manifest` raises ArtifactError
+    naming the field otherwise.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -66,6 +86,21 @@ class Manifest(BaseModel):
     version: str
     created_at: str
     files: dict[str, FileEntry]
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        return check_name(name)
+
+    @field_validator("version")
+    @classmethod
+    def _valid_version(cls, version: str) -> str:
+        if not VERSION_RE.match(version):
+            raise ValueError(
+                f"invalid version {version!r}: letters, digits, '.', '_', '+' or '-' "
+                "(max 64 characters, starting with a letter or digit)"
+            )
+        return version
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -162,5 +197,11 @@ def read_config(root: Path) -> ModelConfig:
 def one_line(e: ValidationError) -> str:
     """A pydantic error as one line: ``field: message; field: message``."""
     return "; ".join(
-        f"{'.'.join(map(str, err['loc'])) or 'value'}: {err['msg']}" for err in e.errors()
+        f"{'.'.join(map(str, err['loc'])) or 'value'}: {_message(err)}" for err in e.errors()
     )
+
+
+def _message(err: Any) -> str:
+    """A validator's own message without pydantic's ``Value error, `` prefix."""
+    cause = err.get("ctx", {}).get("error") if err["type"] == "value_error" else None
+    return str(cause) if cause is not None else err["msg"]

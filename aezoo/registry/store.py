@@ -41,6 +41,7 @@ from aezoo.registry import history
 from aezoo.registry.artifact import (
     MANIFEST,
     Manifest,
+    check_name,
     read_config,
     read_manifest,
     write_json_durable,
@@ -52,7 +53,6 @@ LATEST = "latest"
 BUNDLED = "bundled"
 RESERVED = (LATEST, BUNDLED)  # aliases the store answers itself; never set
 _DEFAULT = object()
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,95}$")
 _ALIAS_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 
 
@@ -60,15 +60,6 @@ def aezoo_home() -> Path:
     """``$AEZOO_HOME`` or the user cache directory (``platformdirs.user_cache_dir("aezoo")``)."""
     env = os.environ.get("AEZOO_HOME")
     return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("aezoo"))
-
-
-def check_name(name: str) -> str:
-    if not _NAME_RE.match(name):
-        raise ValueError(
-            f"invalid model name {name!r}: use lowercase letters, digits, '.', '_' or '-' "
-            "(max 96 characters, starting with a letter or digit)"
-        )
-    return name
 
 
 def check_alias(alias: str) -> str:

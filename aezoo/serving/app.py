@@ -7,7 +7,8 @@ queue/batcher/backend parts). The routes live beside this module: v1 in
 :mod:`aezoo.serving.codecs`, shared state in :mod:`aezoo.serving.engine`.
 
 Every error answers ``{"error": {"type", "message"[, "details"]}}`` with the status from
-:data:`aezoo.serving.schemas.ERROR_TABLE`; FastAPI's own 404/405/422 bodies are replaced by
+:data:`aezoo.serving.schemas.ERROR_TABLE` (a 5xx message holds no absolute path of the
+server: :func:`~aezoo.serving.redact.without_paths`); FastAPI's own 404/405/422 bodies are replaced by
 the same shape (405 keeps its ``Allow`` header, 429 carries ``Retry-After``).
 """
 
@@ -36,6 +37,8 @@ from aezoo.serving.fastpath import FastRoutes
 from aezoo.serving.gallery import add_gallery
 from aezoo.serving.guard import ApiKeyMiddleware
 from aezoo.serving.oip import add_oip_routes
+from aezoo.serving.openapi import install_openapi
+from aezoo.serving.redact import without_paths
 from aezoo.serving.settings import ServeSettings
 from aezoo.serving.v1 import add_v1_routes
 
@@ -59,7 +62,9 @@ _DESCRIPTION = (
     "Each model's input spec and operations are at `GET /v1/models`. Samples are JSON "
     "numbers, flat (n_features) or nested in the input shape; strings, booleans and null "
     "are rejected, never coerced. `Content-Type: application/x-npy` sends numpy.save bytes "
-    "instead, and `Accept: application/x-npy` answers in them.\n\n"
+    "instead, and `Accept: application/x-npy` answers in them. Inference routes are listed "
+    "once per served model, with that model's request schema: a body valid under it is a "
+    "valid request.\n\n"
     'Every error is `{"error": {"type", "message", "details"?}}`:\n\n'
     "| status | type | when |\n|---|---|---|\n"
     + "\n".join(f"| {status} | `{kind}` | {when} |" for _, status, kind, when in s.ERROR_TABLE)
@@ -114,7 +119,7 @@ def create_app(
             pool.watch(settings.poll_interval_s)
         except Exception as e:  # reported on /health/ready
             log.exception("loading models failed")
-            engine.status, engine.error = "failed", f"{type(e).__name__}: {e}"
+            engine.status, engine.error = "failed", without_paths(f"{type(e).__name__}: {e}")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
@@ -141,6 +146,7 @@ def create_app(
     fast = {**add_v1_routes(app, engine, first), **add_oip_routes(app, engine)}
     app.add_middleware(FastRoutes, routes=fast, on_error=app.exception_handlers)
     add_gallery(app, lambda name: engine.served(name).model, ui=settings.ui)  # / (unless --no-ui)
+    install_openapi(app, engine)  # per-model bodies and every status, at /openapi.json
     if settings.api_key is not None:
         reject = engine.metrics.rejections.labels("unauthorized").inc
         app.add_middleware(
@@ -172,7 +178,11 @@ def _add_error_handlers(app: FastAPI) -> None:
         status, kind = s.error_status(exc)
         retry = getattr(exc, "retry_after_s", None)
         headers = {"retry-after": str(retry)} if status == 429 and retry else None
-        return error_response(status, kind, str(exc), getattr(exc, "details", None), headers)
+        message = str(exc)
+        if status >= 500:  # the server's fault: the log keeps the paths, the client never sees them
+            log.error("%s %s answered %d: %s", request.method, request.url.path, status, message)
+            message = without_paths(message)
+        return error_response(status, kind, message, getattr(exc, "details", None), headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

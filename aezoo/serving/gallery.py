@@ -16,6 +16,7 @@ the page (``/`` and ``/ui``); the file routes are API and stay.
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import re
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from aezoo.errors import IntegrityError
 from aezoo.registry.artifact import read_manifest, verify_artifact
 
+log = logging.getLogger("aezoo.serving")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 # Browsers run module scripts only with a JavaScript type; some systems map .js or .mjs
 # to something else (the Windows registry, an old /etc/mime.types), so say it here.
@@ -106,7 +108,14 @@ def add_gallery(app: FastAPI, get_model: Callable[[str], Any], ui: bool = True) 
         try:
             await run_in_threadpool(verify_artifact, root, [path])
         except IntegrityError as e:  # changed on disk since the model loaded: never serve it
-            raise IntegrityError(path, f"model {name!r}: {e}") from None
+            log.error("model %r: %s", name, e)  # the operator's log has the absolute path
+            served = get_model(name)
+            raise IntegrityError(
+                path,
+                f"{path} of model {name!r} (version {served.version}) is missing or changed on "
+                "disk since the server loaded it (its sha256 no longer matches the artifact's "
+                "manifest.json); it is not served until the artifact is restored",
+            ) from None
         media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
         return FileResponse(
             root / path,

@@ -1,4 +1,7 @@
-"""Optional API key: ``Authorization: Bearer KEY`` on every route but the health checks.
+"""Optional API key: ``Authorization: Bearer KEY`` on every route but the health checks and
+the gallery page's own static files (``/`` and ``/ui/*``: the same for every server, no
+model data; a browser cannot add a header to a page load). The page then asks for the key
+once, keeps it in ``sessionStorage`` (until the tab closes) and sends it on every API call.
 
 Pure ASGI middleware (no per-request objects on the exempt paths). The key is compared
 with :func:`hmac.compare_digest` (constant time: the answer's timing says nothing about
@@ -16,6 +19,7 @@ from typing import Any
 from aezoo.serving.protocol import HEALTH_PREFIXES
 
 ASGIApp = Callable[..., Any]
+PUBLIC_PREFIXES = (*HEALTH_PREFIXES, "/ui/")  # and "/" itself: the gallery page
 
 
 class ApiKeyMiddleware:
@@ -33,7 +37,8 @@ class ApiKeyMiddleware:
         self._on_reject = on_reject or (lambda: None)
 
     async def __call__(self, scope: dict[str, Any], receive: ASGIApp, send: ASGIApp) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(HEALTH_PREFIXES):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith(PUBLIC_PREFIXES) or path == "/":
             await self.app(scope, receive, send)
             return
         given = next((v for k, v in scope["headers"] if k == b"authorization"), b"")

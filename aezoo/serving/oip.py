@@ -29,6 +29,7 @@ from aezoo.serving.codecs import check_encoding
 from aezoo.serving.engine import INLINE_BYTES, Engine, timing_headers
 from aezoo.serving.limits import ClientDisconnect, body_cap, check_json_numbers
 from aezoo.serving.oip_codec import build_response, error_body, parse_infer, tensor_metadata
+from aezoo.serving.redact import without_paths
 
 log = logging.getLogger("aezoo.serving")
 EXTENSIONS = ["binary_tensor_data"]
@@ -47,6 +48,8 @@ def oip_error(exc: BaseException) -> Response:
         if isinstance(exc, AezooError)
         else f"internal error ({type(exc).__name__}); see the server log"
     )
+    if status >= 500:
+        message = without_paths(message)  # no absolute path of the server's file system
     return Response(error_body(message), status, headers=headers, media_type="application/json")
 
 

@@ -134,6 +134,7 @@ def serve_with_ray(
     from aezoo.serving.server import _url, ready_message
 
     models = load_models(settings.models, settings.threads)
+    key = settings.api_key.get_secret_value() if settings.api_key else None
     level = _LOG_LEVELS[log_level]
     started = not ray.is_initialized()
     if started:
@@ -163,7 +164,7 @@ def serve_with_ray(
             else f"{ray_settings.replicas} replica{'s' * (ray_settings.replicas > 1)}"
         )
         print(
-            f"{ready_message(_url(host, port), models)}\n  engine: Ray Serve, {how}",
+            f"{ready_message(_url(host, port), models, key)}\n  engine: Ray Serve, {how}",
             flush=True,
         )
         while not stop.wait(1.0):

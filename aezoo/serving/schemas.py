@@ -21,7 +21,15 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 import pydantic_core
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+)
 
 from aezoo.errors import (
     AezooError,
@@ -206,6 +214,14 @@ class InterpolateRequest(_Request):
         description=f"Rows returned (integer in [2, {MAX_INTERPOLATION_STEPS}]); mixing "
         "coefficients are linspace(0, 1, steps).",
     )
+
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _integral_number(cls, value: Any) -> Any:
+        """``8.0`` is the integer 8 in JSON (and JSON Schema); ``8.5`` and ``"8"`` stay refused."""
+        if type(value) is float and value.is_integer():
+            return int(value)
+        return value
 
 
 # -- response bodies -----------------------------------------------------------------

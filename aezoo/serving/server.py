@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import os
+import shlex
 import socket
 import sys
 from collections.abc import Sequence
@@ -28,6 +30,7 @@ from aezoo.runtime.model import OnnxModel
 from aezoo.serving.app import create_app
 from aezoo.serving.engine import Engine
 from aezoo.serving.settings import (
+    API_KEY_ENV,
     ServeSettings,
     add_serve_arguments,
     describe_validation_error,
@@ -35,15 +38,38 @@ from aezoo.serving.settings import (
 )
 
 
-def ready_message(base_url: str, models: dict[str, OnnxModel]) -> str:
-    """The line printed once listening, with a curl call encoding one blank sample."""
+def auth_header(api_key: str | None) -> str:
+    """The curl ``-H`` argument that carries ``api_key``, shell-quoted; empty without a key.
+
+    A key from ``$AEZOO_API_KEY`` is never printed: the example names the variable (double
+    quotes, so the shell expands it). A key given with ``--api-key`` is printed as given: it
+    is on the server's command line already, and the example stays ready to paste.
+    """
+    if api_key is None:
+        return ""
+    if os.environ.get(API_KEY_ENV) == api_key:
+        return f'-H "Authorization: Bearer ${API_KEY_ENV}" '
+    return f"-H {shlex.quote(f'Authorization: Bearer {api_key}')} "
+
+
+def ready_message(base_url: str, models: dict[str, OnnxModel], api_key: str | None = None) -> str:
+    """The line printed once listening, with a curl call encoding one blank sample.
+
+    Args:
+        base_url: where the server listens (``http://127.0.0.1:8000``).
+        models: the served models by name; the example calls the first.
+        api_key: the server's key, if any: the example then sends it (:func:`auth_header`).
+    """
     name, model = next(iter(models.items()))
     spec = model.config.input
     blank = min(max(0.0, spec.value_range[0]), spec.value_range[1])
     op = "encode" if "encode" in model.operations else model.operations[0]
     row = f"[{blank!r}] * {spec.n_features}"
     body = f"python3 -c \"import json; print(json.dumps({{'inputs': [{row}]}}))\""
-    curl = f"curl -s -H 'Content-Type: application/json' -d @- {base_url}/v1/models/{name}/{op}"
+    curl = (
+        f"curl -s {auth_header(api_key)}-H 'Content-Type: application/json' -d @- "
+        f"{base_url}/v1/models/{name}/{op}"
+    )
     return (
         f"aezoo: serving {', '.join(models)} at {base_url} (API docs {base_url}/docs)\n"
         f"  try: {body} | {curl}"
@@ -136,6 +162,7 @@ def serve(
         raise
     pool.watch(settings.poll_interval_s)
     models = {m.name: m.model for m in pool.all()}
+    key = settings.api_key.get_secret_value() if settings.api_key else None
     reject = engine.metrics.rejections.labels("connections").inc
 
     class _Server(uvicorn.Server):
@@ -143,7 +170,7 @@ def serve(
             await super().startup(sockets)
             if self.started:
                 bound = sock.getsockname()[1]
-                print(ready_message(_url(settings.host, bound), models), flush=True)
+                print(ready_message(_url(settings.host, bound), models, key), flush=True)
 
     config = uvicorn.Config(
         app,

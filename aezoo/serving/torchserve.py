@@ -28,7 +28,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from aezoo.errors import ArtifactError, ConfigError
+from aezoo.errors import ArtifactError, ConfigError, missing_extra
 from aezoo.registry import resolve
 from aezoo.registry.artifact import MANIFEST, verify_artifact
 from aezoo.serving import torchserve_handler
@@ -134,14 +134,13 @@ def build_archive(
     Raises:
         ModelNotFoundError, ArtifactError, IntegrityError: bad ref or artifact.
         FileExistsError: the archive exists and ``force`` is false.
-        ConfigError: ``torch-model-archiver`` is not installed, or bad settings.
+        MissingExtraError: ``torch-model-archiver`` is not installed (the [torchserve] extra).
+        ConfigError: bad settings.
     """
     try:
         from model_archiver import ModelArchiver, ModelArchiverConfig
-    except ImportError:
-        raise ConfigError(
-            "torch-model-archiver is not installed: pip install 'aezoo[torchserve]'"
-        ) from None
+    except ModuleNotFoundError as e:
+        raise (missing_extra(e, "a TorchServe archive") or e) from None
     settings = settings or ArchiveSettings()
     src = resolve(ref)
     out_dir = Path(to)

@@ -45,24 +45,44 @@ def one_line(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize(
-    "args,hidden,extra",
-    [
-        (("train", "sda-mnist", "--data-dir", "nowhere"), "torch", "train"),
-        (("train", "sda-mnist", "--set", "seed=3"), "torch", "train"),
-        (("export", "runs/none"), "torch", "train"),
-        (("serve", "--port", "0"), "fastapi", "serve"),
-        (("serve",), "uvicorn", "serve"),
-    ],
-)
+# Every command whose code needs an extra, run with that extra's module hidden:
+# (argv, hidden module, extra). tests/cli/test_without_extras.py runs the same in a real
+# venv without the extras.
+NEEDS_EXTRA = [
+    (("train", "sda-mnist", "--data-dir", "nowhere"), "torch", "train"),
+    (("train", "sda-mnist", "--set", "seed=3"), "torch", "train"),
+    (("export", "runs/none"), "torch", "train"),
+    (("serve", "--port", "0"), "fastapi", "serve"),
+    (("serve",), "uvicorn", "serve"),
+    (("serve", "--engine", "ray", "sda-mnist", "--port", "0"), "ray", "ray"),
+    (("extract", "sda-mnist", "X.npy", "codes/", "--engine", "ray"), "ray", "ray"),
+    (("export-torchserve", "sda-mnist", "--to", "model-store"), "model_archiver", "torchserve"),
+]
+# Commands that run on the core install alone (numpy, onnxruntime, huggingface_hub).
+CORE_COMMANDS = {"evaluate", "models", "publish", "pull", "register", "alias"}
+TORCH_CPU_INDEX = "--index-url https://download.pytorch.org/whl/cpu"
+
+
+def test_every_command_is_either_core_or_checked_without_its_extra() -> None:
+    from aezoo.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    checked = {args[0] for args, _, _ in NEEDS_EXTRA}
+    assert set(sub.choices) == checked | CORE_COMMANDS
+
+
+@pytest.mark.parametrize("args,hidden,extra", NEEDS_EXTRA)
 def test_a_missing_extra_is_one_line_and_exit_2(
-    args: tuple[str, ...], hidden: str, extra: str
+    args: tuple[str, ...], hidden: str, extra: str, tmp_path: Path
 ) -> None:
-    result = aezoo(*args, without=hidden)
+    result = aezoo(*args, without=hidden, home=tmp_path)
     line = one_line(result)
-    assert result.returncode == 2
+    assert result.returncode == 2, line
     assert f"needs the [{extra}] extra ({hidden} is not installed)" in line
     assert f"pip install 'aezoo[{extra}]'" in line and line.startswith(f"aezoo {args[0]}: error:")
+    # torch itself: the CPU build first, or pip may fetch gigabytes of CUDA wheels
+    torch_first = f"pip install torch==2.13.0 {TORCH_CPU_INDEX}), then pip install"
+    assert (torch_first in line) == (extra in ("train", "torchserve")), line
 
 
 def test_from_pretrained_without_torch_names_the_extra() -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.cli.test_messages import NEEDS_EXTRA
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -51,12 +52,36 @@ def run(bin_dir: Path, *args: str, home: Path) -> subprocess.CompletedProcess[st
     )
 
 
+TORCH_FIRST = (
+    "install torch's CPU build first (pip install torch==2.13.0 "
+    "--index-url https://download.pytorch.org/whl/cpu), then "
+)
+
+
 def test_train_names_the_extra(serve_venv: Path, tmp_path: Path) -> None:
     result = run(serve_venv, "aezoo", "train", "sda-mnist", home=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "aezoo train: error: this command needs the [train] extra (torch is not installed); "
-        "install it with: pip install 'aezoo[train]'"
+        f"{TORCH_FIRST}pip install 'aezoo[train]'"
+    )
+
+
+@pytest.mark.parametrize(
+    "args,hidden,extra",
+    [a for a in NEEDS_EXTRA if a[2] != "serve"],  # this venv has [serve]
+    ids=lambda a: " ".join(a) if isinstance(a, tuple) else str(a),
+)
+def test_every_command_without_its_extra_is_one_line_and_exit_2(
+    serve_venv: Path, tmp_path: Path, args: tuple[str, ...], hidden: str, extra: str
+) -> None:
+    result = run(serve_venv, "aezoo", *args, home=tmp_path)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    hint = TORCH_FIRST if extra in ("train", "torchserve") else "install it with: "
+    assert line.startswith(f"aezoo {args[0]}: error: ")
+    assert line.endswith(
+        f"needs the [{extra}] extra ({hidden} is not installed); {hint}pip install 'aezoo[{extra}]'"
     )
 
 
@@ -82,7 +107,7 @@ def test_from_pretrained_raises_an_import_error_naming_the_extra(
     result = run(serve_venv, "python", "-c", code, home=tmp_path)
     assert result.stdout.strip() == (
         "aezoo.from_pretrained needs the [train] extra (torch is not installed); "
-        "install it with: pip install 'aezoo[train]'"
+        f"{TORCH_FIRST}pip install 'aezoo[train]'"
     )
 
 

@@ -3,6 +3,7 @@ with one line naming the file, so no request can ever get a 500 from it."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -71,3 +72,13 @@ def test_a_registered_version_tampered_later_is_not_served(
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+def test_serve_refuses_a_manifest_name_that_escapes(tiny_artifact: Path, tmp_path: Path) -> None:
+    """A name like ../../escape would be listed, unreachable, and land in metrics labels."""
+    root = tmp_path / "escape"
+    shutil.copytree(tiny_artifact, root)
+    manifest = json.loads((root / "manifest.json").read_text())
+    (root / "manifest.json").write_text(json.dumps({**manifest, "name": "../../escape"}))
+    line = refused(serve(str(root), home=tmp_path / "home"), "manifest.json")
+    assert "invalid model name '../../escape'" in line

@@ -126,3 +126,38 @@ def test_a_hostile_config_is_refused_in_one_line_by_the_cli(
         (tmp_path / "home").rglob("manifest.json")
     )
     assert json.loads((root / "manifest.json").read_text())["files"]  # untouched
+
+
+def _with_manifest(src: Path, dst: Path, **fields: str) -> Path:
+    """A copy of ``src`` whose manifest.json states ``fields`` (its file hashes still hold)."""
+    shutil.copytree(src, dst)
+    manifest = json.loads((dst / "manifest.json").read_text())
+    (dst / "manifest.json").write_text(json.dumps({**manifest, **fields}))
+    return dst
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("name", "../../escape", "invalid model name '../../escape'"),
+        ("name", "a/b", "invalid model name 'a/b'"),
+        ("name", "Sda-MNIST", "invalid model name 'Sda-MNIST'"),
+        ("name", "", "invalid model name ''"),
+        ("name", "m" * 97, "max 96 characters"),
+        ("version", "../1", "invalid version '../1'"),
+        ("version", "1\nx", "invalid version"),
+    ],
+)
+def test_manifest_name_and_version_follow_the_registry_rules(
+    field: str, value: str, words: str, tiny_artifact: Path, tmp_path: Path
+) -> None:
+    root = _with_manifest(tiny_artifact, tmp_path / "a", **{field: value})
+    for load in (verify_artifact, aezoo.load):
+        with pytest.raises(ArtifactError) as info:
+            load(root)
+        message = str(info.value)
+        assert words in message and f"{field}: " in message and "\n" not in message
+        assert "Value error" not in message  # the rule itself, not pydantic's wrapping
+    store = LocalStore(root=tmp_path / "registry", bundled=None)
+    with pytest.raises(ArtifactError, match="invalid"):
+        store.add(root, "m")

@@ -166,14 +166,26 @@ def test_apps_have_separate_metrics(models: dict[str, OnnxModel]) -> None:
 def test_openapi_documents_bodies(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     spec = client.get("/openapi.json").json()
-    op = spec["paths"]["/v1/models/{name}/encode"]["post"]
-    body = op["requestBody"]["content"]["application/json"]
-    assert "max_batch_size" in body["schema"]["properties"]["inputs"]["description"]
-    assert len(body["example"]["inputs"][0]) == N  # a valid body for the first model
+    assert "/v1/models/{name}/encode" not in spec["paths"]  # one path per served model:
+    op = spec["paths"]["/v1/models/sda-tiny/encode"]["post"]
+    body = op["requestBody"]["content"]["application/json"]["schema"]
+    flat, image = body["properties"]["inputs"]["anyOf"]  # (batch, 784) or (batch, 28, 28)
+    assert flat["items"]["minItems"] == flat["items"]["maxItems"] == N
+    assert flat["items"]["items"] == {"type": "number", "minimum": 0.0, "maximum": 1.0}
+    assert [image["items"]["minItems"], image["items"]["items"]["maxItems"]] == [28, 28]
+    assert body["additionalProperties"] is False and body["required"] == ["inputs"]
     assert {"200", "404", "413", "422"} <= set(op["responses"])
     assert "EncodeResponse" in spec["components"]["schemas"]
-    steps = spec["paths"]["/v1/models/{name}/interpolate"]["post"]["requestBody"]
+    steps = spec["paths"]["/v1/models/sda-tiny/interpolate"]["post"]["requestBody"]
     assert steps["content"]["application/json"]["schema"]["properties"]["steps"]["maximum"] == 1024
+    # every status each v2 route answers, with the protocol's error body
+    infer = spec["paths"]["/v2/models/sda-tiny/infer"]["post"]["responses"]
+    assert {"200", "400", "404", "413", "415", "429", "503"} <= set(infer)
+    error = infer["404"]["content"]["application/json"]["schema"]
+    assert error == {"$ref": "#/components/schemas/OipError"}
+    for path in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}/ready"):
+        assert {"200", "404", "503"} <= set(spec["paths"][path]["get"]["responses"])
+    assert "/v2/models/sda-tiny/versions/1/infer" in spec["paths"]
 
 
 def test_refs_load_in_background(artifacts: dict[str, Path]) -> None:
@@ -229,10 +241,16 @@ def test_load_models_default_is_whole_registry(
         load_models()
 
 
-def test_ready_message(models: dict[str, OnnxModel]) -> None:
+def test_ready_message(models: dict[str, OnnxModel], monkeypatch: pytest.MonkeyPatch) -> None:
     text = ready_message("http://127.0.0.1:8000", models)
     assert "http://127.0.0.1:8000/v1/models/sda-tiny/encode" in text
-    assert "[0.0] * 784" in text and "curl" in text
+    assert "[0.0] * 784" in text and "curl" in text and "Authorization" not in text
+    monkeypatch.delenv("AEZOO_API_KEY", raising=False)
+    given = ready_message("http://127.0.0.1:8000", models, "k3y")
+    assert "-H 'Authorization: Bearer k3y'" in given
+    monkeypatch.setenv("AEZOO_API_KEY", "k3y")  # from the environment: never printed
+    from_env = ready_message("http://127.0.0.1:8000", models, "k3y")
+    assert '-H "Authorization: Bearer $AEZOO_API_KEY"' in from_env and "k3y" not in from_env
 
 
 def test_full_size_batch_is_accepted_exactly(models: dict[str, OnnxModel]) -> None:

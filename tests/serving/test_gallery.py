@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,6 +124,27 @@ def test_a_file_changed_on_disk_is_never_served(artifact: Path, tmp_path: Path) 
     assert response.status_code == 500
     error = response.json()["error"]
     assert error["type"] == "artifact_error" and "figures/filters.png" in error["message"]
+    assert "changed on disk since the server loaded it" in error["message"]
+    assert str(tmp_path) not in response.text and "/figures" not in response.text  # relative
+
+
+def test_a_failed_load_answers_without_server_paths(artifact: Path, tmp_path: Path) -> None:
+    """Models loading in the background fail on a tampered file: /health/ready and every
+    route answer 503 naming the file, never where it lives."""
+    copy = Path(shutil.copytree(artifact, tmp_path / "broken"))
+    (copy / "onnx" / "encoder.onnx").write_bytes(b"tampered")
+    with TestClient(create_app([str(copy)], ServeSettings())) as client:
+        deadline = time.monotonic() + 30
+        while (ready := client.get("/health/ready").json())["status"] == "loading":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        encode = client.post("/v1/models/sda-tiny/encode", json={"inputs": [[0.0] * 784]})
+        infer = client.post("/v2/models/sda-tiny/infer", json={"inputs": []})
+    assert ready["status"] == "failed" and "encoder.onnx" in ready["error"]
+    assert encode.status_code == 503 and "encoder.onnx" in encode.json()["error"]["message"]
+    assert infer.status_code == 503
+    for text in (json.dumps(ready), encode.text, infer.text):
+        assert str(tmp_path) not in text and "/onnx/" not in text, text
 
 
 def test_no_ui_keeps_the_api_only(artifact: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ from tests.serving.conftest import (
     N,
     check_error,
     npy_bytes,
+    running_server,
     send,
 )
 
@@ -101,6 +103,36 @@ def test_printed_curl_example_works(live_server: LiveServer) -> None:
     out = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     assert np.asarray(httpx.Response(200, content=out.stdout).json()["codes"]).shape == (1, 16)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
+@pytest.mark.parametrize("given", ["flag", "env"])
+def test_printed_curl_example_carries_the_api_key(
+    given: str, aezoo_home: Path, tmp_path: Path
+) -> None:
+    """With a key the printed example sends it: as given with --api-key; from
+    $AEZOO_API_KEY by naming the variable, never printing the key itself."""
+    key = "s3cret key's"  # a space and a quote: the example must quote it for the shell
+    args = ["sda-tiny", "--threads", "1", "--log-level", "warning"]
+    env = {"AEZOO_HOME": str(aezoo_home)}
+    if given == "flag":
+        args += ["--api-key", key]
+    else:
+        env["AEZOO_API_KEY"] = key
+    with running_server(args, env, tmp_path / "stdout.txt") as server:
+        command = server.ready_line.split("try: ", 1)[1]
+        assert ("$AEZOO_API_KEY" in command) == (given == "env")
+        assert ("s3cret" in command) == (given == "flag")
+        shell_env = {**os.environ, **env}
+        out = subprocess.run(
+            ["bash", "-c", command], capture_output=True, text=True, timeout=30, env=shell_env
+        )
+        assert out.returncode == 0, out.stderr
+        assert np.asarray(json.loads(out.stdout)["codes"]).shape == (1, 16)
+        without = command.replace("Authorization", "X-Not-Authorization")
+        refused = subprocess.run(["bash", "-c", without], capture_output=True, text=True,
+                                 timeout=30, env=shell_env)  # fmt: skip
+        assert json.loads(refused.stdout)["error"]["type"] == "unauthorized"
 
 
 def test_bad_ref_exits_with_a_message(tmp_path: Path) -> None:

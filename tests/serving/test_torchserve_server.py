@@ -2,8 +2,9 @@
 
 Needs Java 17 and TorchServe in this Python environment (``pip install
 'aezoo[torchserve]'``; Debian: ``apt-get install -y openjdk-17-jre-headless``).
-TorchServe starts with no model, the archive is registered through its management
-API, and answers to concurrent requests of real MNIST test images, batched by
+TorchServe starts with the flags of README.md's ``torchserve`` line (read from it, so
+the README's command is the one tested: without ``--disable-token-auth`` every call gets
+400) and no model; the archive is registered through its management API, and answers to concurrent requests of real MNIST test images, batched by
 TorchServe, must equal ``aezoo.load(...)``'s.
 """
 
@@ -13,6 +14,7 @@ import contextlib
 import io
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -29,12 +31,26 @@ import pytest
 
 import aezoo
 from aezoo.data.mnist import load_mnist
+from tests.cli.test_readme_commands import readme_commands
 from tests.serving.conftest import npy_bytes
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 TORCHSERVE = Path(sys.executable).with_name("torchserve")
 NPY = "application/x-npy"
+
+
+def readme_flags() -> list[str]:
+    """The flags of README.md's ``torchserve`` line, less its model store and models."""
+    line = next(c for c in readme_commands() if c.startswith("torchserve "))
+    argv, flags = shlex.split(line)[1:], []
+    while argv:
+        arg = argv.pop(0)
+        if arg in ("--model-store", "--models"):
+            argv.pop(0)
+        else:
+            flags.append(arg)
+    return flags
 
 
 def _free_ports(n: int) -> list[int]:
@@ -68,7 +84,7 @@ def torchserve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         f"inference_address=http://127.0.0.1:{infer}\n"
         f"management_address=http://127.0.0.1:{manage}\n"
         f"metrics_address=http://127.0.0.1:{metrics}\n"
-        "disable_token_authorization=true\nenable_model_api=true\n"
+        "enable_model_api=true\n"
         "install_py_dep_per_model=false\n"
         # Workers talk over /tmp/.ts.sock.<port> (Java ignores TMPDIR): a port of our own
         # keeps this server apart from any other TorchServe on the machine.
@@ -78,7 +94,7 @@ def torchserve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     log = (root / "torchserve.out").open("wb")
     proc = subprocess.Popen(
         [
-            *(str(TORCHSERVE), "--start", "--foreground", "--ncs"),
+            *(str(TORCHSERVE), *readme_flags(), "--foreground"),
             *("--model-store", str(store), "--ts-config", str(config)),
         ],
         stdout=log,

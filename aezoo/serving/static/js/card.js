@@ -3,7 +3,7 @@
 
 import { marked } from "../vendor/marked.esm.js";
 import DOMPurify from "../vendor/purify.es.mjs";
-import { fileUrl } from "./api.js";
+import { fileUrl, showImage } from "./api.js";
 
 const FRONT_MATTER = /^---\r?\n[\s\S]*?\r?\n---\r?\n/;
 const ABSOLUTE = /^(?:[a-z][a-z0-9+.-]*:|\/|#)/i;
@@ -22,7 +22,7 @@ export function renderCard(markdown, name) {
   article.innerHTML = DOMPurify.sanitize(html, { USE_PROFILES: { html: true } });
   for (const img of article.querySelectorAll("img[src]")) {
     const src = img.getAttribute("src");
-    if (!ABSOLUTE.test(src)) img.src = fileUrl(name, src.replace(/^\.\//, ""));
+    if (!ABSOLUTE.test(src)) showImage(img, fileUrl(name, src.replace(/^\.\//, "")));
     img.loading = "lazy";
   }
   for (const link of article.querySelectorAll("a[href]")) {

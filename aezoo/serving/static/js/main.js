@@ -1,7 +1,7 @@
 // The gallery: every served model (#/) and one model's page (#/models/NAME) with its
 // playground, headline metrics, figures and rendered card. Data: the public v1 API only.
 
-import { api, ApiError, fileUrl } from "./api.js";
+import { api, ApiError, fileUrl, showImage } from "./api.js";
 import { frontMatter, renderCard } from "./card.js";
 import { fill, fmt, h } from "./dom.js";
 import { mountPlayground } from "./playground.js";
@@ -83,7 +83,7 @@ async function listPage() {
         opsBadges(card.operations),
         h("p", { class: "muted", text: `input ${inputSummary(card.input)}; code ${card.n_components} units` }),
         metricList(card.metrics),
-        preview && h("a", { href: link }, h("img", { src: fileUrl(card.name, preview), alt: `${card.name}: ${preview}`, loading: "lazy" })));
+        preview && h("a", { href: link }, showImage(h("img", { alt: `${card.name}: ${preview}`, loading: "lazy" }), fileUrl(card.name, preview))));
     })));
 }
 
@@ -104,7 +104,7 @@ async function modelPage(name) {
     h("h2", { text: "Playground" }),
     playground,
     figures.length > 0 && [h("h2", { text: "Figures" }), h("div", { class: "figures" }, figures.map((f) => h("figure", {},
-      h("img", { src: fileUrl(name, f.path), alt: `${name}: ${f.path}`, loading: "lazy" }),
+      showImage(h("img", { alt: `${name}: ${f.path}`, loading: "lazy" }), fileUrl(name, f.path)),
       h("figcaption", { text: f.path }))))],
     metrics.length > 0 && [h("h2", { text: "All metrics" }), h("table", { class: "metrics", testid: "metrics" },
       h("tbody", {}, metrics.map(([k, v]) => h("tr", {}, h("th", { text: k }), h("td", { text: fmt(v, 4) })))))],
