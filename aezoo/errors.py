@@ -104,7 +104,7 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "torch": "train",
     "onnx": "train",
     "onnxscript": "train",
-    "PIL": "train",
+    "PIL": "data",
     "pyarrow": "data",
     "pandas": "data",
     "datasets": "data",
@@ -116,7 +116,6 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "fastapi_offline": "serve",
     "matplotlib": "bench",
     "ray": "ray",
-    "pyarrow": "ray",
     "model_archiver": "torchserve",
 }
 # Extras that need torch: pip must be pointed at torch's CPU build first, or it may fetch
