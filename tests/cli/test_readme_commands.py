@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.integration.test_readme_own_data import bash_lines as own_data_lines
 
 pytestmark = pytest.mark.integration
 
@@ -84,6 +85,12 @@ ELSEWHERE = {
     "aezoo serve hf-hub:ORG/sda-mnist": _HUB,
     "HF_HUB_OFFLINE=1 aezoo serve hf-hub:ORG/sda-mnist": _HUB,
 }
+
+
+# The "Your own data" section: tests/integration/test_readme_own_data.py (slow) runs its
+# blocks as written, aezoo serve on a free port and the curl lines against it.
+OWN_DATA = "tests/integration/test_readme_own_data.py (slow) runs the section's blocks"
+ELSEWHERE.update(dict.fromkeys(own_data_lines(), OWN_DATA))
 
 
 def readme_commands() -> list[str]:
