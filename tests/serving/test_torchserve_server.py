@@ -112,8 +112,11 @@ def torchserve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         deadline = time.monotonic() + 120
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{infer}/ping", timeout=2).status_code == 200:
+                ping = httpx.get(f"http://127.0.0.1:{infer}/ping", timeout=2)
+                if ping.status_code == 200:
                     break
+                if "Token Authorization" in ping.text:  # README's flags lack --disable-token-auth
+                    pytest.fail(f"TorchServe with README's flags {readme_flags()}: {ping.text}")
             except httpx.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
