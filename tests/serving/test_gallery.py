@@ -162,3 +162,25 @@ def test_no_ui_flag_reaches_the_settings() -> None:
     parser = build_parser()
     assert settings_from_args(parser.parse_args(["serve"])).ui is True
     assert settings_from_args(parser.parse_args(["serve", "--no-ui"])).ui is False
+
+
+@pytest.mark.parametrize(
+    ("message", "public"),
+    [
+        ("/srv/aezoo/registry/m/versions/2/samples.json is corrupted", "samples.json is corrupted"),
+        (
+            "ArtifactError: '/home/u/.cache/aezoo/registry/m/config.json'",
+            "ArtifactError: 'config.json'",
+        ),
+        ("~/.cache/aezoo/registry/m/versions/2 failed", "2 failed"),
+        (
+            "see http://127.0.0.1:8000/v1/models/m (the API)",
+            "see http://127.0.0.1:8000/v1/models/m (the API)",
+        ),
+        ("3/4 of the batch", "3/4 of the batch"),
+    ],
+)
+def test_server_paths_are_cut_to_their_last_component(message: str, public: str) -> None:
+    from aezoo.serving.redact import without_paths
+
+    assert without_paths(message) == public

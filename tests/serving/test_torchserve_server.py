@@ -112,8 +112,11 @@ def torchserve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         deadline = time.monotonic() + 120
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{infer}/ping", timeout=2).status_code == 200:
+                ping = httpx.get(f"http://127.0.0.1:{infer}/ping", timeout=2)
+                if ping.status_code == 200:
                     break
+                if ping.status_code == 400:  # token authorization on (0.12's default): 400
+                    pytest.fail(f"/ping answers 400 with README's flags {readme_flags()}")
             except httpx.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
