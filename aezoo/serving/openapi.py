@@ -8,7 +8,8 @@ of the served models:
   each with a request schema that states that model's row length (``n_features`` numbers, or
   nested in ``input.shape``), its ``value_range`` and ``max_batch_size``: a body valid under
   the schema is a valid request. The templated inference paths are not listed (the row
-  length depends on ``{name}``, which a schema cannot tie to the body).
+  length depends on ``{name}``, which a schema cannot tie to the body). An image model's
+  v1 routes also list ``image/png``, ``image/jpeg`` and ``multipart/form-data`` bodies.
 - Every route lists every status it can answer, with its error body: the v1 routes
   ``{"error": {"type", "message"}}``, the v2 routes the protocol's ``{"error": "..."}``;
   401 wherever an API key is required.
@@ -131,6 +132,24 @@ def oip_request_schema(model: OnnxModel) -> dict[str, Any]:
     }
 
 
+def image_bodies(op: str) -> dict[str, Any]:
+    """An image model's other bodies: one encoded image, or several as multipart parts."""
+    binary = {"type": "string", "format": "binary"}
+    multipart = {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"image": {"type": "array", "items": binary}},
+                "description": "one image file per part, in order (interpolate: a, then b)",
+            }
+        }
+    }
+    if op == "interpolate":
+        return multipart
+    one = {"schema": {**binary, "description": "one PNG or JPEG file"}}
+    return {"image/png": one, "image/jpeg": one, **multipart}
+
+
 def _oip_errors(statuses: tuple[int, ...]) -> dict[str, Any]:
     """v2 error responses: the protocol's ``{"error": "..."}``, except where the server's
     guards answer first (401 from the API key, a 429 from the connection cap: aezoo's shape)."""
@@ -186,7 +205,10 @@ def build(base: dict[str, Any], engine: Engine) -> dict[str, Any]:
         for m in served:
             if op in m.model.operations:
                 schema = v1_request_schema(m.model, op, engine.settings.max_batch_size)
-                paths[f"/v1/models/{m.name}/{op}"] = {"post": _concrete(template, m.name, schema)}
+                concrete = _concrete(template, m.name, schema)
+                if m.model.config.input.image is not None:
+                    concrete["requestBody"]["content"].update(image_bodies(op))
+                paths[f"/v1/models/{m.name}/{op}"] = {"post": concrete}
     for path in ("/v1/models/{name}/files", "/v1/models/{name}/files/{path}"):
         responses = paths[path]["get"]["responses"]
         responses.pop("422", None)  # path parameters are plain strings: never invalid

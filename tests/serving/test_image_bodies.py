@@ -193,3 +193,13 @@ def test_oip_takes_encoded_images_as_a_bytes_input(
     assert r.status_code == 400 and "base64" in r.json()["error"]
     r = client.post("/v2/models/sda-tiny/infer", json=as_json)
     assert r.status_code == 400 and "image models" in r.json()["error"]
+
+
+def test_openapi_lists_image_bodies_for_the_image_model_only(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    image = paths["/v1/models/rgb-tiny/encode"]["post"]["requestBody"]["content"]
+    assert {"image/png", "image/jpeg", "multipart/form-data"} <= set(image)
+    pair = paths["/v1/models/rgb-tiny/interpolate"]["post"]["requestBody"]["content"]
+    assert "multipart/form-data" in pair and "image/png" not in pair
+    arrays = paths["/v1/models/sda-tiny/encode"]["post"]["requestBody"]["content"]
+    assert "image/png" not in arrays
