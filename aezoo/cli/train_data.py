@@ -77,6 +77,15 @@ def add_data_arguments(t: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--seed", type=int, default=0, help="splits and training seed (default 0)")
     g.add_argument(
+        "--memory-limit",
+        type=int,
+        default=512,
+        metavar="MIB",
+        help="a file or hf: source whose float32 rows take more MiB than this is streamed "
+        "once to disk and trained by chunks, in bounded memory (labels are not used then); "
+        "default %(default)s",
+    )
+    g.add_argument(
         "--allow-missing",
         action="store_true",
         help="tables: keep rows with NaN instead of refusing the file",
@@ -121,6 +130,7 @@ def run_own_data(args: argparse.Namespace) -> int:
         register=not args.no_register,
         show_progress=not args.quiet,
         command="aezoo " + shlex.join(sys.argv[1:]),
+        in_memory_bytes=args.memory_limit * 2**20,
         **options,
     )
     metrics = json.loads((artifact / "training.json").read_text())["metrics"]

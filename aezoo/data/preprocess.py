@@ -8,19 +8,23 @@ to the splits the trainer sees.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Literal
 
 import numpy as np
 
 ScalingMethod = Literal["minmax", "standard"]
 SCALING_METHODS: tuple[ScalingMethod, ...] = ("minmax", "standard")
+_CHUNK_ROWS = 65_536  # rows read at once (a memmap never whole in memory)
 
 
 def fit_scaling(X: np.ndarray, method: ScalingMethod = "minmax") -> tuple[np.ndarray, np.ndarray]:
     """``offset`` and ``scale`` of each column of the training data ``X``.
 
     Args:
-        X: float ``(n_samples, n_features)``, finite, ``n_samples >= 1``.
+        X: float ``(n_samples, n_features)``, finite, ``n_samples >= 1``; read in chunks of
+            rows (a ``numpy.memmap`` never whole in memory). Standard scaling takes a second
+            pass (squares about the mean: no cancellation).
         method: ``"minmax"`` (offset = min, scale = max - min: the training data maps to
             [0, 1]) or ``"standard"`` (offset = mean, scale = population std).
 
@@ -31,26 +35,62 @@ def fit_scaling(X: np.ndarray, method: ScalingMethod = "minmax") -> tuple[np.nda
     Raises:
         ValueError: ``X`` not 2-D, empty or not finite; unknown ``method``.
     """
-    X = np.asarray(X)
+    if not isinstance(X, np.memmap):
+        X = np.asarray(X)
     if X.ndim != 2 or X.shape[0] == 0:
         raise ValueError(f"X must be (n_samples >= 1, n_features), got shape {X.shape}")
     if method not in SCALING_METHODS:
         raise ValueError(f"unknown scaling {method!r}; known: {', '.join(SCALING_METHODS)}")
-    X64 = X.astype(np.float64)
-    if not np.isfinite(X64).all():
-        raise ValueError("X holds NaN or infinity; scaling is fitted on finite data only")
+    lo = hi = total = sq = None
+    n = len(X)
+    for C in _chunks(X, np.float64):
+        if not np.isfinite(C).all():
+            raise ValueError("X holds NaN or infinity; scaling is fitted on finite data only")
+        c_lo, c_hi = C.min(axis=0), C.max(axis=0)
+        lo = c_lo if lo is None else np.minimum(lo, c_lo)
+        hi = c_hi if hi is None else np.maximum(hi, c_hi)
+        total = C.sum(axis=0) if total is None else total + C.sum(axis=0)
     if method == "minmax":
-        offset = X64.min(axis=0)
-        scale = X64.max(axis=0) - offset
+        offset, scale = lo, hi - lo
     else:
-        offset = X64.mean(axis=0)
-        scale = X64.std(axis=0)
+        offset = total / n
+        for C in _chunks(X, np.float64):  # second pass: squares about the mean
+            D2 = (C - offset) ** 2
+            sq = D2.sum(axis=0) if sq is None else sq + D2.sum(axis=0)
+        scale = np.sqrt(sq / n)
     # constant (to float32 precision) columns: leave unscaled
     tiny = scale <= np.finfo(np.float32).eps * np.maximum(np.abs(offset), 1.0)
     scale = np.where(tiny, 1.0, scale)
     return offset.astype(np.float32), scale.astype(np.float32)
 
 
+def _chunks(X: np.ndarray, dtype: type) -> Iterator[np.ndarray]:
+    """Row chunks of ``X`` as ``dtype``; a memmap's are read with plain file reads, so its
+    pages never stay mapped (they would count in the process's resident memory)."""
+    if not isinstance(X, np.memmap) or X.filename is None:
+        for start in range(0, len(X), _CHUNK_ROWS):
+            yield np.asarray(X[start : start + _CHUNK_ROWS], dtype=dtype)
+        return
+    width = X.shape[1]
+    with open(X.filename, "rb") as f:
+        f.seek(int(X.offset))
+        for start in range(0, len(X), _CHUNK_ROWS):
+            rows = min(_CHUNK_ROWS, len(X) - start)
+            data = np.fromfile(f, X.dtype, rows * width).reshape(rows, width)
+            yield data.astype(dtype, copy=False)
+
+
 def apply_scaling(X: np.ndarray, offset: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """``(X - offset) / scale`` as float32 ``(n_samples, n_features)``."""
-    return ((np.asarray(X, dtype=np.float32) - offset) / scale).astype(np.float32)
+    """``(X - offset) / scale`` as float32 ``(n_samples, n_features)``.
+
+    A ``numpy.memmap`` X (a training split on disk) is scaled into a new file beside it,
+    ``<file>.scaled``, a chunk at a time, and returned as a read-only memmap of that file:
+    memory stays one chunk.
+    """
+    if not isinstance(X, np.memmap):
+        return ((np.asarray(X, dtype=np.float32) - offset) / scale).astype(np.float32)
+    path = f"{X.filename}.scaled"
+    with open(path, "wb") as f:
+        for C in _chunks(X, np.float32):
+            f.write(((C - offset) / scale).astype(np.float32).tobytes())
+    return np.memmap(path, np.float32, "r", shape=X.shape)

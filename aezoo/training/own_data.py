@@ -28,6 +28,7 @@ import torch
 from aezoo._version import __version__
 from aezoo.data.preprocess import ScalingMethod, apply_scaling, fit_scaling
 from aezoo.data.sources import LoadedData, load_source
+from aezoo.data.sources.spill import IN_MEMORY_BYTES, estimated_bytes, spill_source
 from aezoo.errors import ConfigError
 from aezoo.evaluation.own_data import score_own_data
 from aezoo.evaluation.scores import Ops
@@ -42,6 +43,7 @@ from aezoo.training.recipes import apply_overrides
 from aezoo.training.sizing import template
 
 N_SAMPLES = 8  # inputs shipped in samples.json (first of each class when labelled)
+SIZING_ROWS = 20_000  # training rows whose statistics size a model (drsae, lista)
 
 
 def _image_spec(data: LoadedData) -> InputSpec | None:
@@ -102,7 +104,9 @@ def _figures(
     def grey(A: np.ndarray) -> np.ndarray:  # RGB rows shown as their mean over channels
         return A.reshape(len(A), c, h * w).mean(axis=1)
 
-    out["test_reconstructions.png"] = figures.rows_figure([grey(X), grey(X_hat)], (h, w), (0.0, 1.0))
+    out["test_reconstructions.png"] = figures.rows_figure(
+        [grey(X), grey(X_hat)], (h, w), (0.0, 1.0)
+    )
     return out
 
 
@@ -144,6 +148,7 @@ def train_on_data(
     register: bool = True,
     show_progress: bool = True,
     command: str = "",
+    in_memory_bytes: int = IN_MEMORY_BYTES,
     **source_options: Any,
 ) -> tuple[Path, ModelVersion | None]:
     """Train ``family`` on ``source``, evaluate it, build its artifact and register it.
@@ -160,6 +165,9 @@ def train_on_data(
         register: add the artifact to the registry.
         show_progress: progress bars and per-epoch lines.
         command: the command line, recorded in ``training.json``.
+        in_memory_bytes: a path source whose float32 rows are larger is streamed once to
+            disk and trained by chunks (:func:`aezoo.data.sources.spill.spill_source`):
+            memory stays bounded, labels are not used.
         **source_options: ``label_column``, ``feature_columns``, ``image_size``,
             ``image_mode``, ``seed``, ``val_fraction``, ``test_fraction``, ``allow_missing``.
 
@@ -171,11 +179,44 @@ def train_on_data(
         ConfigError: unknown family, bad override, a bundled model's name.
         ExportError: the ONNX export or its parity check failed.
     """
-    from aezoo.training.pipeline import FAMILIES, parse_config
+    from aezoo.training.pipeline import FAMILIES
 
     if family not in FAMILIES:
         raise ConfigError(f"unknown family {family!r}; families: {', '.join(FAMILIES)}")
-    data = load_source(source, **source_options)
+    own_dir, spill_dir = run_dir is None, None
+    run_dir = Path(run_dir or tempfile.mkdtemp(prefix="aezoo-train-"))
+    try:
+        if estimated_bytes(source, **source_options) > in_memory_bytes:
+            spill_dir = Path(tempfile.mkdtemp(prefix="aezoo-spill-"))
+            data = spill_source(source, spill_dir, **source_options)
+        else:
+            data = load_source(source, **source_options)
+        seed = int(source_options.get("seed", 0))
+        return _train(family, data, name, overrides, scaling, run_dir, own_dir, store, register,
+                      show_progress, command, seed)  # fmt: skip
+    finally:
+        if spill_dir is not None:
+            shutil.rmtree(spill_dir, ignore_errors=True)
+        if own_dir and register:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _train(
+    family: str,
+    data: LoadedData,
+    name: str | None,
+    overrides: Iterable[str],
+    scaling: ScalingMethod,
+    run_dir: Path,
+    own_dir: bool,
+    store: LocalStore | None,
+    register: bool,
+    show_progress: bool,
+    command: str,
+    seed: int,
+) -> tuple[Path, ModelVersion | None]:
+    from aezoo.training.pipeline import FAMILIES, parse_config
+
     desc = data.description
     name = check_name(name or desc.name)
     store = store or LocalStore()
@@ -196,63 +237,57 @@ def train_on_data(
         n_train=len(X_train),
         class_names=desc.class_names if y_train is not None else None,
         image=desc.image_shape,
-        X_train=splits["train"][0],
+        X_train=np.asarray(splits["train"][0][:SIZING_ROWS]),  # statistics of a sample
     )
     raw["name"] = name
-    raw["seed"] = int(source_options.get("seed", 0))
+    raw["seed"] = seed
     cfg = parse_config(apply_overrides(raw, overrides))
-    own_dir = run_dir is None
-    run_dir = Path(run_dir or tempfile.mkdtemp(prefix="aezoo-train-"))
-    try:
-        t0 = time.perf_counter()
-        trainer = FAMILIES[family][1](cfg, splits, run_dir, show_progress=show_progress)
-        model = trainer.fit().eval()
-        seconds = time.perf_counter() - t0
-        exported: AutoEncoder = (
-            ScaledAutoEncoder.wrap(model, offset, scale, scaling) if offset is not None else model
-        ).eval()
-        spec = _image_spec(data) or exported.input_spec()
-        if desc.columns and len(desc.columns) == desc.n_features:
-            spec = spec.model_copy(update={"columns": list(desc.columns)})
-        ops: Ops = torch_ops(exported)
-        metrics = score_own_data(ops, data.splits, exported.family, offset, scale, cfg.seed)
-        history = trainer.state["history"]
-        record = {
-            "recipe": cfg.model_dump(mode="json"),
-            "seed": cfg.seed,
-            "dataset": "user",
-            "protocol": desc.split_protocol,
-            "data": desc.to_json(),
-            "data_fingerprint": desc.content_hash,
-            "preprocessing": {"scaling": scaling if offset is not None else None},
-            "metrics": metrics,
-            "history": history,
-            "train_seconds": round(seconds, 1),
-            "command": command,
-            "versions": {
-                "aezoo": __version__,
-                "torch": torch.__version__,
-                "numpy": np.__version__,
-                "python": platform.python_version(),
-            },
-        }
-        artifact = run_dir / "artifact"
-        if artifact.exists():
-            shutil.rmtree(artifact)
-        build_artifact(
-            exported,
-            artifact,
-            name=name,
-            training=record,
-            figures=_figures(exported, data, history),
-            card_text=_card_text(data, scaling if offset is not None else None),
-            samples=_samples(data, spec),
-            input_spec=spec,
-        )
-        version = store.add(artifact, name, command=command or None) if register else None
-        if own_dir and version is not None:
-            artifact = version.path
-    finally:
-        if own_dir and register:
-            shutil.rmtree(run_dir, ignore_errors=True)
+    t0 = time.perf_counter()
+    trainer = FAMILIES[family][1](cfg, splits, run_dir, show_progress=show_progress)
+    model = trainer.fit().eval()
+    seconds = time.perf_counter() - t0
+    exported: AutoEncoder = (
+        ScaledAutoEncoder.wrap(model, offset, scale, scaling) if offset is not None else model
+    ).eval()
+    spec = _image_spec(data) or exported.input_spec()
+    if desc.columns and len(desc.columns) == desc.n_features:
+        spec = spec.model_copy(update={"columns": list(desc.columns)})
+    ops: Ops = torch_ops(exported)
+    metrics = score_own_data(ops, data.splits, exported.family, offset, scale, cfg.seed)
+    history = trainer.state["history"]
+    record = {
+        "recipe": cfg.model_dump(mode="json"),
+        "seed": cfg.seed,
+        "dataset": "user",
+        "protocol": desc.split_protocol,
+        "data": desc.to_json(),
+        "data_fingerprint": desc.content_hash,
+        "preprocessing": {"scaling": scaling if offset is not None else None},
+        "metrics": metrics,
+        "history": history,
+        "train_seconds": round(seconds, 1),
+        "command": command,
+        "versions": {
+            "aezoo": __version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+    }
+    artifact = run_dir / "artifact"
+    if artifact.exists():
+        shutil.rmtree(artifact)
+    build_artifact(
+        exported,
+        artifact,
+        name=name,
+        training=record,
+        figures=_figures(exported, data, history),
+        card_text=_card_text(data, scaling if offset is not None else None),
+        samples=_samples(data, spec),
+        input_spec=spec,
+    )
+    version = store.add(artifact, name, command=command or None) if register else None
+    if own_dir and version is not None:
+        artifact = version.path
     return artifact, version

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,6 +31,7 @@ from aezoo.evaluation.metrics import classification_error
 from aezoo.models.base import AutoEncoder
 from aezoo.training import loop
 from aezoo.training.acai import ACAIRegularizer
+from aezoo.training.disk_rows import DiskRows
 
 
 class StagedTrainer:
@@ -40,7 +42,9 @@ class StagedTrainer:
             may have ``lr_schedule`` ("constant" | "cosine"), ``train_split`` ("train" |
             "train_full") and ``max_train_samples``.
         data: ``{"train": (X, y), "val": (X, y)}`` float32 ``(n, n_features)`` / int64
-            (plus ``"train_full"`` when ``cfg.train_split == "train_full"``).
+            (plus ``"train_full"`` when ``cfg.train_split == "train_full"``); a training X
+            that is a ``numpy.memmap`` (data larger than memory) is read by chunks
+            (:class:`~aezoo.training.disk_rows.DiskRows`).
         run_dir: where ``checkpoint.pt`` is written after every epoch.
         resume: continue from ``run_dir/checkpoint.pt`` (same recipe only).
         show_progress: tqdm bars and one line per epoch.
@@ -66,8 +70,9 @@ class StagedTrainer:
         X, y = data[getattr(cfg, "train_split", "train")]
         if getattr(cfg, "max_train_samples", None):
             X, y = X[: cfg.max_train_samples], y[: cfg.max_train_samples]
-        self.X = torch.from_numpy(X).to(self.device)
-        self.y = torch.from_numpy(y).to(self.device)
+        # a training split on disk (data larger than memory) is read by chunks
+        self.X = DiskRows(X) if isinstance(X, np.memmap) else torch.from_numpy(X).to(self.device)
+        self.y = torch.from_numpy(np.asarray(y)).to(self.device)
         self.X_val, self.y_val = data["val"]
         loop.seed_everything(cfg.seed)
         self.model = self.model_class(cfg.model).to(self.device)
@@ -199,8 +204,7 @@ class StagedTrainer:
         acai = self.acai if stage.get("acai") else None
         totals: dict[str, float] = {}
         critic_total, seen = 0.0, 0
-        for idx in loop.batch_indices(n, self.cfg.batch_size, gen):
-            x = self.X[idx]
+        for idx, x in self._batches(gen):
             out = self.batch_loss(stage, x, self.y[idx], gen)
             terms = out if isinstance(out, dict) else {"loss": out}
             loss = terms["loss"]
@@ -224,6 +228,15 @@ class StagedTrainer:
         bar.close()
         self._critic_loss = critic_total / max(seen, 1)
         return {k: v / max(seen, 1) for k, v in totals.items()}
+
+    def _batches(self, gen: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """``(indices, rows)`` of one epoch: shuffled batches (by chunks for rows on disk)."""
+        if isinstance(self.X, DiskRows):
+            for idx, x in self.X.batches(self.cfg.batch_size, gen):
+                yield idx, x.to(self.device)
+            return
+        for idx in loop.batch_indices(len(self.X), self.cfg.batch_size, gen):
+            yield idx, self.X[idx]
 
     def _checkpoint(self, opt: torch.optim.Optimizer | None) -> None:
         state: dict[str, Any] = {

@@ -243,3 +243,44 @@ def test_bundled_names_are_refused(digits: dict[str, Path], store: LocalStore) -
         aezoo.train("sda", str(digits["npy"]), name="sda-mnist", store=bundled)
     with pytest.raises(DataError, match="conv-ae"):
         _train("conv-ae", str(digits["npy"]), store)
+
+
+def test_data_above_the_memory_limit_trains_from_disk_by_chunks(
+    digits: dict[str, Path], store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aezoo.training.trainer as trainer_module
+    from aezoo.training.disk_rows import DiskRows
+
+    used = []
+    real = DiskRows.batches
+    monkeypatch.setattr(DiskRows, "batches", lambda self, *a: used.append(self) or real(self, *a))
+    assert trainer_module.DiskRows is DiskRows
+    art, _version = _train(
+        "sda", str(digits["parquet"]), store, label_column="digit", in_memory_bytes=1
+    )
+    record = json.loads((art / "training.json").read_text())
+    assert used and "streamed once to disk" in record["protocol"]
+    rows = record["data"]["rows"]
+    assert sum(rows.values()) == 1797 and rows["test"] > 0 and rows["val"] > 0
+    model = aezoo.load(art)
+    assert "classify" not in model.config.operations  # labels are not streamed
+    X = np.load(digits["npy"])[:4]
+    assert model.denoise(X).shape == (4, 64) and model.denoise(X).min() >= 0
+
+
+def test_spilled_splits_partition_the_rows_reproducibly(
+    digits: dict[str, Path], tmp_path: Path
+) -> None:
+    from aezoo.data.sources.spill import spill_source
+
+    a = spill_source(str(digits["npy"]), tmp_path, seed=3, max_eval_rows=50)
+    X = np.load(digits["npy"])
+    parts = [np.asarray(a.splits[k][0]) for k in ("train", "val", "test")]
+    assert sum(len(p) for p in parts) == len(X) and len(parts[1]) < 100 and len(parts[2]) < 100
+    assert isinstance(a.splits["train"][0], np.memmap)
+    together = np.concatenate(parts)
+    assert sorted(map(bytes, together)) == sorted(map(bytes, X))  # every row once
+    (tmp_path / "b").mkdir()
+    b = spill_source(str(digits["npy"]), tmp_path / "b", seed=3, max_eval_rows=50)
+    np.testing.assert_array_equal(b.splits["test"][0], a.splits["test"][0])
+    assert a.description.content_hash == b.description.content_hash
