@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from aezoo._version import __version__
-from aezoo.data import datasets, mnist
+from aezoo.data import datasets
+from aezoo.data.fingerprint import data_fingerprint
 from aezoo.evaluation import scores
 from aezoo.evaluation.metrics import MASKING_LEVEL, masking_noise_np
 from aezoo.export import figures
@@ -119,7 +120,7 @@ def package(
         "seed": cfg.seed,
         "dataset": dataset,
         "protocol": datasets.info(dataset).protocol,
-        "data_fingerprint": mnist.data_fingerprint(
+        "data_fingerprint": data_fingerprint(
             *splits["train"], *splits["val"], *splits["test"]
         ),
         "metrics": metrics,
