@@ -15,7 +15,7 @@ import numpy as np
 
 ScalingMethod = Literal["minmax", "standard"]
 SCALING_METHODS: tuple[ScalingMethod, ...] = ("minmax", "standard")
-_CHUNK_ROWS = 65_536  # rows read at once (a memmap never whole in memory)
+_CHUNK_BYTES = 8 * 2**20  # float64 bytes of the rows read at once (a memmap never whole)
 
 
 def fit_scaling(X: np.ndarray, method: ScalingMethod = "minmax") -> tuple[np.ndarray, np.ndarray]:
@@ -67,15 +67,16 @@ def fit_scaling(X: np.ndarray, method: ScalingMethod = "minmax") -> tuple[np.nda
 def _chunks(X: np.ndarray, dtype: type) -> Iterator[np.ndarray]:
     """Row chunks of ``X`` as ``dtype``; a memmap's are read with plain file reads, so its
     pages never stay mapped (they would count in the process's resident memory)."""
-    if not isinstance(X, np.memmap) or X.filename is None:
-        for start in range(0, len(X), _CHUNK_ROWS):
-            yield np.asarray(X[start : start + _CHUNK_ROWS], dtype=dtype)
-        return
     width = X.shape[1]
+    step = max(1, _CHUNK_BYTES // (8 * width))
+    if not isinstance(X, np.memmap) or X.filename is None:
+        for start in range(0, len(X), step):
+            yield np.asarray(X[start : start + step], dtype=dtype)
+        return
     with open(X.filename, "rb") as f:
         f.seek(int(X.offset))
-        for start in range(0, len(X), _CHUNK_ROWS):
-            rows = min(_CHUNK_ROWS, len(X) - start)
+        for start in range(0, len(X), step):
+            rows = min(step, len(X) - start)
             data = np.fromfile(f, X.dtype, rows * width).reshape(rows, width)
             yield data.astype(dtype, copy=False)
 

@@ -42,7 +42,7 @@ def test_scaling_a_memmap_reads_chunks_and_writes_a_file(tmp_path: Path, monkeyp
     import aezoo.data.preprocess as pre
 
     mm, X = _memmap(tmp_path)
-    monkeypatch.setattr(pre, "_CHUNK_ROWS", 64)  # many chunks, the last one short
+    monkeypatch.setattr(pre, "_CHUNK_BYTES", 64 * 8 * 8)  # 64 rows a chunk, the last short
     for method in ("minmax", "standard"):
         off, sc = fit_scaling(mm, method)
         want_off, want_sc = fit_scaling(X, method)  # in memory (also chunked: 64 rows)

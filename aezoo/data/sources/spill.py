@@ -45,6 +45,15 @@ def estimated_bytes(source: Any, **options: Any) -> int:
     return int(d.rows) * d.n_features * 4
 
 
+def _release_arrow_memory() -> None:
+    """Give pyarrow's pooled buffers back to the OS once the source is read (its allocator
+    keeps them for reuse; training would otherwise run on top of them)."""
+    import sys
+
+    if "pyarrow" in sys.modules:
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
+
+
 def spill_source(
     source: str | Path,
     workdir: str | Path,
@@ -96,6 +105,7 @@ def spill_source(
             held["val"].append(X[val])
             f.write(X[train].tobytes())
             n_train += int(train.sum())
+    _release_arrow_memory()
     if n_train == 0:
         raise DataError(f"{source}: no row left for training after the validation and test draw")
     splits: dict[str, tuple[np.ndarray, np.ndarray | None]] = {
