@@ -12,6 +12,11 @@ installed, as ``aezoo[serve]`` does) with three additions:
 - connection cap: a connection opened while ``max_connections`` are open has each of its
   requests answered ``429`` with ``Retry-After`` and the ``overloaded`` error body, then is
   closed; its health checks (``/health/*``, ``/v2/health/*``) are still served.
+
+It also stamps each request with the time its first byte was read
+(``scope["state"][ARRIVED]``, ``time.perf_counter()``): under overload a request can wait
+on the event loop, before its route runs, longer than in a model's queue, and the routes
+count that wait towards the queue-time deadline (``max_queue_time_ms``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,8 +34,15 @@ from aezoo.serving.settings import ServeSettings
 log = logging.getLogger("aezoo.serving")
 HEALTH_PREFIXES = ("/health/", "/v2/health/")
 RETRY_AFTER_S = 1
+ARRIVED = "aezoo.arrived"  # scope["state"] key: perf_counter() at the request's first byte
 
 ASGIApp = Callable[..., Any]
+
+
+def arrived_at(scope: dict[str, Any], default: float) -> float:
+    """``time.perf_counter()`` when the request's first byte was read (stamped by
+    :func:`guarded_protocol`), or ``default`` where another server ran the app."""
+    return float(scope.get("state", {}).get(ARRIVED, default))
 
 
 def over_capacity_app(app: ASGIApp, max_connections: int, on_reject: Callable[[], None]) -> ASGIApp:
@@ -64,7 +77,8 @@ def over_capacity_app(app: ASGIApp, max_connections: int, on_reject: Callable[[]
 
 
 def guarded_protocol(settings: ServeSettings, on_reject: Callable[[], None]) -> type:
-    """uvicorn's httptools protocol with the timeouts and the connection cap of ``settings``.
+    """uvicorn's httptools protocol with the timeouts and the connection cap of ``settings``,
+    stamping each request's arrival (:data:`ARRIVED`).
 
     Raises:
         ConfigError: httptools is not installed (install ``aezoo[serve]``).
@@ -108,6 +122,7 @@ def guarded_protocol(settings: ServeSettings, on_reject: Callable[[], None]) -> 
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
+            self.scope["state"][ARRIVED] = time.perf_counter()
             if self._timer is None:
                 self._arm(header_s, "headers")
 

@@ -9,6 +9,9 @@ import os
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 API_KEY_ENV = "AEZOO_API_KEY"
+DEFAULT_MAX_QUEUE_TIME_MS = 100.0
+"""The server's default queue-time deadline, chosen from the overload measurement in
+``benchmarks/RESULTS.md`` (256 concurrent single-sample clients, default flags)."""
 
 
 class ServeSettings(BaseModel):
@@ -30,6 +33,8 @@ class ServeSettings(BaseModel):
     max_batch_size: int = Field(1024, ge=1, le=65536)  # samples per request and per run
     max_queue_delay_ms: float = Field(2.0, ge=0, le=60_000)  # wait for more requests (ms)
     max_queue: int = Field(8192, ge=1)  # samples queued per model; more -> 429
+    # longest wait in a model's queue from the request's arrival (ms); longer -> 429; 0 = none
+    max_queue_time_ms: float = Field(DEFAULT_MAX_QUEUE_TIME_MS, ge=0, le=3_600_000)
     # -- memory and connections --
     max_body_bytes: int = Field(64 * 2**20, ge=1)  # hard cap on one request body; more -> 413
     max_inflight_body_bytes: int = Field(256 * 2**20, ge=1)  # all bodies held; more -> 429
@@ -58,6 +63,10 @@ FLAGS: list[tuple[str, str, str, str]] = [
      "longest wait for more requests to merge, while others are in flight (default %(default)s)"),
     ("batching (per model)", "--max-queue", "max_queue",
      "most samples queued per model; more -> HTTP 429 with Retry-After (default %(default)s)"),
+    ("batching (per model)", "--max-queue-time-ms", "max_queue_time_ms",
+     "longest a request may wait in the model's queue, from its arrival, in ms; a request "
+     "that waited longer is not run and gets HTTP 429 with Retry-After; 0 = no limit "
+     "(default %(default)s)"),
     ("limits", "--max-body-bytes", "max_body_bytes",
      "largest request body in bytes; more -> HTTP 413 (default %(default)s; a JSON body is "
      "also capped by what --max-batch-size samples can take)"),

@@ -31,6 +31,7 @@ from aezoo.serving import codecs
 from aezoo.serving import schemas as s
 from aezoo.serving.engine import INLINE_BYTES, Engine, timing_headers
 from aezoo.serving.limits import ClientDisconnect, body_cap, check_json_numbers
+from aezoo.serving.protocol import arrived_at
 
 log = logging.getLogger("aezoo.serving")
 
@@ -60,7 +61,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         413: "Body above the model's limit, or batch above max_batch_size.",
         415: "Content-Type other than application/json or application/x-npy.",
         422: "Invalid input: schema, non-numbers, shape, NaN/Inf, value range, steps.",
-        429: "Overloaded: queue, body budget or connections at their limit; see Retry-After.",
+        429: "Overloaded: queue full, queue-time deadline passed, body budget or connections at "
+        "their limit; see Retry-After.",
         503: "Models not loaded yet.",
     }.items()
 }
@@ -131,6 +133,8 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
             codecs.check_encoding(request.headers.get("content-encoding"))
             out_npy = codecs.wants_npy(request.headers.get("accept"))
             cap, why = body_cap(model, op, npy, st)
+            waited = start - arrived_at(request.scope, start)  # on the event loop
+            engine.check_wait(name, served, op, waited)  # late already: refused unread
             with served.batcher.expect():
                 async with engine.budget.read(request, cap, why) as body:
                     big = len(body) > INLINE_BYTES
@@ -141,13 +145,13 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
                             else codecs.json_interpolate(body, model)
                         )
                         result, served = await engine.run_task(
-                            name, served, lambda m: m.interpolate(a, b, steps=steps), steps
+                            name, served, lambda m: m.interpolate(a, b, steps=steps), steps, waited
                         )
                         samples = 2
                     else:
                         x = await engine.offload(big, decode_batch, body, model, npy, op, engine)
                         samples = x.shape[0]
-                        result, served = await engine.infer(name, served, batch_op, x)
+                        result, served = await engine.infer(name, served, batch_op, x, waited)
                     content, media, headers = await engine.offload(
                         result.output.size > INLINE_BYTES // 4,
                         answer, op, result.output, served.model, out_npy,
@@ -190,7 +194,8 @@ def limits_text(engine: Engine, op: str) -> str:
     lines = [
         f"Limits enforced: {rows} per request; body at most max_body_bytes={st.max_body_bytes} "
         f"and at most what those samples need (JSON: 32 bytes per number + 64 KiB; npy: float64 "
-        f"+ 4 KiB); {st.max_queue} samples queued per model (then 429 with Retry-After).",
+        f"+ 4 KiB); {st.max_queue} samples queued per model and "
+        f"{st.max_queue_time_ms:g} ms in the queue (then 429 with Retry-After).",
         "Content-Type: application/json (default) or application/x-npy; "
         "Accept: application/x-npy answers in .npy.",
     ]

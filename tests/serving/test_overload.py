@@ -43,10 +43,13 @@ def tight_server(
     aezoo_home: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
     """sda-tiny with a queue of one full batch, a long batching wait, 4 connections,
-    a 1-second header and a 5-second body timeout, and 2 MB of request bodies in flight."""
+    a 1-second header and a 5-second body timeout, and 2 MB of request bodies in flight;
+    no queue-time deadline (tests/serving/test_queue_time.py has its own server), so that
+    requests wait in the queue for as long as these tests hold them there."""
     args = [
         "sda-tiny",
         *("--max-batch-size", "64", "--max-queue", "64", "--max-queue-delay-ms", "30000"),
+        *("--max-queue-time-ms", "0"),
         *("--max-connections", "4", "--header-timeout", "1", "--body-timeout", "5"),
         *("--max-inflight-body-bytes", "2000000"),
         *("--keep-alive", "120", "--threads", "1", "--log-level", "warning"),
