@@ -123,6 +123,8 @@ def serve(
             **{k: v for k, v in overrides.items() if v is not None},
         }
     )
+    if settings.watch and settings.poll_interval_s <= 0:
+        raise ConfigError("--watch needs --poll-interval above 0 (the registry is never polled)")
     configure_logging(log_level)
     sock = bind(settings.host, settings.port)
     try:
@@ -134,7 +136,7 @@ def serve(
     except BaseException:
         sock.close()
         raise
-    pool.watch(settings.poll_interval_s)
+    pool.watch(settings.poll_interval_s, new_names=settings.watch)
     models = {m.name: m.model for m in pool.all()}
     reject = engine.metrics.rejections.labels("connections").inc
 

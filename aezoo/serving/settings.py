@@ -46,6 +46,7 @@ class ServeSettings(BaseModel):
     threads: int = Field(0, ge=0)  # onnxruntime intra-op threads per session; 0 = physical cores
     device: str = Field("auto", pattern="^(auto|cpu|cuda)$")  # onnxruntime execution provider
     poll_interval_s: float = Field(2.0, ge=0)  # registry poll for alias moves; 0 = never
+    watch: bool = False  # also load names registered after start (needs poll_interval_s > 0)
     # -- safety --
     api_key: SecretStr | None = None  # Bearer token required on every route but /health/*
     cors_origins: list[str] = Field(default_factory=list)  # CORS off unless origins are named
@@ -89,7 +90,12 @@ FLAGS: list[tuple[str, str, str, str]] = [
      "seconds between registry checks for alias moves; 0 = never (default %(default)s)"),
 ]  # fmt: skip
 FLAG_OF = {field: flag for _, flag, field, _ in FLAGS}
-FLAG_OF |= {"models": "MODEL", "cors_origins": "--cors-origin", "api_key": "--api-key"}
+FLAG_OF |= {
+    "models": "MODEL",
+    "cors_origins": "--cors-origin",
+    "api_key": "--api-key",
+    "watch": "--watch",
+}
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
@@ -109,6 +115,13 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         default = getattr(d, field)
         extra = {"choices": ["auto", "cpu", "cuda"]} if field == "device" else {}
         g.add_argument(flag, dest=field, type=type(default), default=default, help=text, **extra)
+    groups["runtime"].add_argument(
+        "--watch",
+        action="store_true",
+        help="also serve model names registered after start: each is loaded, verified and "
+        "warmed up within --poll-interval seconds, at the version it then resolves to "
+        "(pinned, like a bare name); without it a new name stays 404 until restart",
+    )
     g = groups.setdefault("safety", p.add_argument_group("safety"))
     g.add_argument(
         "--api-key",
@@ -137,7 +150,12 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
     key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV) or None
     values = {field: getattr(args, field) for _, _, field, _ in FLAGS}
     return ServeSettings(
-        **values, models=args.refs, api_key=key, cors_origins=args.cors_origin, ui=args.ui
+        **values,
+        models=args.refs,
+        api_key=key,
+        cors_origins=args.cors_origin,
+        ui=args.ui,
+        watch=getattr(args, "watch", False),
     )
 
 

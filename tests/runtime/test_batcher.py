@@ -93,7 +93,7 @@ def test_requests_past_the_queue_time_deadline_are_refused_not_run(
             while time.perf_counter() - submitted <= 0.1:  # until both are past the deadline
                 time.sleep(0.01)
             on_time = b.submit("encode", x[3:6])  # 2 s left
-        with pytest.raises(QueueTimeoutError, match="waited 2\\d{3} ms") as refused:
+        with pytest.raises(QueueTimeoutError, match=r"waited \d+ ms") as refused:
             late.result(timeout=30)
         assert refused.value.retry_after_s >= 1 and refused.value.waited_s >= 2.0
         with pytest.raises(QueueTimeoutError):

@@ -228,6 +228,12 @@ def test_start_up_errors_are_one_line(tmp_path: Path) -> None:
     assert out.stderr.strip().count("\n") == 0 and f"port {port}" in out.stderr
     assert "already in use" in out.stderr and out.stdout == ""
     assert "Errno" not in out.stderr and "startup complete" not in out.stderr
+    watch = _serve("--watch", "--poll-interval", "0", env=env)
+    assert watch.returncode == 1 and watch.stdout == ""
+    assert watch.stderr.strip() == (
+        "aezoo serve: cannot serve: --watch needs --poll-interval above 0 "
+        "(the registry is never polled)"
+    )
     bad = _serve("--port", "99999", env=env)
     assert bad.returncode == 2 and bad.stdout == ""
     assert (
