@@ -121,9 +121,9 @@ def parity_rows(gpu: bool) -> tuple[list[Row], bool]:
                     "parity",
                     "cuda" if other is not None else "cpu",
                     "ok" if good else "FAIL",
-                    f"{path.name} {op} {y.shape}: {how}, max |diff| {diff:.2e} <= atol {atol:.2e}"
+                    f"{path.name} {op} {y.shape}: {how}, max abs diff {diff:.2e} <= atol {atol:.2e}"
                     if good
-                    else f"{path.name} {op}: max |diff| {diff:.2e} > {atol:.2e}",
+                    else f"{path.name} {op}: max abs diff {diff:.2e} > {atol:.2e}",
                 )
             )
     return rows, ok

@@ -64,7 +64,7 @@ class QueueFullError(AezooError):
 
 
 class QueueTimeoutError(AezooError):
-    """A request waited in the model's queue longer than ``max_queue_time_ms``; it was not
+    """A request waited ``max_queue_time_ms`` or longer (see :class:`BatchSettings`); it was not
     run. Raised by the request's future.
 
     Attributes:
@@ -212,7 +212,7 @@ class Batcher:
         Raises:
             ValueError: unknown op, or ``n`` outside ``[1, max_batch_size]``.
             QueueFullError: the queue would exceed ``max_queue`` samples.
-            QueueTimeoutError: the request already waited longer than ``max_queue_time_ms``.
+            QueueTimeoutError: the request already waited ``max_queue_time_ms`` or longer.
             BatcherClosedError: :meth:`close` was called.
         """
         if op not in BATCH_OPS:
@@ -283,7 +283,7 @@ class Batcher:
     def _take(self) -> list[_Item] | None:
         """The next batch: the oldest item and the queued items of its op that fit.
 
-        Items that waited longer than ``max_queue_time_ms`` are refused, never run.
+        Items that waited ``max_queue_time_ms`` or longer are refused, never run.
         """
         while True:
             with self._cond:
@@ -301,7 +301,7 @@ class Batcher:
                 return batch
 
     def _expired(self, batch: list[_Item]) -> list[_Item]:
-        """The items of ``batch`` that waited longer than ``max_queue_time_ms``."""
+        """The items of ``batch`` that waited ``max_queue_time_ms`` or longer."""
         limit = self.settings.max_queue_time_ms / 1e3
         if limit <= 0:
             return []

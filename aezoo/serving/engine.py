@@ -127,7 +127,7 @@ class Engine:
 
         Raises:
             OverloadedError: the model's queue is full (reason ``queue_full``) or the request
-                waited longer than ``max_queue_time_ms`` (``queue_timeout``) (429).
+                waited ``max_queue_time_ms`` or longer (``queue_timeout``) (429).
             whatever the run raised.
         """
 

@@ -10,7 +10,8 @@ clash). Names follow Prometheus conventions (``_total`` counters, ``_seconds`` u
 - ``aezoo_rejections_total{reason}``: 429s by bound hit (``queue_full``, ``queue_timeout``,
   ``body_budget``, ``connections``), 413s (``too_large``), 401s (``unauthorized``)
 - ``aezoo_queue_timeouts_total{model,operation}``: requests refused (429, never run) because
-  they waited in the model's queue longer than ``max_queue_time_ms``
+  they waited ``max_queue_time_ms`` (on the event loop before their route ran, then in the
+  model's queue)
 - ``aezoo_model_loads_total{model,outcome}``, ``aezoo_model_swaps_total{model}``,
   ``aezoo_model_info{model,version}`` (1 for the version serving)
 """
@@ -111,7 +112,7 @@ class Metrics:
         )
         self.queue_timeouts = Counter(
             "aezoo_queue_timeouts",
-            "Requests refused (429, not run) after waiting longer than max_queue_time_ms.",
+            "Requests refused (429, not run) after waiting max_queue_time_ms.",
             labels,
             registry=r,
         )

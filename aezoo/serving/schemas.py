@@ -137,7 +137,7 @@ ERROR_TABLE: tuple[tuple[type[Exception], int, str, str], ...] = (
         QueueTimeoutError,
         429,
         "overloaded",
-        "the request waited in the model's queue longer than max_queue_time_ms",
+        "the request waited max_queue_time_ms (event loop, then the model's queue) before running",
     ),
     (NotReadyError, 503, "not_ready", "models still loading, or failed to load"),
     (ArtifactError, 500, "artifact_error", "an artifact file is missing or corrupted"),
