@@ -33,7 +33,7 @@ class ServeSettings(BaseModel):
     max_batch_size: int = Field(1024, ge=1, le=65536)  # samples per request and per run
     max_queue_delay_ms: float = Field(2.0, ge=0, le=60_000)  # wait for more requests (ms)
     max_queue: int = Field(8192, ge=1)  # samples queued per model; more -> 429
-    # longest wait in a model's queue from the request's arrival (ms); longer -> 429; 0 = none
+    # longest wait before running (event loop, then the model's queue), ms; -> 429; 0 = none
     max_queue_time_ms: float = Field(DEFAULT_MAX_QUEUE_TIME_MS, ge=0, le=3_600_000)
     # -- memory and connections --
     max_body_bytes: int = Field(64 * 2**20, ge=1)  # hard cap on one request body; more -> 413
@@ -65,9 +65,10 @@ FLAGS: list[tuple[str, str, str, str]] = [
     ("batching (per model)", "--max-queue", "max_queue",
      "most samples queued per model; more -> HTTP 429 with Retry-After (default %(default)s)"),
     ("batching (per model)", "--max-queue-time-ms", "max_queue_time_ms",
-     "longest a request may wait in the model's queue, from its arrival, in ms; a request "
-     "that waited longer is not run and gets HTTP 429 with Retry-After; 0 = no limit "
-     "(default %(default)s)"),
+     "longest a request may wait before it runs, in ms: on the event loop before its route "
+     "runs, then in the model's queue (receiving and parsing its body do not count); a "
+     "request that waited that long is not run and gets HTTP 429 with Retry-After; "
+     "0 = no limit (default %(default)s)"),
     ("limits", "--max-body-bytes", "max_body_bytes",
      "largest request body in bytes; more -> HTTP 413 (default %(default)s; a JSON body is "
      "also capped by what --max-batch-size samples can take)"),
@@ -87,7 +88,8 @@ FLAGS: list[tuple[str, str, str, str]] = [
      "onnxruntime execution provider: cuda needs aezoo[gpu] (onnxruntime-gpu) and a GPU; "
      "auto = cuda where available (default %(default)s)"),
     ("runtime", "--poll-interval", "poll_interval_s",
-     "seconds between registry checks for alias moves; 0 = never (default %(default)s)"),
+     "seconds between registry checks for alias moves (NAME@alias) and, with --watch, new "
+     "names; 0 = never (default %(default)s)"),
 ]  # fmt: skip
 FLAG_OF = {field: flag for _, flag, field, _ in FLAGS}
 FLAG_OF |= {
