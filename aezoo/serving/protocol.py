@@ -13,10 +13,12 @@ installed, as ``aezoo[serve]`` does) with three additions:
   requests answered ``429`` with ``Retry-After`` and the ``overloaded`` error body, then is
   closed; its health checks (``/health/*``, ``/v2/health/*``) are still served.
 
-It also stamps each request with the time its first byte was read
-(``scope["state"][ARRIVED]``, ``time.perf_counter()``): under overload a request can wait
-on the event loop, before its route runs, longer than in a model's queue, and the routes
-count that wait towards the queue-time deadline (``max_queue_time_ms``).
+It also stamps each request with the time its headers were read and parsed
+(``scope["state"][ARRIVED]``, ``time.perf_counter()``), just before uvicorn queues the task
+that runs the app: under overload a request can wait on the event loop, before its route
+runs, longer than in a model's queue, and the routes count that wait towards the
+queue-time deadline (``max_queue_time_ms``). A client slow to send its headers or body is
+the timeouts' business, not the deadline's.
 """
 
 from __future__ import annotations
@@ -34,13 +36,13 @@ from aezoo.serving.settings import ServeSettings
 log = logging.getLogger("aezoo.serving")
 HEALTH_PREFIXES = ("/health/", "/v2/health/")
 RETRY_AFTER_S = 1
-ARRIVED = "aezoo.arrived"  # scope["state"] key: perf_counter() at the request's first byte
+ARRIVED = "aezoo.arrived"  # scope["state"] key: perf_counter() when the headers were parsed
 
 ASGIApp = Callable[..., Any]
 
 
 def arrived_at(scope: dict[str, Any], default: float) -> float:
-    """``time.perf_counter()`` when the request's first byte was read (stamped by
+    """``time.perf_counter()`` when the request's headers were parsed (stamped by
     :func:`guarded_protocol`), or ``default`` where another server ran the app."""
     return float(scope.get("state", {}).get(ARRIVED, default))
 
@@ -122,11 +124,11 @@ def guarded_protocol(settings: ServeSettings, on_reject: Callable[[], None]) -> 
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
-            self.scope["state"][ARRIVED] = time.perf_counter()
             if self._timer is None:
                 self._arm(header_s, "headers")
 
         def on_headers_complete(self) -> None:
+            self.scope["state"][ARRIVED] = time.perf_counter()  # before its task is queued
             self._arm(body_s, "body")  # disarmed at once by on_message_complete if bodiless
             super().on_headers_complete()
 
