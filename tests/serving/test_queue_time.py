@@ -138,3 +138,36 @@ def test_burst_gets_429s_with_retry_after_and_health_answers(
     refused = _metric(metrics, 'aezoo_queue_timeouts_total{model="sda-tiny",operation="encode"}')
     assert refused == statuses.count(429)
     assert httpx.get(f"{url}/health/ready", timeout=5).status_code == 200
+
+
+@pytest.mark.integration
+def test_the_wait_on_the_event_loop_counts(aezoo_home: Path, tmp_path: Path) -> None:
+    """With a 1 ms deadline, bursts of 64 requests whose bodies are malformed JSON: those
+    whose route starts 1 ms or more after their headers were parsed (queued behind the
+    others on the event loop) are refused unread (429); the others are parsed (400). Only
+    the server's stamp of each request's arrival makes a 429 possible here."""
+    args = ["sda-tiny", "--max-queue-time-ms", "1", "--threads", "1", "--log-level", "warning"]
+    with running_server(args, {"AEZOO_HOME": str(aezoo_home)}, tmp_path / "log") as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        body = b'{"inputs": [[0.0, '
+        request = (
+            "POST /v1/models/sda-tiny/encode HTTP/1.1\r\nHost: x\r\nContent-Type: "
+            f"application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode() + body
+        statuses: set[bytes] = set()
+        for _ in range(20):  # a bound so that a missing stamp fails, not a speed check
+            socks = [socket.create_connection((host, int(port)), timeout=20) for _ in range(64)]
+            for s in socks:
+                s.sendall(request)
+            for s in socks:
+                answer = b""
+                while chunk := s.recv(65536):
+                    answer += chunk
+                statuses.add(answer[9:12])
+                s.close()
+            if b"429" in statuses:
+                break
+        assert b"429" in statuses and statuses <= {b"400", b"429"}, statuses
+        metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
+    refused = 'aezoo_queue_timeouts_total{model="sda-tiny",operation="encode"}'
+    assert _metric(metrics, refused) >= 1
