@@ -15,7 +15,7 @@ Rows of the one table it prints (``device`` = cuda where a GPU is usable, and cp
              fan-in, depth = the weight layers plus unrolled steps, scale = max(1, max|y|));
              TF32 is turned off in onnxruntime's CUDA provider for this comparison
   encode     in-process ``model.encode`` of sda-mnist at batch 1 / 64 / 1,024: samples/s
-  http       ``python -m aezoo.serving.server sda-mnist --device DEVICE`` on loopback, one-
+  http       ``aezoo serve sda-mnist --device DEVICE`` (``python -m aezoo``) on loopback, one-
              sample JSON encode from 1 and 64 closed-loop clients (hey): req/s, p50, p99
   train      the ``ae-lines`` recipe for one epoch on DEVICE (torch): seconds, val_mse
 
@@ -69,7 +69,17 @@ def cuda_usable() -> tuple[bool, str]:
         OnnxModel(BUNDLED_DIR / RATE_MODEL, providers=providers_for("cuda"))
     except Exception as e:  # onnxruntime-gpu without a visible GPU: aezoo refuses the fallback
         return False, f"{CUDA} is installed but unusable: {str(e).splitlines()[0]}"
-    return True, f"{CUDA} runs every graph of {RATE_MODEL}"
+    gpu_name = ""
+    try:
+        import torch
+
+        gpu_name = f" on {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
+    except ImportError:
+        pass
+    return (
+        True,
+        f"{CUDA} (onnxruntime {ort.__version__}) runs every graph of {RATE_MODEL}{gpu_name}",
+    )
 
 
 def tolerance(path: Path, y_ref: np.ndarray) -> float:
@@ -189,14 +199,14 @@ def http_rows(devices: list[str], clients: list[int], seconds: float, requests: 
 
 
 class _server:
-    """``python -m aezoo.serving.server RATE_MODEL --device DEVICE`` on a free loopback port."""
+    """``aezoo serve RATE_MODEL --device DEVICE`` on a free loopback port."""
 
     def __init__(self, device: str, home: Path) -> None:
         self.device, self.home = device, home
 
     def __enter__(self) -> str:
         env = {**os.environ, "AEZOO_HOME": str(self.home), "PYTHONPATH": str(REPO)}
-        cmd = [sys.executable, "-m", "aezoo.serving.server", RATE_MODEL, "--device", self.device]
+        cmd = [sys.executable, "-m", "aezoo", "serve", RATE_MODEL, "--device", self.device]
         cmd += ["--port", "0", "--log-level", "warning", "--no-ui"]
         self.log = self.home / "server.log"
         with open(self.log, "wb") as out:
@@ -297,11 +307,17 @@ def main(argv: list[str] | None = None) -> int:
         ),
         lambda: train_rows(devices, args.tiny),
     ]
+    start = time.perf_counter()
     parity, ok = parity_rows(gpu)
     rows += parity
-    for step in steps:
-        rows += step()
+    for name, step in zip(("encode", "http", "train"), steps, strict=True):
+        try:
+            rows += step()
+        except Exception as e:  # one table whatever fails; the check then fails
+            rows.append(_row(name, "/".join(devices), "FAIL", f"{type(e).__name__}: {e}"[:300]))
+            ok = False
     print_table(rows)
+    print(f"{time.perf_counter() - start:.0f} s; {'all checks passed' if ok else 'FAILED'}")
     if args.json:
         args.json.write_text(json.dumps({"gpu": gpu, "why": why, "rows": rows}, indent=2))
     return 0 if ok else 1

@@ -38,6 +38,23 @@ def test_cpu_half_runs_every_check(tmp_path: Path) -> None:
     assert all("| ok |" in r for r in parity)
     assert sum(r.startswith("| encode | cpu |") for r in rows) == 3  # batch 1, 8, 32
     assert (tmp_path / "r.json").is_file()
+    assert out.stdout.splitlines()[-1].endswith(" s; all checks passed")
+
+
+def test_a_step_that_raises_is_a_failed_row_and_exit_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*args: object) -> list[dict[str, str]]:
+        raise RuntimeError("server exited 1: CUDA was requested but onnxruntime runs it on CPU")
+
+    monkeypatch.setattr(gpu_check, "encode_rows", lambda *a: [])
+    monkeypatch.setattr(gpu_check, "http_rows", broken)
+    monkeypatch.setattr(gpu_check, "train_rows", lambda *a: [])
+    assert gpu_check.main(["--tiny"]) == 1
+    out = capsys.readouterr().out
+    http = [line for line in out.splitlines() if line.startswith("| http |")]
+    assert len(http) == 1 and "| FAIL | RuntimeError: server exited 1: CUDA was" in http[0]
+    assert out.splitlines()[-1].endswith(" s; FAILED")
 
 
 def test_a_difference_beyond_the_tolerance_fails(monkeypatch: pytest.MonkeyPatch) -> None:
