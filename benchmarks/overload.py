@@ -86,7 +86,10 @@ class Probe:
         with httpx.Client(timeout=30) as c:
             while not self._stop.wait(0.02):
                 for _ in range(5):
-                    r = c.post(self.url + PATH, content=self.body, headers=JSON)
+                    try:
+                        r = c.post(self.url + PATH, content=self.body, headers=JSON)
+                    except httpx.HTTPError:
+                        continue  # hey's numbers count transport errors; this only samples 429s
                     if r.status_code == 429:
                         self.sampled_429 += 1
                         self.retry_after_missing += "retry-after" not in r.headers
