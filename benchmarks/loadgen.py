@@ -12,6 +12,8 @@ Measures over the requests answered with a 2xx status:
                  start to last answer), i.e. closed-loop throughput
   samples_per_s  rps x samples per request
   p50/p90/p99    latency percentiles in ms (linear interpolation, numpy's default)
+  p99_any_ms     p99 latency over every answered request, whatever its status (a 429
+                 that took long counts here)
 Transport errors (no HTTP answer: refused, reset, client timeout) are not in hey's
 CSV; they are counted as requests sent minus rows when hey ran to its count, and
 unknown (``None``) when the time cap stopped it.
@@ -71,6 +73,7 @@ class LoadResult:
     status_counts: dict[int, int] = field(default_factory=dict)
     transport_errors: int | None = 0  # None: the time cap stopped hey, count unknown
     completed: bool = True  # False: stopped by max_seconds before sending every request
+    p99_any_ms: float = float("nan")  # p99 over every answered request, any status
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
@@ -166,6 +169,7 @@ def summarize(
         status_counts=dict(sorted(Counter(status.tolist()).items())),
         transport_errors=requested - int(lat.size) if completed else None,
         completed=completed,
+        p99_any_ms=float(np.percentile(lat * 1000.0, 99)) if lat.size else float("nan"),
     )
 
 

@@ -15,7 +15,13 @@ are still on their way (being read or parsed, or about to come back from a clien
 answer is being written). A lone client never waits; 64 clients form batches.
 
 The queue is bounded in samples (``max_queue``): beyond it :meth:`~Batcher.submit` raises
-:class:`QueueFullError` at once (a server answers 429), so memory and latency stay bounded.
+:class:`QueueFullError` at once (a server answers 429), so memory stays bounded. It is also
+bounded in time (``max_queue_time_ms``, Triton's queue-policy timeout): a request that has
+waited that long (in this queue, plus what the caller says it waited before, e.g. on a
+server's event loop) is not run; its future raises :class:`QueueTimeoutError` (a server
+answers 429), so under overload latency stays bounded and the cores go to requests that
+can still be answered in time. Time spent receiving or parsing a request is not waiting
+and never counts.
 
 In-process use::
 
@@ -57,6 +63,20 @@ class QueueFullError(AezooError):
         self.retry_after_s = retry_after_s
 
 
+class QueueTimeoutError(AezooError):
+    """A request waited ``max_queue_time_ms`` or longer (see :class:`BatchSettings`); it was not
+    run. Raised by the request's future.
+
+    Attributes:
+        waited_s: seconds it had waited when it was refused.
+        retry_after_s: a hint for ``Retry-After`` (seconds, >= 1).
+    """
+
+    def __init__(self, message: str, waited_s: float, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.waited_s, self.retry_after_s = waited_s, retry_after_s
+
+
 class BatcherClosedError(AezooError):
     """The batcher was closed (its model was swapped out or the server is stopping)."""
 
@@ -70,6 +90,10 @@ class BatchSettings(BaseModel):
             arrived, in milliseconds (0 = never wait; requests still merge while a run is
             in flight).
         max_queue: most samples queued (not yet running) per model; more -> QueueFullError.
+        max_queue_time_ms: longest a request may wait, in milliseconds: its time in the
+            queue plus ``waited_s`` given to :meth:`Batcher.submit`; a request that waited
+            that long is refused before it runs (QueueTimeoutError). 0 (the default here) = no
+            limit; ``aezoo serve`` sets one (:class:`~aezoo.serving.settings.ServeSettings`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -77,6 +101,7 @@ class BatchSettings(BaseModel):
     max_batch_size: int = Field(1024, ge=1, le=1 << 20)
     max_queue_delay_ms: float = Field(2.0, ge=0.0, le=60_000.0)
     max_queue: int = Field(8192, ge=1)
+    max_queue_time_ms: float = Field(0.0, ge=0.0, le=3_600_000.0)
 
 
 @dataclass(frozen=True)
@@ -106,7 +131,8 @@ class _Item:
     x: Any  # (n, n_features) float32, or a callable for a solo task
     n: int
     future: Future[BatchResult]
-    t_submit: float
+    t_submit: float  # perf_counter() at submit: batching delay and queue_s count from here
+    arrived: float  # t_submit - the wait before submit: the queue-time deadline counts from here
 
 
 class Batcher:
@@ -167,20 +193,26 @@ class Batcher:
                 self._expected -= 1
                 self._cond.notify()
 
-    def submit(self, op: BatchOp, x: np.ndarray) -> Future[BatchResult]:
+    def submit(self, op: BatchOp, x: np.ndarray, waited_s: float = 0.0) -> Future[BatchResult]:
         """Queue a checked batch for ``op`` (see :meth:`OnnxModel.compute`).
 
         Args:
             op: ``"encode"``, ``"denoise"`` or ``"predict_proba"``.
             x: float32 ``(n, n_features)`` from :meth:`OnnxModel.check_inputs`,
                 ``1 <= n <= max_batch_size``.
+            waited_s: seconds the request already waited before this call (a server passes
+                the time it sat on the event loop before its route ran); counts towards
+                ``max_queue_time_ms`` with its time in this queue.
 
         Returns:
-            A future of this request's :class:`BatchResult`; it raises what the run raised.
+            A future of this request's :class:`BatchResult`; it raises what the run raised,
+            or :class:`QueueTimeoutError` when the request waited more than
+            ``max_queue_time_ms`` (then it was not run).
 
         Raises:
             ValueError: unknown op, or ``n`` outside ``[1, max_batch_size]``.
             QueueFullError: the queue would exceed ``max_queue`` samples.
+            QueueTimeoutError: the request already waited ``max_queue_time_ms`` or longer.
             BatcherClosedError: :meth:`close` was called.
         """
         if op not in BATCH_OPS:
@@ -188,12 +220,30 @@ class Batcher:
         n = int(x.shape[0])
         if not 1 <= n <= self.settings.max_batch_size:
             raise ValueError(f"batch of {n} samples; expected 1..{self.settings.max_batch_size}")
-        return self._put(_Item(op, x, n, Future(), time.perf_counter()))
+        return self._put(_Item(op, x, n, Future(), *_times(waited_s)))
 
-    def submit_task(self, fn: Callable[[], np.ndarray], samples: int = 1) -> Future[BatchResult]:
+    def submit_task(
+        self, fn: Callable[[], np.ndarray], samples: int = 1, waited_s: float = 0.0
+    ) -> Future[BatchResult]:
         """Queue a call that runs alone in the worker (e.g. interpolate), under the same
-        queue bound and run lock as batched operations."""
-        return self._put(_Item("task", fn, samples, Future(), time.perf_counter()))
+        queue bounds (samples and time) and run lock as batched operations."""
+        return self._put(_Item("task", fn, samples, Future(), *_times(waited_s)))
+
+    def check_wait(self, waited_s: float) -> None:
+        """Refuse a request that has already waited ``max_queue_time_ms`` or longer.
+
+        :meth:`submit` calls it; a server also calls it before reading a request's body, so
+        that a late request is refused before it costs a parse.
+
+        Args:
+            waited_s: seconds the request has waited so far.
+
+        Raises:
+            QueueTimeoutError: it waited that long (never with ``max_queue_time_ms=0``).
+        """
+        limit = self.settings.max_queue_time_ms
+        if limit > 0 and waited_s * 1e3 >= limit:
+            raise self._timeout(waited_s)
 
     def run(self, op: BatchOp, x: Any) -> np.ndarray:
         """Blocking: check ``x`` (any form :meth:`OnnxModel.check_inputs` accepts), submit
@@ -215,6 +265,7 @@ class Batcher:
 
     # -- internals ---------------------------------------------------------
     def _put(self, item: _Item) -> Future[BatchResult]:
+        self.check_wait(item.t_submit - item.arrived)
         with self._cond:
             if self._closed:
                 raise BatcherClosedError(f"the batcher of {self.model.name!r} is closed")
@@ -230,36 +281,76 @@ class Batcher:
         return item.future
 
     def _take(self) -> list[_Item] | None:
-        """The next batch: the oldest item and the queued items of its op that fit."""
+        """The next batch: the oldest item and the queued items of its op that fit.
+
+        Items that waited ``max_queue_time_ms`` or longer are refused, never run.
+        """
+        while True:
+            with self._cond:
+                while not self._queue:
+                    if self._closed:
+                        return None
+                    self._cond.wait()
+                batch = self._form()
+            expired = self._expired(batch)
+            if expired:
+                self._refuse(expired)
+                gone = {id(i) for i in expired}
+                batch = [i for i in batch if id(i) not in gone]
+            if batch:
+                return batch
+
+    def _expired(self, batch: list[_Item]) -> list[_Item]:
+        """The items of ``batch`` that waited ``max_queue_time_ms`` or longer."""
+        limit = self.settings.max_queue_time_ms / 1e3
+        if limit <= 0:
+            return []
+        cutoff = time.perf_counter() - limit
+        return [i for i in batch if i.arrived <= cutoff]
+
+    def _timeout(self, waited: float) -> QueueTimeoutError:
+        return QueueTimeoutError(
+            f"model {self.model.name!r} is overloaded: the request waited {waited * 1e3:.0f} ms "
+            f"in the queue, max_queue_time_ms={self.settings.max_queue_time_ms:g}; retry shortly",
+            waited,
+        )
+
+    def _refuse(self, expired: list[_Item]) -> None:
+        now = time.perf_counter()
+        for item in expired:
+            if item.future.set_running_or_notify_cancel():
+                item.future.set_exception(self._timeout(now - item.arrived))
+
+    def _form(self) -> list[_Item]:
+        """Wait (up to ``max_queue_delay_ms``) for announced requests, then remove and
+        return the oldest item and the queued items of its op that fit (hold ``_cond``;
+        the queue is not empty)."""
         limit, delay = self.settings.max_batch_size, self.settings.max_queue_delay_ms / 1e3
-        with self._cond:
-            while not self._queue:
-                if self._closed:
-                    return None
-                self._cond.wait()
-            first = self._queue[0]
-            if first.op != "task":
-                deadline = first.t_submit + delay
-                while not self._closed:
-                    same = self._op_samples[first.op]
-                    on_the_way = self._expected - len(self._queue)
-                    left = deadline - time.perf_counter()
-                    if same >= limit or on_the_way <= 0 or left <= 0:
-                        break
-                    self._cond.wait(left)
-            batch, size, keep = [first], first.n, collections.deque()
-            full = first.op == "task"  # a task runs alone
-            for item in list(self._queue)[1:]:
-                if not full and item.op == first.op and size + item.n <= limit:
-                    batch.append(item)
-                    size += item.n
-                else:
-                    full = full or item.op == first.op  # keep FIFO order within an op
-                    keep.append(item)
-            self._queue = keep
-            self._queued_samples -= size
-            self._op_samples[first.op] -= size
-            return batch
+        first = self._queue[0]
+        if first.op != "task":
+            deadline = first.t_submit + delay
+            if self.settings.max_queue_time_ms > 0:  # never wait past the oldest's deadline
+                deadline = min(deadline, first.arrived + self.settings.max_queue_time_ms / 1e3)
+            while not self._closed:
+                same = self._op_samples[first.op]
+                on_the_way = self._expected - len(self._queue)
+                left = deadline - time.perf_counter()
+                if same >= limit or on_the_way <= 0 or left <= 0:
+                    break
+                self._cond.wait(left)
+        batch, size, keep = [first], first.n, collections.deque()
+        full = first.op == "task"  # a task runs alone
+        for item in list(self._queue)[1:]:
+            if not full and item.op == first.op and size + item.n <= limit:
+                batch.append(item)
+                size += item.n
+            else:
+                full = full or item.op == first.op  # keep FIFO order within an op
+                keep.append(item)
+        self._queue = keep
+        self._queued_samples -= size
+        self._op_samples[first.op] -= size
+        return batch
 
     def _work(self) -> None:
         while (batch := self._take()) is not None:
@@ -290,3 +381,9 @@ class Batcher:
             item.future.set_result(BatchResult(rows, wait, compute, size))
         if self._observer is not None:
             self._observer(op, size, waits, compute)
+
+
+def _times(waited_s: float) -> tuple[float, float]:
+    """``(t_submit, arrived)`` of an item submitted now after ``waited_s`` of waiting."""
+    now = time.perf_counter()
+    return now, now - max(0.0, waited_s)

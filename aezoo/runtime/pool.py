@@ -2,16 +2,23 @@
 and hot swap: a served ``name@alias`` follows its alias in the registry.
 
 A watcher thread resolves every followed reference each ``poll_interval_s`` through
-:class:`aezoo.registry.LocalStore`'s public ``resolve``. When an alias (``latest`` for a bare
-name) points to another version, that version is loaded beside the serving one, verified
+:class:`aezoo.registry.LocalStore`'s public ``resolve``. When an alias points to another
+version, that version is loaded beside the serving one, verified
 against its manifest, warmed up with a real forward pass through each operation, and only
 then swapped in (one dict assignment under a lock: atomic for readers). Requests already
 queued on the old batcher finish there; the old batcher then closes. A version that fails
 to load, verify or warm up is logged and reported (``on_event``) and the old version keeps
 serving; it is not retried until the alias moves elsewhere.
 
-Which references follow: ``name`` (its ``latest``) and ``name@alias``. A pinned
-``name@<version>``, an artifact directory or an ``hf-hub:`` reference never moves.
+Which references follow: ``name@alias``, ``name@latest`` included. A bare ``name`` is the
+version it resolved to when it was loaded and never moves (registering a new version, which
+moves ``latest``, does not change what a running server answers); nor do ``name@<version>``,
+an artifact directory or an ``hf-hub:`` reference.
+
+New names (``watch(..., new_names=True)``, ``aezoo serve --watch``): the watcher also lists
+the registry and loads, warms up and serves every name that was not in it when the pool
+loaded, at the version it resolves to then (pinned, like a bare name). A new name that
+fails to load is logged and reported, and retried only once its ``latest`` moves.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aezoo.errors import ArtifactError, ConfigError, ModelNotFoundError
+from aezoo.errors import AezooError, ArtifactError, ConfigError, ModelNotFoundError
 from aezoo.registry import LocalStore, resolve
 from aezoo.registry.store import parse_ref
 from aezoo.runtime.batcher import Batcher, BatchObserver, BatchSettings
@@ -62,8 +69,9 @@ class Served:
 
 
 def follows(ref: str) -> bool:
-    """Whether a reference names a movable registry pointer (``name`` or ``name@alias``)."""
-    if ref.startswith("hf-hub:") or Path(ref).expanduser().is_dir():
+    """Whether a served reference follows a movable registry pointer: ``name@alias``
+    (``name@latest`` included). A bare ``name`` is pinned to the version it resolved to."""
+    if ref.startswith("hf-hub:") or "@" not in ref or Path(ref).expanduser().is_dir():
         return False
     try:
         _, tag = parse_ref(ref)
@@ -102,6 +110,8 @@ class ModelPool:
         self._lock = threading.Lock()
         self._served: dict[str, Served] = {}
         self._failed: dict[str, str] = {}  # name -> version that failed (not retried)
+        self._known: set[str] | None = set()  # registry names at load(): never "new"
+        self._watch_new = False
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -156,9 +166,18 @@ class ModelPool:
             ConfigError: nothing to load, or two refs name the same model.
             ModelNotFoundError, ArtifactError, IntegrityError: unknown ref, broken artifact.
         """
+        store = self._store or LocalStore()
+        try:
+            self._known = {mv.name for mv in store.list()}
+        except (AezooError, ValueError, OSError) as e:
+            if not refs:
+                raise
+            log.warning(
+                "cannot list the registry %s (%s); new names counted from later", store.root, e
+            )
+            self._known = None
         if not refs:
-            store = self._store or LocalStore()
-            refs = [mv.name for mv in store.list()]
+            refs = sorted(self._known)
             if not refs:
                 raise ConfigError(f"no models to serve: the registry {store.root} is empty")
         for ref in refs:
@@ -224,15 +243,61 @@ class ModelPool:
         self._on_event("swap", model.name, model.version, "ok", f"from {old.version}")
         return True
 
-    def watch(self, poll_interval_s: float) -> None:
-        """Start the watcher thread (no-op when nothing follows an alias or interval <= 0)."""
-        if poll_interval_s <= 0 or not any(s.ref for s in self.all()) or self._watcher:
+    def load_new_names(self) -> list[str]:
+        """Load, warm up and serve every registry name that was not there when :meth:`load`
+        ran and is not served yet, at the version it resolves to now (pinned).
+
+        Returns:
+            Names of the models added by this call. A name that fails to load is logged
+            and reported (``on_event``) and not retried until its ``latest`` moves.
+        """
+        added: list[str] = []
+        store = self._store or LocalStore()
+        listed = store.list()
+        if self._known is None:  # the registry could not be listed at load(): start now
+            self._known = {mv.name for mv in listed}
+        for mv in listed:
+            if mv.name in self._known or mv.name in self._served:
+                continue
+            if self._failed.get(mv.name) == mv.version:
+                continue
+            try:
+                model = self._open(mv.path)
+                if model.name != mv.name:
+                    raise ArtifactError(f"{mv.path} is model {model.name!r}, not {mv.name!r}")
+                self.add(model)
+            except Exception as e:
+                self._failed[mv.name] = mv.version
+                log.error(
+                    "new model %s: version %s failed to load (%s: %s); not served",
+                    mv.name, mv.version, type(e).__name__, e,
+                )  # fmt: skip
+                self._on_event("load", mv.name, mv.version, "failed", f"{type(e).__name__}: {e}")
+                continue
+            self._failed.pop(mv.name, None)
+            log.info("new model %s: version %s loaded and serving", mv.name, mv.version)
+            added.append(mv.name)
+        return added
+
+    def watch(self, poll_interval_s: float, new_names: bool = False) -> None:
+        """Start the watcher thread: every ``poll_interval_s`` seconds, :meth:`refresh`
+        (followed aliases) and, with ``new_names``, :meth:`load_new_names`.
+
+        A no-op when the interval is <= 0, or when nothing follows an alias and
+        ``new_names`` is False.
+        """
+        self._watch_new = self._watch_new or new_names
+        if poll_interval_s <= 0 or self._watcher:
+            return
+        if not (self._watch_new or any(s.ref for s in self.all())):
             return
 
         def loop() -> None:
             while not self._stop.wait(poll_interval_s):
                 try:
                     self.refresh()
+                    if self._watch_new:
+                        self.load_new_names()
                 except Exception:  # the watcher must outlive any surprise
                     log.exception("registry watch failed")
 

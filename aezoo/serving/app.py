@@ -116,7 +116,7 @@ def create_app(
             pool = engine.new_pool()
             pool.load(refs)
             engine.set_pool(pool)
-            pool.watch(settings.poll_interval_s)
+            pool.watch(settings.poll_interval_s, new_names=settings.watch)
         except Exception as e:  # reported on /health/ready
             log.exception("loading models failed")
             engine.status, engine.error = "failed", without_paths(f"{type(e).__name__}: {e}")

@@ -20,12 +20,18 @@ import numpy as np
 
 from aezoo.errors import OperationNotSupportedError
 from aezoo.registry.artifact import CARD, TRAINING
-from aezoo.runtime.batcher import BatcherClosedError, BatchResult, BatchSettings, QueueFullError
+from aezoo.runtime.batcher import (
+    BatcherClosedError,
+    BatchResult,
+    BatchSettings,
+    QueueFullError,
+    QueueTimeoutError,
+)
 from aezoo.runtime.model import BatchOp, OnnxModel, providers_for
 from aezoo.runtime.pool import ModelPool, Served
 from aezoo.serving import schemas as s
 from aezoo.serving.limits import BodyBudget
-from aezoo.serving.metrics import Metrics
+from aezoo.serving.metrics import OP_LABEL, Metrics
 from aezoo.serving.settings import ServeSettings
 
 T = TypeVar("T")
@@ -58,6 +64,7 @@ class Engine:
                 max_batch_size=st.max_batch_size,
                 max_queue_delay_ms=st.max_queue_delay_ms,
                 max_queue=st.max_queue,
+                max_queue_time_ms=st.max_queue_time_ms,
             ),
             threads=st.threads,
             providers=providers_for(st.device),
@@ -100,36 +107,57 @@ class Engine:
         return await anyio.to_thread.run_sync(fn, *args, limiter=self.cpu)
 
     async def infer(
-        self, name: str, served: Served, op: BatchOp, x: np.ndarray
+        self,
+        name: str,
+        served: Served,
+        op: BatchOp,
+        x: np.ndarray,
+        waited_s: float = 0.0,
+        label: str | None = None,
     ) -> tuple[BatchResult, Served]:
         """Submit a checked batch to the model's batcher and await its rows.
 
         A batcher closed by a hot swap between lookup and submit is replaced by the new
         version's (the batch is checked again against it).
 
+        Args:
+            waited_s: seconds the request waited before its route ran (on the event loop);
+                counts towards ``max_queue_time_ms`` with its time in the model's queue.
+            label: the ``operation`` label of a refusal in the metrics (default: ``op``'s).
+
         Raises:
-            OverloadedError: the model's queue is full (429).
+            OverloadedError: the model's queue is full (reason ``queue_full``) or the request
+                waited ``max_queue_time_ms`` or longer (``queue_timeout``) (429).
             whatever the run raised.
         """
 
         def submit(entry: Served, retry: bool) -> Future[BatchResult]:
             rows = entry.model.check_inputs(x) if retry else x
-            return entry.batcher.submit(op, rows)
+            return entry.batcher.submit(op, rows, waited_s)
 
-        return await self._submit(name, served, submit)
+        return await self._submit(name, served, submit, label or op)
 
     async def run_task(
-        self, name: str, served: Served, fn: Callable[[OnnxModel], np.ndarray], samples: int
+        self,
+        name: str,
+        served: Served,
+        fn: Callable[[OnnxModel], np.ndarray],
+        samples: int,
+        waited_s: float = 0.0,
     ) -> tuple[BatchResult, Served]:
         """Like :meth:`infer` for a call that runs alone in the batcher (interpolate)."""
 
         def submit(entry: Served, retry: bool) -> Future[BatchResult]:
-            return entry.batcher.submit_task(lambda: fn(entry.model), samples)
+            return entry.batcher.submit_task(lambda: fn(entry.model), samples, waited_s)
 
-        return await self._submit(name, served, submit)
+        return await self._submit(name, served, submit, "interpolate")
 
     async def _submit(
-        self, name: str, served: Served, submit: Callable[[Served, bool], Future[BatchResult]]
+        self,
+        name: str,
+        served: Served,
+        submit: Callable[[Served, bool], Future[BatchResult]],
+        op: str,
     ) -> tuple[BatchResult, Served]:
         for attempt in range(_RETRIES):
             try:
@@ -140,8 +168,31 @@ class Engine:
             except QueueFullError as e:
                 self.metrics.rejections.labels("queue_full").inc()
                 raise s.OverloadedError(str(e), "queue_full", e.retry_after_s) from None
-            return await asyncio.wrap_future(future), served
+            except QueueTimeoutError as e:
+                raise self._late(name, op, e) from None
+            try:
+                return await asyncio.wrap_future(future), served
+            except QueueTimeoutError as e:
+                raise self._late(name, op, e) from None
         raise s.NotReadyError(f"model {name!r} is being swapped; retry")
+
+    def check_wait(self, name: str, served: Served, op: str, waited_s: float) -> None:
+        """Refuse (429) a request that already waited ``max_queue_time_ms`` before its route
+        ran, before its body is read.
+
+        Raises:
+            OverloadedError: reason ``queue_timeout``.
+        """
+        try:
+            served.batcher.check_wait(waited_s)
+        except QueueTimeoutError as e:
+            raise self._late(name, op, e) from None
+
+    def _late(self, name: str, op: str, e: QueueTimeoutError) -> s.OverloadedError:
+        """Count a queue-time refusal and turn it into the 429 the routes answer."""
+        self.metrics.rejections.labels("queue_timeout").inc()
+        self.metrics.queue_timeouts.labels(name, OP_LABEL.get(op, op)).inc()
+        return s.OverloadedError(str(e), "queue_timeout", e.retry_after_s)
 
 
 def model_card(m: OnnxModel) -> dict[str, Any]:

@@ -7,8 +7,11 @@ clash). Names follow Prometheus conventions (``_total`` counters, ``_seconds`` u
 - ``aezoo_request_samples{model,operation}``: samples per request
 - ``aezoo_queue_seconds`` / ``aezoo_compute_seconds{model,operation}``: time a request
   waited in the queue; time each merged run took
-- ``aezoo_rejections_total{reason}``: 429s by bound hit (``queue_full``, ``body_budget``,
-  ``connections``), 413s (``too_large``), 401s (``unauthorized``)
+- ``aezoo_rejections_total{reason}``: 429s by bound hit (``queue_full``, ``queue_timeout``,
+  ``body_budget``, ``connections``), 413s (``too_large``), 401s (``unauthorized``)
+- ``aezoo_queue_timeouts_total{model,operation}``: requests refused (429, never run) because
+  they waited ``max_queue_time_ms`` (on the event loop before their route ran, then in the
+  model's queue)
 - ``aezoo_model_loads_total{model,outcome}``, ``aezoo_model_swaps_total{model}``,
   ``aezoo_model_info{model,version}`` (1 for the version serving)
 """
@@ -24,6 +27,8 @@ from prometheus_client.registry import Collector
 from aezoo.runtime.batcher import BatchObserver
 from aezoo.runtime.pool import ModelPool
 
+OP_LABEL = {"predict_proba": "classify", "task": "interpolate"}
+"""Batcher op -> the ``operation`` label (the route's name)."""
 _SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 _SECONDS = (
     0.0001,
@@ -105,6 +110,12 @@ class Metrics:
         self.rejections = Counter(
             "aezoo_rejections", "Requests refused by the limits, by reason.", ["reason"], registry=r
         )
+        self.queue_timeouts = Counter(
+            "aezoo_queue_timeouts",
+            "Requests refused (429, not run) after waiting max_queue_time_ms.",
+            labels,
+            registry=r,
+        )
         self.loads = Counter(
             "aezoo_model_loads",
             "Model versions loaded, by outcome.",
@@ -118,10 +129,9 @@ class Metrics:
 
     def observer(self, model: str) -> BatchObserver:
         """The batcher hook of ``model``: formed batch size, queue and compute times."""
-        op_label = {"predict_proba": "classify", "task": "interpolate"}
 
         def observe(op: str, size: int, waits: list[float], compute: float) -> None:
-            op = op_label.get(op, op)
+            op = OP_LABEL.get(op, op)
             self.batch.labels(model, op).observe(size)
             self.compute_time.labels(model, op).observe(compute)
             queue = self.queue_time.labels(model, op)

@@ -29,6 +29,7 @@ from aezoo.serving.codecs import check_encoding
 from aezoo.serving.engine import INLINE_BYTES, Engine, timing_headers
 from aezoo.serving.limits import ClientDisconnect, body_cap, check_json_numbers
 from aezoo.serving.oip_codec import build_response, error_body, parse_infer, tensor_metadata
+from aezoo.serving.protocol import arrived_at
 from aezoo.serving.redact import without_paths
 
 log = logging.getLogger("aezoo.serving")
@@ -146,6 +147,8 @@ def _infer_endpoint(engine: Engine) -> Any:
                 if images
                 else body_cap(served.model, "encode", header_length is not None, st)
             )
+            waited = start - arrived_at(request.scope, start)  # on the event loop
+            engine.check_wait(name, served, "infer", waited)  # late already: refused unread
             with served.batcher.expect():
                 async with engine.budget.read(request, cap, why) as body:
                     big = len(body) > INLINE_BYTES
@@ -156,7 +159,7 @@ def _infer_endpoint(engine: Engine) -> Any:
                         st.max_batch_size, st.max_image_pixels,
                     )  # fmt: skip
                     answers = await asyncio.gather(
-                        *(engine.infer(name, served, op, req.x) for op in req.ops)
+                        *(engine.infer(name, served, op, req.x, waited, "infer") for op in req.ops)
                     )
                     results = {
                         op: result.output for op, (result, _) in zip(req.ops, answers, strict=True)

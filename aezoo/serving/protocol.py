@@ -12,6 +12,13 @@ installed, as ``aezoo[serve]`` does) with three additions:
 - connection cap: a connection opened while ``max_connections`` are open has each of its
   requests answered ``429`` with ``Retry-After`` and the ``overloaded`` error body, then is
   closed; its health checks (``/health/*``, ``/v2/health/*``) are still served.
+
+It also stamps each request with the time its headers were read and parsed
+(``scope["state"][ARRIVED]``, ``time.perf_counter()``), just before uvicorn queues the task
+that runs the app: under overload a request can wait on the event loop, before its route
+runs, longer than in a model's queue, and the routes count that wait towards the
+queue-time deadline (``max_queue_time_ms``). A client slow to send its headers or body is
+the timeouts' business, not the deadline's.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,8 +36,15 @@ from aezoo.serving.settings import ServeSettings
 log = logging.getLogger("aezoo.serving")
 HEALTH_PREFIXES = ("/health/", "/v2/health/")
 RETRY_AFTER_S = 1
+ARRIVED = "aezoo.arrived"  # scope["state"] key: perf_counter() when the headers were parsed
 
 ASGIApp = Callable[..., Any]
+
+
+def arrived_at(scope: dict[str, Any], default: float) -> float:
+    """``time.perf_counter()`` when the request's headers were parsed (stamped by
+    :func:`guarded_protocol`), or ``default`` where another server ran the app."""
+    return float(scope.get("state", {}).get(ARRIVED, default))
 
 
 def over_capacity_app(app: ASGIApp, max_connections: int, on_reject: Callable[[], None]) -> ASGIApp:
@@ -64,7 +79,8 @@ def over_capacity_app(app: ASGIApp, max_connections: int, on_reject: Callable[[]
 
 
 def guarded_protocol(settings: ServeSettings, on_reject: Callable[[], None]) -> type:
-    """uvicorn's httptools protocol with the timeouts and the connection cap of ``settings``.
+    """uvicorn's httptools protocol with the timeouts and the connection cap of ``settings``,
+    stamping each request's arrival (:data:`ARRIVED`).
 
     Raises:
         ConfigError: httptools is not installed (install ``aezoo[serve]``).
@@ -112,6 +128,7 @@ def guarded_protocol(settings: ServeSettings, on_reject: Callable[[], None]) -> 
                 self._arm(header_s, "headers")
 
         def on_headers_complete(self) -> None:
+            self.scope["state"][ARRIVED] = time.perf_counter()  # before its task is queued
             self._arm(body_s, "body")  # disarmed at once by on_message_complete if bodiless
             super().on_headers_complete()
 

@@ -20,10 +20,12 @@ has its own counters); for the whole deployment, scrape Ray's metrics export, wh
 carries Serve's per-deployment request counts and latencies. ``/health/ready`` answers
 200 once a replica has loaded its models; Serve only routes to replicas whose
 construction (model loading included) finished. Replicas serve the versions resolved
-at start and do not follow alias moves (``--poll-interval``); redeploy to move. The
-connection guards of the uvicorn server (``--max-connections``, header and body
-timeouts) live in its HTTP protocol and do not apply behind Ray Serve's proxy; the
-app's own limits (body size, in-flight bytes, queue, 429s) do.
+at start and do not follow alias moves (``--poll-interval``) nor load new names
+(``--watch``); redeploy to move. The connection guards of the uvicorn server
+(``--max-connections``, header and body timeouts) and its arrival stamp live in its HTTP
+protocol and do not apply behind Ray Serve's proxy; the app's own limits (body size,
+in-flight bytes, queue, 429s) do, and ``--max-queue-time-ms`` counts the time in the
+model's queue only.
 """
 
 from __future__ import annotations

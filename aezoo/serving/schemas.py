@@ -38,7 +38,7 @@ from aezoo.errors import (
     ModelNotFoundError,
     OperationNotSupportedError,
 )
-from aezoo.runtime.batcher import QueueFullError
+from aezoo.runtime.batcher import QueueFullError, QueueTimeoutError
 from aezoo.runtime.model import MAX_INTERPOLATION_STEPS
 from aezoo.spec import InputSpec, Operation
 
@@ -80,10 +80,12 @@ class NotAcceptableError(InputError):
 
 
 class OverloadedError(AezooError):
-    """Too much in flight (queue, body bytes or connections): retry after ``retry_after_s``.
+    """Too much in flight (queue, queue time, body bytes or connections): retry after
+    ``retry_after_s``.
 
     Attributes:
-        reason: which bound was hit (``queue_full``, ``body_budget``, ``connections``).
+        reason: which bound was hit (``queue_full``, ``queue_timeout``, ``body_budget``,
+            ``connections``).
         retry_after_s: seconds for the ``Retry-After`` header.
     """
 
@@ -142,9 +144,16 @@ ERROR_TABLE: tuple[tuple[type[Exception], int, str, str], ...] = (
         OverloadedError,
         429,
         "overloaded",
-        "queue, in-flight body bytes or connections at their limit; retry after Retry-After s",
+        "queue, queue time, in-flight body bytes or connections at their limit; "
+        "retry after Retry-After s",
     ),
     (QueueFullError, 429, "overloaded", "the model's queue holds max_queue samples"),
+    (
+        QueueTimeoutError,
+        429,
+        "overloaded",
+        "the request waited max_queue_time_ms (event loop, then the model's queue) before running",
+    ),
     (NotReadyError, 503, "not_ready", "models still loading, or failed to load"),
     (ArtifactError, 500, "artifact_error", "an artifact file is missing or corrupted"),
     (AezooError, 500, "internal_error", "anything else (a bug; see the server log)"),

@@ -149,6 +149,8 @@ def serve(
             **{k: v for k, v in overrides.items() if v is not None},
         }
     )
+    if settings.watch and settings.poll_interval_s <= 0:
+        raise ConfigError("--watch needs --poll-interval above 0 (the registry is never polled)")
     configure_logging(log_level)
     sock = bind(settings.host, settings.port)
     try:
@@ -160,7 +162,7 @@ def serve(
     except BaseException:
         sock.close()
         raise
-    pool.watch(settings.poll_interval_s)
+    pool.watch(settings.poll_interval_s, new_names=settings.watch)
     models = {m.name: m.model for m in pool.all()}
     key = settings.api_key.get_secret_value() if settings.api_key else None
     reject = engine.metrics.rejections.labels("connections").inc

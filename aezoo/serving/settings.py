@@ -9,6 +9,9 @@ import os
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 API_KEY_ENV = "AEZOO_API_KEY"
+DEFAULT_MAX_QUEUE_TIME_MS = 100.0
+"""The server's default queue-time deadline, chosen from the overload measurement in
+``benchmarks/RESULTS.md`` (256 concurrent single-sample clients, default flags)."""
 
 
 class ServeSettings(BaseModel):
@@ -30,6 +33,8 @@ class ServeSettings(BaseModel):
     max_batch_size: int = Field(1024, ge=1, le=65536)  # samples per request and per run
     max_queue_delay_ms: float = Field(2.0, ge=0, le=60_000)  # wait for more requests (ms)
     max_queue: int = Field(8192, ge=1)  # samples queued per model; more -> 429
+    # longest wait before running (event loop, then the model's queue), ms; -> 429; 0 = none
+    max_queue_time_ms: float = Field(DEFAULT_MAX_QUEUE_TIME_MS, ge=0, le=3_600_000)
     # -- memory and connections --
     max_body_bytes: int = Field(64 * 2**20, ge=1)  # hard cap on one request body; more -> 413
     max_inflight_body_bytes: int = Field(256 * 2**20, ge=1)  # all bodies held; more -> 429
@@ -42,6 +47,7 @@ class ServeSettings(BaseModel):
     threads: int = Field(0, ge=0)  # onnxruntime intra-op threads per session; 0 = physical cores
     device: str = Field("auto", pattern="^(auto|cpu|cuda)$")  # onnxruntime execution provider
     poll_interval_s: float = Field(2.0, ge=0)  # registry poll for alias moves; 0 = never
+    watch: bool = False  # also load names registered after start (needs poll_interval_s > 0)
     # -- safety --
     api_key: SecretStr | None = None  # Bearer token required on every route but /health/*
     cors_origins: list[str] = Field(default_factory=list)  # CORS off unless origins are named
@@ -59,6 +65,11 @@ FLAGS: list[tuple[str, str, str, str]] = [
      "longest wait for more requests to merge, while others are in flight (default %(default)s)"),
     ("batching (per model)", "--max-queue", "max_queue",
      "most samples queued per model; more -> HTTP 429 with Retry-After (default %(default)s)"),
+    ("batching (per model)", "--max-queue-time-ms", "max_queue_time_ms",
+     "longest a request may wait before it runs, in ms: on the event loop before its route "
+     "runs, then in the model's queue (receiving and parsing its body do not count); a "
+     "request that waited that long is not run and gets HTTP 429 with Retry-After; "
+     "0 = no limit (default %(default)s)"),
     ("limits", "--max-body-bytes", "max_body_bytes",
      "largest request body in bytes; more -> HTTP 413 (default %(default)s; a JSON body is "
      "also capped by what --max-batch-size samples can take)"),
@@ -81,10 +92,16 @@ FLAGS: list[tuple[str, str, str, str]] = [
      "onnxruntime execution provider: cuda needs aezoo[gpu] (onnxruntime-gpu) and a GPU; "
      "auto = cuda where available (default %(default)s)"),
     ("runtime", "--poll-interval", "poll_interval_s",
-     "seconds between registry checks for alias moves; 0 = never (default %(default)s)"),
+     "seconds between registry checks for alias moves (NAME@alias) and, with --watch, new "
+     "names; 0 = never (default %(default)s)"),
 ]  # fmt: skip
 FLAG_OF = {field: flag for _, flag, field, _ in FLAGS}
-FLAG_OF |= {"models": "MODEL", "cors_origins": "--cors-origin", "api_key": "--api-key"}
+FLAG_OF |= {
+    "models": "MODEL",
+    "cors_origins": "--cors-origin",
+    "api_key": "--api-key",
+    "watch": "--watch",
+}
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
@@ -104,6 +121,13 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         default = getattr(d, field)
         extra = {"choices": ["auto", "cpu", "cuda"]} if field == "device" else {}
         g.add_argument(flag, dest=field, type=type(default), default=default, help=text, **extra)
+    groups["runtime"].add_argument(
+        "--watch",
+        action="store_true",
+        help="also serve model names registered after start: each is loaded, verified and "
+        "warmed up within --poll-interval seconds, at the version it then resolves to "
+        "(pinned, like a bare name); without it a new name stays 404 until restart",
+    )
     g = groups.setdefault("safety", p.add_argument_group("safety"))
     g.add_argument(
         "--api-key",
@@ -132,7 +156,12 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
     key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV) or None
     values = {field: getattr(args, field) for _, _, field, _ in FLAGS}
     return ServeSettings(
-        **values, models=args.refs, api_key=key, cors_origins=args.cors_origin, ui=args.ui
+        **values,
+        models=args.refs,
+        api_key=key,
+        cors_origins=args.cors_origin,
+        ui=args.ui,
+        watch=getattr(args, "watch", False),
     )
 
 

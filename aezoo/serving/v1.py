@@ -33,6 +33,7 @@ from aezoo.serving import schemas as s
 from aezoo.serving.engine import INLINE_BYTES, Engine, timing_headers
 from aezoo.serving.image_codecs import IMAGE_BODY_TYPES, image_batch
 from aezoo.serving.limits import ClientDisconnect, body_cap, check_json_numbers
+from aezoo.serving.protocol import arrived_at
 
 log = logging.getLogger("aezoo.serving")
 
@@ -63,7 +64,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         406: "Accept: image/png on a model or an answer that is not one image.",
         415: "Content-Type not JSON, .npy, or (image models) image/png or image/jpeg.",
         422: "Invalid input: schema, non-numbers, shape, NaN/Inf, value range, steps.",
-        429: "Overloaded: queue, body budget or connections at their limit; see Retry-After.",
+        429: "Overloaded: queue full, queue-time deadline passed, body budget or connections at "
+        "their limit; see Retry-After.",
         503: "Models not loaded yet.",
     }.items()
 }
@@ -167,6 +169,8 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
                 if image
                 else body_cap(model, op, npy, st)
             )
+            waited = start - arrived_at(request.scope, start)  # on the event loop
+            engine.check_wait(name, served, op, waited)  # late already: refused unread
             with served.batcher.expect():
                 async with engine.budget.read(request, cap, why) as body:
                     big = len(body) > INLINE_BYTES
@@ -182,7 +186,7 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
                             else codecs.json_interpolate(body, model)
                         )  # fmt: skip
                         result, served = await engine.run_task(
-                            name, served, lambda m: m.interpolate(a, b, steps=steps), steps
+                            name, served, lambda m: m.interpolate(a, b, steps=steps), steps, waited
                         )
                         samples = 2
                     else:
@@ -193,7 +197,7 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
                             else engine.offload(big, decode_batch, body, model, npy, op, engine)
                         )  # fmt: skip
                         samples = x.shape[0]
-                        result, served = await engine.infer(name, served, batch_op, x)
+                        result, served = await engine.infer(name, served, batch_op, x, waited)
                     png = op == "denoise" and codecs.wants_png(request.headers.get("accept"))
                     content, media, headers = await engine.offload(
                         png or result.output.size > INLINE_BYTES // 4,
@@ -237,7 +241,8 @@ def limits_text(engine: Engine, op: str) -> str:
     lines = [
         f"Limits enforced: {rows} per request; body at most max_body_bytes={st.max_body_bytes} "
         f"and at most what those samples need (JSON: 32 bytes per number + 64 KiB; npy: float64 "
-        f"+ 4 KiB); {st.max_queue} samples queued per model (then 429 with Retry-After).",
+        f"+ 4 KiB); {st.max_queue} samples queued per model and "
+        f"{st.max_queue_time_ms:g} ms in the queue (then 429 with Retry-After).",
         "Content-Type: application/json (default) or application/x-npy; "
         "Accept: application/x-npy answers in .npy.",
     ]

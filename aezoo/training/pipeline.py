@@ -120,9 +120,7 @@ def package(
         "seed": cfg.seed,
         "dataset": dataset,
         "protocol": datasets.info(dataset).protocol,
-        "data_fingerprint": data_fingerprint(
-            *splits["train"], *splits["val"], *splits["test"]
-        ),
+        "data_fingerprint": data_fingerprint(*splits["train"], *splits["val"], *splits["test"]),
         "metrics": metrics,
         "history": history or [],
         "train_seconds": None if train_seconds is None else round(train_seconds, 1),

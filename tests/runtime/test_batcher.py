@@ -1,15 +1,23 @@
 """The dynamic batcher: merged runs give each caller exactly its own rows, the queue is
-bounded, announced requests are waited for, and checked inputs skip a second check."""
+bounded in samples and in time, announced requests are waited for, and checked inputs skip
+a second check."""
 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from aezoo.runtime.batcher import Batcher, BatcherClosedError, BatchSettings, QueueFullError
+from aezoo.runtime.batcher import (
+    Batcher,
+    BatcherClosedError,
+    BatchSettings,
+    QueueFullError,
+    QueueTimeoutError,
+)
 from aezoo.runtime.model import OnnxModel
 
 
@@ -64,6 +72,53 @@ def test_queue_is_bounded_in_samples(model: OnnxModel, x: np.ndarray) -> None:
         assert queued.result(timeout=30).output.shape == (8, 16)
 
 
+def test_requests_past_the_queue_time_deadline_are_refused_not_run(
+    model: OnnxModel, x: np.ndarray
+) -> None:
+    """The deadline counts time in the queue plus the wait the caller reports; a request
+    past it fails with QueueTimeoutError and is never part of a run."""
+    sizes: list[int] = []
+    lock = threading.Lock()
+    settings = BatchSettings(max_queue_time_ms=2000)
+    with Batcher(model, settings, lock, lambda *a: sizes.append(a[1])) as b:
+        with pytest.raises(QueueTimeoutError, match="max_queue_time_ms=2000"):
+            b.submit("encode", x[:1], waited_s=2.5)  # late already: refused at submit
+        with lock:
+            first = b.submit("encode", x[:1])  # taken by the worker, which waits on the lock
+            while b.queued_samples:
+                time.sleep(0.001)
+            submitted = time.perf_counter()
+            late = b.submit("encode", x[1:3], waited_s=1.9)  # 0.1 s left: it will expire queued
+            task = b.submit_task(lambda: x[:4], samples=4, waited_s=1.9)
+            while time.perf_counter() - submitted <= 0.1:  # until both are past the deadline
+                time.sleep(0.01)
+            on_time = b.submit("encode", x[3:6])  # 2 s left
+        with pytest.raises(QueueTimeoutError, match=r"waited \d+ ms") as refused:
+            late.result(timeout=30)
+        assert refused.value.retry_after_s >= 1 and refused.value.waited_s >= 2.0
+        with pytest.raises(QueueTimeoutError):
+            task.result(timeout=30)
+        assert first.result(timeout=30).output.shape == (1, 16)
+        assert on_time.result(timeout=30).output.shape == (3, 16)
+        assert b.queued_samples == 0
+    assert sizes == [1, 3]  # the late request and task never ran
+
+
+def test_no_queue_time_deadline_by_default(model: OnnxModel, x: np.ndarray) -> None:
+    with Batcher(model) as b:
+        assert b.submit("encode", x[:1], waited_s=3600.0).result(timeout=30).batch_size == 1
+
+
+def test_the_batching_wait_ends_at_the_oldest_deadline(model: OnnxModel, x: np.ndarray) -> None:
+    """An announced request that never comes does not hold a queued one past its deadline
+    (the batching wait alone would be 30 s)."""
+    settings = BatchSettings(max_queue_delay_ms=30_000, max_queue_time_ms=200)
+    with Batcher(model, settings) as b, b.expect(), b.expect():
+        waiting = b.submit("encode", x[:1])
+        with pytest.raises(QueueTimeoutError):
+            waiting.result(timeout=20)  # a bound so a broken deadline fails, not a speed check
+
+
 def test_announced_requests_are_waited_for(model: OnnxModel, x: np.ndarray) -> None:
     sizes: list[int] = []
     settings = BatchSettings(max_queue_delay_ms=30_000)
@@ -104,7 +159,13 @@ def test_a_task_runs_alone_and_errors_reach_the_caller(model: OnnxModel, x: np.n
 
 
 def test_settings_are_validated() -> None:
-    for bad in ({"max_batch_size": 0}, {"max_queue_delay_ms": -1}, {"max_queue": 0}, {"x": 1}):
+    for bad in (
+        {"max_batch_size": 0},
+        {"max_queue_delay_ms": -1},
+        {"max_queue": 0},
+        {"max_queue_time_ms": -1},
+        {"x": 1},
+    ):
         with pytest.raises(ValueError):
             BatchSettings(**bad)
 

@@ -91,3 +91,78 @@ def test_alias_move_is_followed_without_a_failed_request(
     text = log.read_text()
     assert "swapped version 1 -> 2" in text
     assert f"version {broken.version} failed to load" in text and "version 2 keeps serving" in text
+
+
+def test_bare_names_stay_aliases_follow_and_watch_adds_new_names(
+    tmp_path: Path, tiny_artifact: Path, tiny_artifact_v2: Path
+) -> None:
+    """``serve sda-tiny sda-tiny-b@latest --watch`` while two clients keep sending: registering
+    new versions of both swaps only the ``@latest`` one (a bare name stays on the version it
+    resolved to at start); a name registered after start is served without restart; a
+    broken new version leaves the serving one in place. Not one request fails."""
+    home = tmp_path / "home"
+    store = LocalStore(root=home / "registry", bundled=None)
+    store.add(tiny_artifact, "sda-tiny")
+    store.add(tiny_artifact, "sda-tiny-b")
+    x = np.random.default_rng(0).random((2, N), dtype=np.float32)
+    args = ["sda-tiny", "sda-tiny-b@latest", "--watch", "--poll-interval", "0.2"]
+    log = tmp_path / "server.log"
+    with running_server([*args, "--log-level", "info"], {"AEZOO_HOME": str(home)}, log) as server:
+        stop, failures = threading.Event(), []
+        seen: dict[str, list[str]] = {"sda-tiny": [], "sda-tiny-b": []}
+
+        def client(name: str) -> None:
+            with httpx.Client(base_url=server.url, timeout=30) as c:
+                while not stop.is_set():
+                    try:
+                        r = c.post(f"/v1/models/{name}/encode", json={"inputs": x.tolist()})
+                    except httpx.HTTPError as e:
+                        failures.append(repr(e))
+                        continue
+                    if r.status_code != 200:
+                        failures.append(f"{name}: {r.status_code} {r.text[:200]}")
+                        continue
+                    seen[name].append(r.headers["x-model-version"])
+
+        threads = [threading.Thread(target=client, args=(name,)) for name in seen]
+        for t in threads:
+            t.start()
+        _wait_for(lambda: min(len(v) for v in seen.values()) > 10, "answers from both")
+        new_url = f"{server.url}/v1/models/sda-tiny-new/encode"
+        assert httpx.post(new_url, json={"inputs": x.tolist()}).status_code == 404
+
+        store.add(tiny_artifact_v2, "sda-tiny")  # latest moves for the bare name first...
+        store.add(tiny_artifact_v2, "sda-tiny-b")  # ...then for the followed alias
+
+        def versions() -> dict[str, str]:
+            return httpx.get(f"{server.url}/health/ready").json()["versions"]
+
+        _wait_for(lambda: versions()["sda-tiny-b"] == "2", "the swap of sda-tiny-b@latest")
+        n_bare = len(seen["sda-tiny"])
+        _wait_for(lambda: len(seen["sda-tiny"]) > n_bare + 10, "answers after the swap")
+
+        store.add(tiny_artifact_v2, "sda-tiny-new")
+        _wait_for(lambda: "sda-tiny-new" in versions(), "the new name to be served")
+        new = httpx.post(new_url, json={"inputs": x.tolist()})
+
+        broken = store.add(tiny_artifact_v2, "sda-tiny-b")
+        onnx = broken.path / "onnx" / "decoder.onnx"
+        onnx.chmod(0o644)
+        onnx.write_bytes(onnx.read_bytes()[:-8] + b"tampered")
+        failed = 'aezoo_model_loads_total{model="sda-tiny-b",outcome="failed"} 1.0'
+        _wait_for(lambda: failed in httpx.get(f"{server.url}/metrics").text, "the failed load")
+        n_b = len(seen["sda-tiny-b"])
+        _wait_for(lambda: len(seen["sda-tiny-b"]) > n_b + 10, "answers after the failed load")
+        stop.set()
+        for t in threads:
+            t.join(30)
+        final = versions()
+
+    assert failures == []
+    assert set(seen["sda-tiny"]) == {"1"}  # the bare name never moved
+    assert seen["sda-tiny-b"][0] == "1" and seen["sda-tiny-b"][-1] == "2"
+    assert new.status_code == 200 and new.headers["x-model-version"] == "1"
+    assert final == {"sda-tiny": "1", "sda-tiny-b": "2", "sda-tiny-new": "1"}
+    text = log.read_text()
+    assert "new model sda-tiny-new: version 1 loaded and serving" in text
+    assert f"version {broken.version} failed to load" in text

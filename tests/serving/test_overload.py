@@ -43,10 +43,13 @@ def tight_server(
     aezoo_home: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
     """sda-tiny with a queue of one full batch, a long batching wait, 4 connections,
-    a 1-second header and a 5-second body timeout, and 2 MB of request bodies in flight."""
+    a 1-second header and a 5-second body timeout, and 2 MB of request bodies in flight;
+    no queue-time deadline (tests/serving/test_queue_time.py has its own server), so that
+    requests wait in the queue for as long as these tests hold them there."""
     args = [
         "sda-tiny",
         *("--max-batch-size", "64", "--max-queue", "64", "--max-queue-delay-ms", "30000"),
+        *("--max-queue-time-ms", "0"),
         *("--max-connections", "4", "--header-timeout", "1", "--body-timeout", "5"),
         *("--max-inflight-body-bytes", "2000000"),
         *("--keep-alive", "120", "--threads", "1", "--log-level", "warning"),
@@ -225,6 +228,12 @@ def test_start_up_errors_are_one_line(tmp_path: Path) -> None:
     assert out.stderr.strip().count("\n") == 0 and f"port {port}" in out.stderr
     assert "already in use" in out.stderr and out.stdout == ""
     assert "Errno" not in out.stderr and "startup complete" not in out.stderr
+    watch = _serve("--watch", "--poll-interval", "0", env=env)
+    assert watch.returncode == 1 and watch.stdout == ""
+    assert watch.stderr.strip() == (
+        "aezoo serve: cannot serve: --watch needs --poll-interval above 0 "
+        "(the registry is never polled)"
+    )
     bad = _serve("--port", "99999", env=env)
     assert bad.returncode == 2 and bad.stdout == ""
     assert (
