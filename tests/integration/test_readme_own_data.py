@@ -1,7 +1,8 @@
 """README's "Your own data" section runs as written: its Python blocks make the data, each
 ``aezoo`` line of its bash blocks runs verbatim, ``aezoo serve NAME`` is started (with
-``--port 0`` added: the one change) and each ``curl`` line is sent to it (with the
-server's address in place of ``localhost:8000``: the other).
+``--port 0`` added, and the queue-time deadline off as for every test server: the
+changes) and each ``curl`` line is sent to it (with the server's address in place of
+``localhost:8000``).
 """
 
 from __future__ import annotations

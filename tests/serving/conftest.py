@@ -362,8 +362,13 @@ def running_server(
 
     ``command`` replaces ``-m aezoo.serving.server`` (``-m aezoo serve --engine ray``).
     Waits at most ``wait`` s for the ready line and /health/ready; terminated (then
-    killed) on exit.
+    killed) on exit. Unless ``args`` set ``--max-queue-time-ms``, the queue-time deadline is
+    off (0): on a busy 2-core CI machine a server process can be descheduled for longer than
+    the default 100 ms, and a test of something else would get a 429 for it
+    (``test_queue_time.py`` tests the deadline with servers of its own).
     """
+    if "--max-queue-time-ms" not in args:
+        args = [*args, "--max-queue-time-ms", "0"]
     env = {**os.environ, **env_extra, "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     cmd = [
