@@ -6,7 +6,9 @@ this rule (``n`` = values per sample, ``N`` = training rows, ``k`` = classes), t
 
 * every family: ``epochs = clip(ceil(STEP_BUDGET * batch / N), MIN_EPOCHS, MAX_EPOCHS)``,
   i.e. about :data:`STEP_BUDGET` optimizer steps per stage, with early stopping
-  (patience :data:`PATIENCE` epochs) where the family validates; ``batch = min(template
+  (patience :data:`PATIENCE` epochs) on the validation reconstruction error in
+  reconstruction stages and on the validation classification error in supervised ones
+  (LISTA keeps its epoch of lowest validation energy instead); ``batch = min(template
   batch, max(16, N // 32), N // 2)`` (at least 32 steps an epoch on small data); labels
   (k >= 2) give SdA and DrSAE a classifier head named by the
   source's class names; without labels ``classify`` is not offered;
@@ -127,6 +129,7 @@ def template(
             "finetune_max_shift": 0,
             "batch_size": batch,
             "patience": PATIENCE,
+            "recon_patience": PATIENCE,
         }
     if family == "drsae":
         batch = _batch(64, n_train)
@@ -148,6 +151,7 @@ def template(
             "input_corruption": {"kind": "masking", "level": 0.3},
             "batch_size": batch,
             "patience": PATIENCE,
+            "recon_patience": PATIENCE,
         }
     if family == "lista":
         batch = _batch(250, n_train)
@@ -190,4 +194,5 @@ def template(
         "batch_size": batch,
         "val_samples": 256,
         "lr_schedule": "constant",
+        "recon_patience": PATIENCE,
     }

@@ -5,7 +5,9 @@ its own: the stages (``make_stages``), the optimizer of a stage
 (``make_optimizer``), the loss of a batch (``batch_loss``) and, if any, what
 must hold after each step (``after_step``, e.g. norm constraints). The base
 class owns the epoch loop, seeded shuffling, the cosine schedule, early
-stopping on the validation error for stages marked ``"validate"``, per-epoch
+stopping on the validation error for stages marked ``"validate"`` and, when the recipe
+sets ``recon_patience``, on the validation reconstruction error for a family's
+reconstruction stages (those marked ``"acai"``), per-epoch
 checkpoints (``run_dir/checkpoint.pt``) and ``resume``.
 
 A stage is a dict: ``{"kind": str, "layer": int, "epochs": int, "validate": bool,
@@ -32,6 +34,8 @@ from aezoo.models.base import AutoEncoder
 from aezoo.training import loop
 from aezoo.training.acai import ACAIRegularizer
 from aezoo.training.disk_rows import DiskRows
+
+VAL_RECON_ROWS = 10_000  # validation rows of a reconstruction stage's early stopping
 
 
 class StagedTrainer:
@@ -161,6 +165,8 @@ class StagedTrainer:
                 record["seconds"] = time.perf_counter() - t0
                 if stage.get("validate"):
                     stop = self._validate(record, ep)
+                elif stage.get("acai") and getattr(cfg, "recon_patience", 0):
+                    stop = self._validate_recon(record, ep)
                 self.state["history"].append(record)
                 self.state["epoch"] = stage["epochs"] if stop else ep + 1
                 if self.show_progress:
@@ -178,6 +184,23 @@ class StagedTrainer:
         if self.keep_if_best("best_val_error", err, ep):
             return False
         return bool(self.cfg.patience) and ep + 1 - self.state["best_epoch"] >= self.cfg.patience
+
+    def _validate_recon(self, record: dict[str, Any], ep: int) -> bool:
+        """A reconstruction stage's early stopping (``cfg.recon_patience`` > 0): record the
+        mean squared error of ``model(x)`` on (at most :data:`VAL_RECON_ROWS`) validation
+        rows, keep the best weights; True when ``recon_patience`` epochs passed without a
+        lower one. No validation rows: never stops."""
+        X = np.asarray(self.X_val[:VAL_RECON_ROWS], dtype=np.float32)
+        if len(X) == 0:
+            return False
+        self.model.eval()
+        with torch.no_grad():
+            x = torch.from_numpy(X).to(self.device)
+            mse = record["val_recon_mse"] = float(((self.model(x) - x) ** 2).mean())
+        self.model.train()
+        if self.keep_if_best("best_val_recon_mse", mse, ep):
+            return False
+        return ep + 1 - self.state["best_epoch"] >= self.cfg.recon_patience
 
     def keep_if_best(self, key: str, value: float, ep: int) -> bool:
         """When ``value`` is the lowest of ``state[key]`` so far, remember it, the epoch

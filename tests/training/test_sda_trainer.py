@@ -152,3 +152,41 @@ def test_train_split_decides_between_best_and_final_weights(
     got = model.state_dict()
     assert all(torch.equal(got[k], want[k]) for k in got)
     assert not all(torch.equal(got[k], other[k]) for k in got)
+
+
+def test_reconstruction_stage_stops_on_validation_mse_and_keeps_its_best_epoch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aezoo.training.trainer import StagedTrainer
+
+    real = StagedTrainer._epoch
+    calls = {"n": 0}
+
+    def epoch(self, *args, **kwargs):  # after the first epoch, every epoch wrecks the weights
+        out = real(self, *args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] > 1:
+            with torch.no_grad():
+                for p in self.model.parameters():
+                    p.add_(torch.randn_like(p) * 3.0)
+        return out
+
+    monkeypatch.setattr(StagedTrainer, "_epoch", epoch)
+    cfg = SdATrainConfig(
+        model=SdAConfig(hidden_sizes=[24, 12, 8], n_classes=None),
+        pretrain_epochs=20,
+        batch_size=32,
+        recon_patience=2,
+    )
+    trainer = SdATrainer(cfg, _data(), tmp_path, show_progress=False)
+    model = trainer.fit()
+    history = trainer.state["history"]
+    assert len(history) == 3 and all("val_recon_mse" in r for r in history)  # 1 + patience
+    assert history[0]["val_recon_mse"] < min(r["val_recon_mse"] for r in history[1:])
+    assert trainer.state["best_epoch"] == 1
+    got, best = model.state_dict(), trainer.best_state
+    assert all(torch.equal(got[k], best[k]) for k in got)  # the first epoch's weights
+    cfg_off = cfg.model_copy(update={"recon_patience": 0, "pretrain_epochs": 3})
+    off = SdATrainer(cfg_off, _data(), tmp_path / "off", show_progress=False)
+    off.fit()
+    assert len(off.state["history"]) == 3 and "val_recon_mse" not in off.state["history"][0]
