@@ -71,6 +71,9 @@ class InputSpec(BaseModel):
         image: for models trained on images: how an encoded image becomes one input row
             (servers accept ``image/png`` and ``image/jpeg`` bodies for such models).
         columns: for models trained on a table: the feature columns, in input order.
+        missing: ``"refuse"``: NaN is an input error; ``"impute"``: NaN (a missing value;
+            infinity is still an error) is replaced inside the graphs by the training
+            split's mean of its column (a table trained with ``--allow-missing``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -82,6 +85,7 @@ class InputSpec(BaseModel):
     preprocessing: str = ""
     image: ImageInput | None = None
     columns: list[str] | None = None
+    missing: Literal["refuse", "impute"] = "refuse"
 
     @property
     def bounded(self) -> bool:

@@ -88,7 +88,9 @@ def add_data_arguments(t: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--allow-missing",
         action="store_true",
-        help="tables: keep rows with NaN instead of refusing the file",
+        help="tables: impute missing values (NaN, empty cells, infinity) with their column's "
+        "mean on the training split instead of refusing the file; the model keeps the means "
+        "and imputes NaN it is sent the same way",
     )
 
 

@@ -8,7 +8,7 @@ to the splits the trainer sees.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Literal
 
 import numpy as np
@@ -81,6 +81,32 @@ def _chunks(X: np.ndarray, dtype: type) -> Iterator[np.ndarray]:
             yield data.astype(dtype, copy=False)
 
 
+def fit_fill(X: np.ndarray) -> np.ndarray:
+    """Each column's mean over its finite values: what a missing (NaN or infinite) value of
+    that column becomes (``--allow-missing``), fitted on the training split only.
+
+    Args:
+        X: float ``(n_samples, n_features)``, read in chunks (a memmap never whole).
+
+    Returns:
+        float32 ``(n_features,)``; 0 for a column with no finite value.
+    """
+    total = count = None
+    for C in _chunks(X, np.float64):
+        ok = np.isfinite(C)
+        s, c = np.where(ok, C, 0.0).sum(axis=0), ok.sum(axis=0)
+        total, count = (s, c) if total is None else (total + s, count + c)
+    if total is None:
+        raise ValueError("X has no rows")
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0).astype(np.float32)
+
+
+def fill_missing(X: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """X with every NaN or infinite value replaced by its column's ``fill``, float32; a
+    memmap is written chunk by chunk to ``<file>.filled`` and returned as a memmap of it."""
+    return _map_rows(X, lambda C: np.where(np.isfinite(C), C, fill), "filled")
+
+
 def apply_scaling(X: np.ndarray, offset: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """``(X - offset) / scale`` as float32 ``(n_samples, n_features)``.
 
@@ -88,10 +114,16 @@ def apply_scaling(X: np.ndarray, offset: np.ndarray, scale: np.ndarray) -> np.nd
     ``<file>.scaled``, a chunk at a time, and returned as a read-only memmap of that file:
     memory stays one chunk.
     """
-    if not isinstance(X, np.memmap):
-        return ((np.asarray(X, dtype=np.float32) - offset) / scale).astype(np.float32)
-    path = f"{X.filename}.scaled"
+    return _map_rows(X, lambda C: (C - offset) / scale, "scaled")
+
+
+def _map_rows(X: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], suffix: str) -> np.ndarray:
+    """``fn`` of the float32 rows of X, as float32; a memmap chunk by chunk into a new file
+    ``<file>.<suffix>``, returned as a read-only memmap of it."""
+    if not isinstance(X, np.memmap) or X.filename is None:
+        return fn(np.asarray(X, dtype=np.float32)).astype(np.float32)
+    path = f"{X.filename}.{suffix}"
     with open(path, "wb") as f:
         for C in _chunks(X, np.float32):
-            f.write(((C - offset) / scale).astype(np.float32).tobytes())
+            f.write(fn(C).astype(np.float32).tobytes())
     return np.memmap(path, np.float32, "r", shape=X.shape)

@@ -14,7 +14,9 @@ identically by onnxruntime, the server, extraction, TorchServe and Ray::
 from :func:`aezoo.data.preprocess.fit_scaling` on the training split only: min-max
 (``offset = min``, ``scale = max - min``, so the training data maps to [0, 1]) or
 standardisation (``offset = mean``, ``scale = std``). A constant column gets ``scale = 1``.
-The model takes any finite float32 (its input spec's ``value_range`` is
+With ``impute``, a NaN in ``x`` is first replaced by ``fill`` (the training split's column
+means, :func:`aezoo.data.preprocess.fit_fill`), in the graph too. The model takes any
+finite float32 (its input spec's ``value_range`` is
 :data:`aezoo.spec.UNBOUNDED`); values outside the training range reach the base model
 outside [0, 1], and its decoder brings reconstructions back into the training range.
 """
@@ -54,6 +56,7 @@ class ScaledConfig(BaseModel):
     base_args: dict[str, Any]
     n_features: int = Field(gt=0)
     method: Literal["minmax", "standard"] = "minmax"
+    impute: bool = False  # NaN inputs take the training split's column means (buffer fill)
 
 
 class ScaledAutoEncoder(AutoEncoder):
@@ -86,6 +89,8 @@ class ScaledAutoEncoder(AutoEncoder):
         self.family = base.family  # type: ignore[misc]
         self.register_buffer("offset", torch.zeros(config.n_features))
         self.register_buffer("scale", torch.ones(config.n_features))
+        if config.impute:
+            self.register_buffer("fill", torch.zeros(config.n_features))
 
     @classmethod
     def wrap(
@@ -94,18 +99,23 @@ class ScaledAutoEncoder(AutoEncoder):
         offset: Any,
         scale: Any,
         method: Literal["minmax", "standard"] = "minmax",
+        fill: Any = None,
     ) -> ScaledAutoEncoder:
-        """Wrap a trained ``base`` with a fitted scaling (``offset``, ``scale``: ``(n,)``)."""
+        """Wrap a trained ``base`` with a fitted scaling (``offset``, ``scale``: ``(n,)``)
+        and, when ``fill`` ``(n,)`` is given, the imputation of NaN inputs by it."""
         config = ScaledConfig(
             base_architecture=base.architecture,
             base_args=base.model_args(),
             n_features=base.n_features,
             method=method,
+            impute=fill is not None,
         )
         model = cls(config, base)
         with torch.no_grad():
             model.offset.copy_(torch.as_tensor(offset, dtype=torch.float32))
             model.scale.copy_(torch.as_tensor(scale, dtype=torch.float32))
+            if fill is not None:
+                model.fill.copy_(torch.as_tensor(fill, dtype=torch.float32))
         return model
 
     # -- shape facts, delegated ---------------------------------------------
@@ -127,12 +137,18 @@ class ScaledAutoEncoder(AutoEncoder):
 
     def input_spec(self, columns: list[str] | None = None) -> InputSpec:
         """Raw features of any finite value; ``columns`` names them (a table's header)."""
+        impute = (
+            "; NaN (a missing value) takes the training split's mean of its column"
+            if self.config.impute
+            else ""
+        )
         return InputSpec(
             n_features=self.config.n_features,
             value_range=UNBOUNDED,
             preprocessing=f"raw feature values (any finite float32), "
-            f"{SCALING_TEXT[self.config.method]}; the scaling is inside every graph",
+            f"{SCALING_TEXT[self.config.method]}{impute}; inside every graph",
             columns=columns,
+            missing="impute" if self.config.impute else "refuse",
         )
 
     def filters(self) -> torch.Tensor | None:
@@ -140,6 +156,8 @@ class ScaledAutoEncoder(AutoEncoder):
 
     # -- operations ------------------------------------------------------------
     def _scale_in(self, x: torch.Tensor) -> torch.Tensor:
+        if self.config.impute:
+            x = torch.where(torch.isnan(x), self.fill, x)
         return (x - self.offset) / self.scale
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

@@ -209,13 +209,17 @@ class OnnxModel:
     def _check_values(self, arr: np.ndarray, what: str) -> np.ndarray:
         """Name the first NaN/Inf or the out-of-range extremes of ``arr`` (batch, n_features)."""
         spec = self.config.input
-        if not np.isfinite(arr).all():
-            bad = np.argwhere(~np.isfinite(arr))[0]
-            raise InputError(
-                f"{what} contains NaN or Inf (first at sample {bad[0]}, feature {bad[1]})"
-            )
+        bad_mask = ~np.isfinite(arr)
+        if spec.missing == "impute":  # NaN = a missing value the graphs fill in; Inf is not
+            bad_mask &= ~np.isnan(arr)
+        if bad_mask.any():
+            bad = np.argwhere(bad_mask)[0]
+            kind = "Inf" if spec.missing == "impute" else "NaN or Inf"
+            raise InputError(f"{what} contains {kind} (first at sample {bad[0]}, feature {bad[1]})")
         lo, hi = spec.value_range
-        if arr.min() < lo - _RANGE_TOL or arr.max() > hi + _RANGE_TOL:
+        if np.isnan(arr).all():
+            return arr
+        if np.nanmin(arr) < lo - _RANGE_TOL or np.nanmax(arr) > hi + _RANGE_TOL:
             raise InputError(
                 f"{what} values must lie in [{lo:g}, {hi:g}] ({spec.preprocessing or 'see the model config'}); "
                 f"got min {arr.min():g}, max {arr.max():g}"

@@ -26,7 +26,13 @@ import numpy as np
 import torch
 
 from aezoo._version import __version__
-from aezoo.data.preprocess import ScalingMethod, apply_scaling, fit_scaling
+from aezoo.data.preprocess import (
+    ScalingMethod,
+    apply_scaling,
+    fill_missing,
+    fit_fill,
+    fit_scaling,
+)
 from aezoo.data.sources import LoadedData, load_source
 from aezoo.data.sources.spill import IN_MEMORY_BYTES, estimated_bytes, spill_source
 from aezoo.errors import ConfigError
@@ -110,7 +116,7 @@ def _figures(
     return out
 
 
-def _card_text(data: LoadedData, scaling: str | None) -> str:
+def _card_text(data: LoadedData, scaling: str | None, impute: bool = False) -> str:
     d = data.description
     rows = ", ".join(f"{k} {v:,}" for k, v in d.rows.items())
     lines = [
@@ -129,6 +135,7 @@ def _card_text(data: LoadedData, scaling: str | None) -> str:
         lines.append(f"- Columns: {d.n_features}" + (f" ({cols})" if cols else ""))
         lines.append(
             f"- Preprocessing inside the graphs: {scaling} scaling fitted on the training split"
+            + ("; a missing value (NaN) takes its column's training mean" if impute else "")
         )
     if d.class_names:
         lines.append(f"- Classes ({len(d.class_names)}): {', '.join(d.class_names[:20])}")
@@ -193,7 +200,8 @@ def train_on_data(
             data = load_source(source, **source_options)
         seed = int(source_options.get("seed", 0))
         return _train(family, data, name, overrides, scaling, run_dir, own_dir, store, register,
-                      show_progress, command, seed)  # fmt: skip
+                      show_progress, command, seed,
+                      bool(source_options.get("allow_missing")))  # fmt: skip
     finally:
         if spill_dir is not None:
             shutil.rmtree(spill_dir, ignore_errors=True)
@@ -214,6 +222,7 @@ def _train(
     show_progress: bool,
     command: str,
     seed: int,
+    impute: bool,
 ) -> tuple[Path, ModelVersion | None]:
     from aezoo.training.pipeline import FAMILIES, parse_config
 
@@ -223,7 +232,13 @@ def _train(
     if store.is_bundled(name):
         raise ConfigError(f"{name!r} is a bundled model's name; pass another --name")
     X_train, y_train = data.splits["train"]
-    offset = scale = None
+    offset = scale = fill = None
+    if desc.kind == "table" and impute:  # --allow-missing: the training split's means
+        fill = fit_fill(X_train)
+        data = LoadedData(
+            {k: (fill_missing(X, fill), y) for k, (X, y) in data.splits.items()}, desc
+        )
+        X_train = data.splits["train"][0]
     if desc.kind == "table":
         offset, scale = fit_scaling(X_train, scaling)
     to_model = (lambda A: apply_scaling(A, offset, scale)) if offset is not None else (lambda A: A)
@@ -247,7 +262,7 @@ def _train(
     model = trainer.fit().eval()
     seconds = time.perf_counter() - t0
     exported: AutoEncoder = (
-        ScaledAutoEncoder.wrap(model, offset, scale, scaling) if offset is not None else model
+        ScaledAutoEncoder.wrap(model, offset, scale, scaling, fill) if offset is not None else model
     ).eval()
     spec = _image_spec(data) or exported.input_spec()
     if desc.columns and len(desc.columns) == desc.n_features:
@@ -262,7 +277,10 @@ def _train(
         "protocol": desc.split_protocol,
         "data": desc.to_json(),
         "data_fingerprint": desc.content_hash,
-        "preprocessing": {"scaling": scaling if offset is not None else None},
+        "preprocessing": {
+            "scaling": scaling if offset is not None else None,
+            "impute_missing": fill is not None,
+        },
         "metrics": metrics,
         "history": history,
         "train_seconds": round(seconds, 1),
@@ -283,7 +301,7 @@ def _train(
         name=name,
         training=record,
         figures=_figures(exported, data, history),
-        card_text=_card_text(data, scaling if offset is not None else None),
+        card_text=_card_text(data, scaling if offset is not None else None, fill is not None),
         samples=_samples(data, spec),
         input_spec=spec,
     )

@@ -284,3 +284,34 @@ def test_spilled_splits_partition_the_rows_reproducibly(
     b = spill_source(str(digits["npy"]), tmp_path / "b", seed=3, max_eval_rows=50)
     np.testing.assert_array_equal(b.splits["test"][0], a.splits["test"][0])
     assert a.description.content_hash == b.description.content_hash
+
+
+def test_missing_values_are_imputed_with_training_means_in_the_graph(
+    store: LocalStore, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal([10.0, -5.0, 0.0, 100.0], [1.0, 2.0, 0.5, 10.0], size=(400, 4))
+    X[rng.random(X.shape) < 0.05] = np.nan
+    path = tmp_path / "gaps.csv"
+    np.savetxt(path, X, delimiter=",", header="a,b,c,d", comments="", fmt="%.6g")
+    with pytest.raises(DataError, match="NaN"):
+        _train("sda", str(path), store)
+    art, _ = _train("sda", str(path), store, allow_missing=True)
+    model = aezoo.load(art)
+    assert model.config.input.missing == "impute"
+    fill = np.asarray(aezoo.from_pretrained(art).fill)
+    from aezoo.data.sources import load_source
+
+    X_train = load_source(str(path), allow_missing=True).splits["train"][0]  # same seed
+    np.testing.assert_allclose(fill, np.nanmean(X_train.astype(np.float64), axis=0), rtol=1e-6)
+    row = X[~np.isnan(X).any(axis=1)][:1].astype(np.float32)
+    gap = row.copy()
+    gap[0, 1] = np.nan
+    filled = row.copy()
+    filled[0, 1] = fill[1]
+    np.testing.assert_array_equal(model.encode(gap), model.encode(filled))
+    with pytest.raises(Exception, match="Inf"):
+        model.encode(np.where(np.isnan(gap), np.inf, gap))
+    record = json.loads((art / "training.json").read_text())
+    assert record["preprocessing"]["impute_missing"] is True
+    assert np.isfinite(list(record["metrics"].values())).all()
