@@ -127,3 +127,32 @@ def test_cli_serve_a_hub_model(populated_hub: FakeHub, tiny_artifact: Path, tmp_
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_model_trained_on_a_table_publishes_and_comes_back_the_same(
+    hub: FakeHub, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A user's model (its scaling inside the graphs, its columns and class names in the
+    config) goes to the Hub and back like a bundled one, and answers the same."""
+    pytest.importorskip("torch")
+    import aezoo
+
+    rng = np.random.default_rng(0)
+    table = tmp_path / "sensors.csv"
+    X = rng.normal([20.0, 1013.0, 0.4], [5.0, 8.0, 0.1], size=(240, 3))
+    label = np.where(X[:, 0] > 20, "warm", "cold")
+    rows = [f"{a:.4f},{b:.4f},{c:.4f},{lab}" for (a, b, c), lab in zip(X, label, strict=True)]
+    table.write_text("temp,pressure,humidity,state\n" + "\n".join(rows) + "\n")
+    home = Path(env["AEZOO_HOME"])
+    store = LocalStore(root=home / "registry", bundled=None)
+    aezoo.train("sda", str(table), label_column="state", store=store, show_progress=False,
+                overrides=["pretrain_epochs=2", "finetune_epochs=2"])  # fmt: skip
+    published = run_cli("publish", "sensors", "--repo-id", "org/sensors", env=env)
+    assert published.returncode == 0, published.stderr
+    pulled = run_cli("pull", "hf-hub:org/sensors@v1", env=env)
+    assert pulled.returncode == 0 and "as sensors@2" in pulled.stdout, pulled.stderr
+    local, back = OnnxModel(store.resolve("sensors@1").path), aezoo.load("sensors@2")
+    assert back.config.input.columns == ["temp", "pressure", "humidity"]
+    assert back.config.class_names == ["cold", "warm"]
+    x = X[:5].astype(np.float32)  # raw units: the graphs scale them
+    np.testing.assert_array_equal(back.encode(x), local.encode(x))
