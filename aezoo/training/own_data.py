@@ -14,6 +14,7 @@ Nothing is registered unless training, evaluation and export all succeed.
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import shutil
 import tempfile
@@ -227,6 +228,9 @@ def _train(
     from aezoo.training.pipeline import FAMILIES, parse_config
 
     desc = data.description
+    if not desc.source.startswith(("hf:", "<")):  # a local path: its name, not the machine's
+        desc = dataclasses.replace(desc, source=Path(desc.source).name)  # folders in artifacts
+        data = LoadedData(data.splits, desc)
     name = check_name(name or desc.name)
     store = store or LocalStore()
     if store.is_bundled(name):

@@ -315,3 +315,13 @@ def test_missing_values_are_imputed_with_training_means_in_the_graph(
     record = json.loads((art / "training.json").read_text())
     assert record["preprocessing"]["impute_missing"] is True
     assert np.isfinite(list(record["metrics"].values())).all()
+
+
+def test_artifacts_name_the_source_file_not_the_training_machines_folders(
+    digits: dict[str, Path], store: LocalStore
+) -> None:
+    art, _ = _train("lista", str(digits["npy"].resolve()), store)
+    folder = str(digits["npy"].resolve().parent)
+    for f in ("training.json", "samples.json", "README.md"):
+        assert folder not in (art / f).read_text(), f
+    assert json.loads((art / "training.json").read_text())["data"]["source"] == "digits.npy"

@@ -2,15 +2,18 @@
 // An input is a flat array of n_features values in the model's value range [lo, hi],
 // row-major in its image shape (rows, cols).
 
-/** (rows, cols) to draw n values as an image: the model's 2-D shape, else a square, else one row. */
+/** (rows, cols) to draw n values as an image: the model's 2-D shape (the last two of a
+ * channel-first [3, H, W]), else a square, else one row. */
 export function imageShape(spec) {
   if (spec.shape && spec.shape.length === 2) return spec.shape;
+  if (spec.shape && spec.shape.length === 3) return spec.shape.slice(1);
   const side = Math.round(Math.sqrt(spec.n_features));
   return side * side === spec.n_features ? [side, side] : [1, spec.n_features];
 }
 
-/** Draw values as a grey image: lo black, hi white; each value a scale x scale block. */
-export function drawImage(canvas, values, shape, range, scale) {
+/** Draw values as an image: lo black, hi white; each value a scale x scale block; with
+ * channels 3, values are channel-first RGB (r plane, g plane, b plane). */
+export function drawImage(canvas, values, shape, range, scale, channels = 1) {
   const [rows, cols] = shape;
   const [lo, hi] = range;
   canvas.width = cols * scale;
@@ -19,10 +22,12 @@ export function drawImage(canvas, values, shape, range, scale) {
   small.width = cols;
   small.height = rows;
   const image = new ImageData(cols, rows);
-  for (let i = 0; i < rows * cols; i += 1) {
-    const v = Math.round((255 * (values[i] - lo)) / (hi - lo));
-    const g = Math.max(0, Math.min(255, v));
-    image.data.set([g, g, g, 255], 4 * i);
+  const n = rows * cols;
+  const level = (v) => Math.max(0, Math.min(255, Math.round((255 * (v - lo)) / (hi - lo))));
+  for (let i = 0; i < n; i += 1) {
+    const g = level(values[i]);
+    const rgb = channels === 3 ? [g, level(values[i + n]), level(values[i + 2 * n])] : [g, g, g];
+    image.data.set([...rgb, 255], 4 * i);
   }
   small.getContext("2d").putImageData(image, 0, 0);
   const ctx = canvas.getContext("2d");
@@ -31,9 +36,9 @@ export function drawImage(canvas, values, shape, range, scale) {
 }
 
 /** A canvas with an image drawn on it (for strips and thumbnails). */
-export function imageCanvas(values, shape, range, scale, label) {
+export function imageCanvas(values, shape, range, scale, label, channels = 1) {
   const canvas = document.createElement("canvas");
-  drawImage(canvas, values, shape, range, scale);
+  drawImage(canvas, values, shape, range, scale, channels);
   if (label) canvas.setAttribute("aria-label", label);
   return canvas;
 }

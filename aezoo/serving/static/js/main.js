@@ -5,6 +5,7 @@ import { api, ApiError, fileUrl, showImage } from "./api.js";
 import { frontMatter, renderCard } from "./card.js";
 import { fill, fmt, h } from "./dom.js";
 import { mountPlayground } from "./playground.js";
+import { inputMode } from "./rows.js";
 
 const app = document.getElementById("app");
 
@@ -44,6 +45,7 @@ function opsBadges(ops) {
 
 function inputSummary(spec) {
   const shape = spec.shape ? spec.shape.join("x") : String(spec.n_features);
+  if (inputMode(spec) === "table") return `${spec.n_features} columns, any finite values`;
   return `${shape} in [${spec.value_range.join(", ")}]`;
 }
 

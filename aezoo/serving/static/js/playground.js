@@ -4,6 +4,7 @@
 import { api, ApiError } from "./api.js";
 import { fill, fmt, h } from "./dom.js";
 import * as px from "./images.js";
+import { compareView, inputMode, rowView, SampleInput } from "./rows.js";
 import { Sketchpad } from "./sketch.js";
 
 const TITLES = {
@@ -71,23 +72,31 @@ class Panel {
  */
 export async function mountPlayground(root, info, files) {
   const spec = info.input;
+  const mode = inputMode(spec); // grey: drawn; rgb, table: samples (a table row editable)
   const shape = px.imageShape(spec);
   const range = spec.value_range;
   const [lo, hi] = range;
   const scale = Math.max(2, Math.floor(288 / Math.max(...shape)));
   const thumb = Math.max(2, Math.floor(56 / Math.max(...shape)));
   const samples = await loadSamples(info.name, files);
-  const image = (values, label, s = thumb) => px.imageCanvas(values, shape, range, s, label);
+  const channels = mode === "rgb" ? 3 : 1;
+  const image = (values, label, s = thumb) => (mode === "table"
+    ? rowView(values, spec.columns, label)
+    : px.imageCanvas(values, shape, range, s, label, channels));
   const figure = (canvas, caption, testid) =>
     h("figure", { class: "result", testid }, canvas, h("figcaption", { text: caption }));
 
   const panels = {};
   let active = null;
-  const pad = new Sketchpad(h("canvas", { class: "sketch", testid: "sketchpad" }), shape, range, {
-    scale,
-    radius: Math.max(...shape) >= 32 ? 1.0 : 1.1,
-    onStroke: () => active && panels[active].run(),
-  });
+  const rerun = () => active && panels[active].run();
+  const pad = mode === "grey"
+    ? new Sketchpad(h("canvas", { class: "sketch", testid: "sketchpad" }), shape, range, {
+      scale,
+      radius: Math.max(...shape) >= 32 ? 1.0 : 1.1,
+      onStroke: rerun,
+    })
+    : new SampleInput(spec.n_features, mode === "table", rerun,
+      mode === "rgb" ? (v) => px.imageCanvas(v, shape, range, scale, "input", 3) : null);
   const input = () => pad.values();
 
   // -- encode --------------------------------------------------------------------------
@@ -114,17 +123,32 @@ export async function mountPlayground(root, info, files) {
     h("option", { value: "gaussian", text: "Gaussian noise" }));
   const level = h("input", { type: "range", min: 0, max: 0.9, step: 0.05, value: 0.25, testid: "noise-level", "aria-label": "noise level" });
   const levelText = h("output", { text: "25%" });
+  if (mode === "table") { // masking writes lo: a table has no background value
+    kind.querySelector("option[value=masking]").remove();
+    level.value = 0.05;
+  }
   const showLevel = () => {
     level.max = kind.value === "masking" ? 0.9 : 0.5;
     levelText.textContent = kind.value === "masking"
       ? `${Math.round(100 * level.value)}% of pixels set to ${fmt(lo, 0)}`
-      : `std ${fmt(level.value, 2)} x ${fmt(hi - lo, 0)}`;
+      : mode === "table"
+        ? `std ${fmt(level.value, 2)} x |value| per column`
+        : `std ${fmt(level.value, 2)} x ${fmt(hi - lo, 0)}`;
   };
   let noiseSeed = 0;
   panels.denoise = new Panel("denoise", [kind, level, levelText,
     h("button", { class: "secondary", onclick: () => { noiseSeed += 1; panels.denoise.run(); } }, "new noise")],
   async () => {
     const clean = input();
+    if (mode === "table") { // relative Gaussian noise in the table's own units; no PSNR
+      const rand = px.randomStream(noiseSeed);
+      const noisy = clean.map((v) => v + Number(level.value) * Math.abs(v)
+        * Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand()));
+      const out = (await api.run(info.name, "denoise", { inputs: [noisy] })).outputs[0];
+      const mad = out.reduce((acc, v, i) => acc + Math.abs(v - clean[i]), 0) / out.length;
+      return [compareView(clean, out, spec.columns),
+        h("p", { class: "stat", testid: "psnr", text: `mean |decode(encode(noisy)) - input| ${fmt(mad, 4)} (input and output in the table's units; the first ${Math.min(16, out.length)} columns shown)` })];
+    }
     const noisy = px.addNoise(clean, kind.value, Number(level.value), range, noiseSeed);
     const out = (await api.run(info.name, "denoise", { inputs: [noisy] })).outputs[0];
     const peak = hi - lo;
@@ -168,8 +192,8 @@ export async function mountPlayground(root, info, files) {
 
   // -- interpolate ---------------------------------------------------------------------
   const choices = [
-    ["drawing", "the drawing"],
-    ["blank", "blank"],
+    ["drawing", mode === "grey" ? "the drawing" : "the input"],
+    ...(mode === "grey" ? [["blank", "blank"]] : []),
     ...samples.inputs.map((_, i) => [`sample-${i}`, `sample ${samples.labels[i]}`]),
   ];
   const picker = (testid, initial) => h("select", { testid, "aria-label": testid },
@@ -215,16 +239,20 @@ export async function mountPlayground(root, info, files) {
   const sampleButtons = samples.inputs.map((values, i) => h("button", {
     class: "sample", testid: `sample-${i}`, title: samples.labels[i],
     onclick: () => { pad.set(values); if (active) panels[active].run(); },
-  }, image(values, samples.labels[i]), h("span", { text: samples.labels[i] })));
+  }, mode === "table" ? null : image(values, samples.labels[i]), h("span", { text: samples.labels[i] })));
+  const what = mode === "table"
+    ? `a row of ${spec.n_features} values in the table's own units`
+    : `${shape.join("x")}${channels === 3 ? " RGB" : ""}, values in [${fmt(lo, 0)}, ${fmt(hi, 0)}]`;
 
   fill(root,
     h("div", { class: "pg-input" },
-      h("h3", {}, "Input ", h("small", { class: "muted",
-        text: `${shape.join("x")}, values in [${fmt(lo, 0)}, ${fmt(hi, 0)}]` })),
-      pad.canvas,
-      h("div", { class: "controls" },
-        h("button", { class: "secondary", testid: "clear", onclick: () => { pad.clear(); if (active) panels[active].run(); } }, "clear"),
-        h("span", { class: "muted", text: "draw with the mouse or a finger" })),
+      h("h3", {}, "Input ", h("small", { class: "muted", text: what })),
+      mode === "grey" ? pad.canvas : pad.node,
+      mode === "grey"
+        ? h("div", { class: "controls" },
+          h("button", { class: "secondary", testid: "clear", onclick: () => { pad.clear(); if (active) panels[active].run(); } }, "clear"),
+          h("span", { class: "muted", text: "draw with the mouse or a finger" }))
+        : h("p", { class: "muted", text: mode === "table" ? "edit the numbers, or pick a sample" : "pick a sample" }),
       samples.inputs.length
         ? [h("p", { class: "muted", text: `or start from a real input shipped with the model (${samples.source}):` }),
           h("div", { class: "samples", testid: "samples" }, sampleButtons)]
@@ -232,6 +260,9 @@ export async function mountPlayground(root, info, files) {
     h("div", { class: "pg-ops" },
       h("div", { class: "tabs", role: "tablist" }, tabs),
       ops.map((op) => panels[op].node)));
-  if (samples.inputs.length) pad.set(samples.inputs[0]);
+  if (samples.inputs.length) {
+    pad.set(samples.inputs[0]);
+    if (pad.remember) pad.remember(samples.inputs[0]);
+  }
   if (ops.length) select(ops.includes("classify") ? "classify" : ops[0]);
 }
