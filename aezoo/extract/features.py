@@ -140,13 +140,15 @@ def _stream(
 
 
 def _open_user_source(
-    source: str, model: OnnxModel, batch_size: int
+    source: str, model: OnnxModel | None, batch_size: int
 ) -> tuple[tuple[int, ...], Reader, float | None]:
     """A table, image folder or Hugging Face dataset, streamed
     (:func:`aezoo.data.sources.iter_batches`) as the model's input spec says: an image model
     decodes at its own size and mode, a table model reads its own columns."""
     from aezoo.data.sources import describe_stream, iter_batches
 
+    if model is None:
+        raise DataError(f"{source}: unsupported here; expected .npy files or MNIST IDX files")
     spec = model.config.input
     options: dict[str, Any] = {}
     if spec.image is not None:
@@ -171,11 +173,12 @@ def _open_user_source(
 
 
 def _open_source(
-    path: Path, model: OnnxModel, batch_size: int
+    path: Path, model: OnnxModel | None = None, batch_size: int = 1024
 ) -> tuple[tuple[int, ...], Reader, float | None]:
-    """``(shape, read, default scale)`` of a .npy file, an IDX file, an MNIST directory, or
-    any other source :func:`aezoo.data.sources.iter_batches` streams (CSV, parquet, .npz,
-    an image folder, a ``save_to_disk`` directory, ``hf:NAME``)."""
+    """``(shape, read, default scale)`` of a .npy file, an IDX file, an MNIST directory, or,
+    given the ``model`` that will read it, any other source
+    :func:`aezoo.data.sources.iter_batches` streams (CSV, parquet, .npz, an image folder, a
+    ``save_to_disk`` directory, ``hf:NAME``)."""
     if str(path).startswith("hf:"):
         return _open_user_source(str(path), model, batch_size)
     if not path.exists():
