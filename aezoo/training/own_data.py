@@ -39,109 +39,21 @@ from aezoo.data.sources.spill import IN_MEMORY_BYTES, estimated_bytes, spill_sou
 from aezoo.errors import ConfigError
 from aezoo.evaluation.own_data import score_own_data
 from aezoo.evaluation.scores import Ops
-from aezoo.export import figures
+from aezoo.export.own_data import (
+    data_card_text,
+    image_input_spec,
+    own_data_figures,
+    samples_record,
+)
 from aezoo.export.torch_io import build_artifact
 from aezoo.models.base import AutoEncoder
 from aezoo.models.scaled import ScaledAutoEncoder
 from aezoo.registry.store import LocalStore, ModelVersion, check_name
-from aezoo.spec import ImageInput, InputSpec
 from aezoo.training.ops import torch_ops
 from aezoo.training.recipes import apply_overrides
 from aezoo.training.sizing import template
 
-N_SAMPLES = 8  # inputs shipped in samples.json (first of each class when labelled)
 SIZING_ROWS = 20_000  # training rows whose statistics size a model (drsae, lista)
-
-
-def _image_spec(data: LoadedData) -> InputSpec | None:
-    desc = data.description
-    if desc.kind != "images" or desc.image_shape is None:
-        return None
-    c, h, w = desc.image_shape
-    image = ImageInput(height=h, width=w, mode="RGB" if c == 3 else "L")
-    return InputSpec(
-        n_features=desc.n_features,
-        shape=image.shape,
-        value_range=(0.0, 1.0),
-        image=image,
-        preprocessing=f"{image.mode} images of {h}x{w} pixels (resized bilinearly when "
-        f"another size), scaled to [0, 1] as uint8 / 255, flattened channel-first "
-        f"({c}, {h}, {w}); image/png and image/jpeg bodies are decoded so by the server",
-    )
-
-
-def _samples(data: LoadedData, spec: InputSpec) -> dict[str, Any]:
-    X, y = data.splits["test"]
-    names = data.description.class_names
-    if y is not None and names:
-        classes = np.unique(y)[:N_SAMPLES]
-        index = [int(np.flatnonzero(y == c)[0]) for c in classes]
-        labels = [names[int(c)] for c in classes]
-        source = "test split: the first input of each class"
-    else:
-        index = list(range(min(N_SAMPLES, len(X))))
-        labels = [f"test #{i}" for i in index]
-        source = f"test split: the first {len(index)} inputs"
-    rows = np.round(X[index].astype(np.float64), 6)
-    if spec.bounded:
-        rows = np.clip(rows, *spec.value_range)
-    return {
-        "format": "aezoo-samples/1",
-        "source": f"{data.description.source}, {source}",
-        "labels": labels,
-        "inputs": rows.tolist(),
-    }
-
-
-def _figures(
-    model: AutoEncoder, data: LoadedData, history: list[dict[str, Any]]
-) -> dict[str, bytes]:
-    out: dict[str, bytes] = {}
-    curve = figures.curves_figure(history)
-    if curve is not None:
-        out["training_curves.png"] = curve
-    shape = data.description.image_shape
-    if shape is None:
-        return out
-    c, h, w = shape
-    X = data.splits["test"][0][:10]
-    with torch.no_grad():
-        X_hat = model(torch.from_numpy(X)).numpy()
-
-    def grey(A: np.ndarray) -> np.ndarray:  # RGB rows shown as their mean over channels
-        return A.reshape(len(A), c, h * w).mean(axis=1)
-
-    out["test_reconstructions.png"] = figures.rows_figure(
-        [grey(X), grey(X_hat)], (h, w), (0.0, 1.0)
-    )
-    return out
-
-
-def _card_text(data: LoadedData, scaling: str | None, impute: bool = False) -> str:
-    d = data.description
-    rows = ", ".join(f"{k} {v:,}" for k, v in d.rows.items())
-    lines = [
-        "## Data",
-        "",
-        f"- Source: `{d.source}` ({d.kind}); content sha256 `{d.content_hash[:16]}...`",
-        f"- Rows: {rows}. Splits: {d.split_protocol}",
-    ]
-    if d.image_shape:
-        lines.append(
-            f"- Images: {d.image_shape[0]} x {d.image_shape[1]} x {d.image_shape[2]} "
-            "(channels x height x width), pixels / 255"
-        )
-    else:
-        cols = ", ".join(d.columns or []) if d.columns and len(d.columns) <= 20 else ""
-        lines.append(f"- Columns: {d.n_features}" + (f" ({cols})" if cols else ""))
-        lines.append(
-            f"- Preprocessing inside the graphs: {scaling} scaling fitted on the training split"
-            + ("; a missing value (NaN) takes its column's training mean" if impute else "")
-        )
-    if d.class_names:
-        lines.append(f"- Classes ({len(d.class_names)}): {', '.join(d.class_names[:20])}")
-    lines += ["", "Metrics are on the held-out test split (see `training.json`)."]
-    return "\n".join(lines)
 
 
 def train_on_data(
@@ -268,7 +180,7 @@ def _train(
     exported: AutoEncoder = (
         ScaledAutoEncoder.wrap(model, offset, scale, scaling, fill) if offset is not None else model
     ).eval()
-    spec = _image_spec(data) or exported.input_spec()
+    spec = image_input_spec(data) or exported.input_spec()
     if desc.columns and len(desc.columns) == desc.n_features:
         spec = spec.model_copy(update={"columns": list(desc.columns)})
     ops: Ops = torch_ops(exported)
@@ -304,9 +216,9 @@ def _train(
         artifact,
         name=name,
         training=record,
-        figures=_figures(exported, data, history),
-        card_text=_card_text(data, scaling if offset is not None else None, fill is not None),
-        samples=_samples(data, spec),
+        figures=own_data_figures(exported, data, history),
+        card_text=data_card_text(data, scaling if offset is not None else None, fill is not None),
+        samples=samples_record(data, spec),
         input_spec=spec,
     )
     version = store.add(artifact, name, command=command or None) if register else None
