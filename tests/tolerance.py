@@ -32,3 +32,23 @@ def sum_atol(dtype: type | np.dtype, n_terms: int, abs_sum: float = 1.0, depth: 
     u = float(np.finfo(dtype).eps) / 2
     gamma = n_terms * u / (1 - n_terms * u)
     return 2.0 * depth * gamma * abs_sum
+
+
+# The two SdAs the tests compare across runtimes, batch sizes and servers. Every layer's inputs
+# lie in [0, 1] (pixels; sigmoid codes), so one reduction's sum |x_i| is at most the layer's
+# largest row sum of |W| (of W^T for a tied decoder) plus its largest |b|:
+# - tiny (784-32-16-10, untrained): 784 * 4 * sqrt(6 / 816) = 269, the Glorot x4 init bound
+#   of the 784-input layer, zero biases; its other layers are far smaller (32 * 1.42 = 45);
+# - bundled sda-mnist (784-500-300-200-10): 269.5 + 1.43, measured on its fixed weights.
+# tests/test_tolerance.py checks both.
+SDA_ABS_SUM = 272.0
+SDA_FAN_IN = 784  # the longest reduction of either
+
+
+def sda_atol(depth: int) -> float:
+    """Absolute tolerance between two float32 evaluations of ``depth`` layers of either SdA.
+
+    ``depth`` counts the dense layers on the path: tiny encode 2, predict_proba 3 (the
+    softmax is 1-Lipschitz), denoise 4; sda-mnist encode 3, predict_proba 4, denoise 6.
+    """
+    return sum_atol(np.float32, SDA_FAN_IN, SDA_ABS_SUM, depth)
