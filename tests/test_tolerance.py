@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.tolerance import SDA_ABS_SUM, SDA_FAN_IN, sda_atol, sum_atol
+from tests.tolerance import SDA_LAYERS, layers_atol, sda_atol, sum_atol
 
 N = 1024
 
@@ -60,28 +60,40 @@ def test_the_bound_scales_with_length_magnitude_depth_and_dtype() -> None:
     assert sum_atol(np.float32, N, depth=3) == pytest.approx(3 * base, rel=1e-12)
     ratio = np.finfo(np.float32).eps / np.finfo(np.float64).eps
     assert base / sum_atol(np.float64, N) == pytest.approx(ratio, rel=1e-3)
-    assert sda_atol(4) == pytest.approx(2 * sda_atol(2), rel=1e-12)
+    layers = [(784, 10.0), (32, 3.0)]
+    assert layers_atol(np.float32, layers) == pytest.approx(
+        sum_atol(np.float32, 784, 10.0) + sum_atol(np.float32, 32, 3.0), rel=1e-12
+    )
+    assert layers_atol(np.float32, [(784, 10.0)] * 3) == pytest.approx(
+        sum_atol(np.float32, 784, 10.0, depth=3), rel=1e-12
+    )
+    assert sda_atol("tiny", "denoise") > sda_atol("tiny", "encode") > sda_atol("tiny", "decode")
 
 
-def test_sda_abs_sum_covers_both_sdas() -> None:
+def test_sda_layers_cover_both_sdas() -> None:
     import aezoo
     from aezoo.models import create_variant
 
-    def abs_sums(model: torch.nn.Module) -> list[float]:
-        sums = []
+    def layers(model: torch.nn.Module) -> dict[str, list[tuple[int, float]]]:
+        """(fan-in, largest row sum of |W| plus largest |b|) of each layer, inputs in [0, 1]."""
+        enc, dec = [], []
         for layer in model.layers:
-            w, b = layer.encoder.weight.detach().abs(), layer.encoder.bias.detach().abs()
-            sums.append(float(w.sum(1).max() + b.max()))  # encoder: rows of W, inputs in [0, 1]
-            sums.append(float(w.sum(0).max() + layer.decoder_bias.detach().abs().max()))  # W^T
-        head = model.head
-        sums.append(float(head.weight.detach().abs().sum(1).max() + head.bias.detach().abs().max()))
-        return sums
+            w = layer.encoder.weight.detach().abs()  # (n_hidden, n_visible)
+            b_enc, b_dec = layer.encoder.bias.detach().abs(), layer.decoder_bias.detach().abs()
+            enc.append((w.shape[1], float(w.sum(1).max() + b_enc.max())))
+            dec.append((w.shape[0], float(w.sum(0).max() + b_dec.max())))
+        w, b = model.head.weight.detach().abs(), model.head.bias.detach().abs()
+        return {"encode": enc, "head": [(w.shape[1], float(w.sum(1).max() + b.max()))],
+                "decode": dec[::-1]}  # fmt: skip
+
+    def covered(got: dict, bound: dict) -> None:
+        for part, measured in got.items():
+            assert len(measured) == len(bound[part]), part
+            for (n, s), (n_max, s_max) in zip(measured, bound[part], strict=True):
+                assert n <= n_max and s <= s_max, (part, n, s, n_max, s_max)
 
     for seed in range(3):
         torch.manual_seed(seed)
-        tiny = create_variant("sda_mnist_tiny")
-        assert max(abs_sums(tiny)) <= SDA_ABS_SUM
-        assert max(layer.encoder.in_features for layer in tiny.layers) <= SDA_FAN_IN
-    bundled = aezoo.from_pretrained("sda-mnist")
-    assert max(abs_sums(bundled)) <= SDA_ABS_SUM
-    assert max(layer.encoder.in_features for layer in bundled.layers) <= SDA_FAN_IN
+        covered(layers(create_variant("sda_mnist_tiny")), SDA_LAYERS["tiny"])
+    with torch.no_grad():
+        covered(layers(aezoo.from_pretrained("sda-mnist")), SDA_LAYERS["sda-mnist"])

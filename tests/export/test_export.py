@@ -51,9 +51,10 @@ def test_onnx_matches_torch_through_the_public_api(tiny_artifact: Path) -> None:
         t = torch.from_numpy(x)
         codes, out = torch_model.encode(t).numpy(), torch_model(t).numpy()
         probs = torch.softmax(torch_model.classify(t), dim=1).numpy()
-    np.testing.assert_allclose(onnx_model.encode(x), codes, rtol=0, atol=sda_atol(2))
-    np.testing.assert_allclose(onnx_model.denoise(x), out, rtol=0, atol=sda_atol(4))
-    np.testing.assert_allclose(onnx_model.predict_proba(x), probs, rtol=0, atol=sda_atol(3))
+    np.testing.assert_allclose(onnx_model.encode(x), codes, rtol=0, atol=sda_atol("tiny", "encode"))
+    np.testing.assert_allclose(onnx_model.denoise(x), out, rtol=0, atol=sda_atol("tiny", "denoise"))
+    atol = sda_atol("tiny", "predict_proba")
+    np.testing.assert_allclose(onnx_model.predict_proba(x), probs, rtol=0, atol=atol)
 
 
 def test_parity_failure_is_loud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -125,7 +125,8 @@ def test_cli_serve_a_hub_model(populated_hub: FakeHub, tiny_artifact: Path, tmp_
         assert response.status_code == 200, response.text
         expected = OnnxModel(tiny_artifact).encode(x)
         # another process, its own threads and batching: the tiny SdA's two encoder layers
-        np.testing.assert_allclose(response.json()["codes"], expected, rtol=0, atol=sda_atol(2))
+        atol = sda_atol("tiny", "encode")
+        np.testing.assert_allclose(response.json()["codes"], expected, rtol=0, atol=atol)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

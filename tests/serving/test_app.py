@@ -119,7 +119,7 @@ def test_interpolate_ends_are_reconstructions(client: TestClient, samples: np.nd
     assert rows.shape == (5, N)
     # codes of [a, b] at batch 2 either way, mixed exactly at 0 and 1; decoded at batch 5
     # against batch 2: the tiny SdA's two decoder layers may sum in another order
-    np.testing.assert_allclose(rows[[0, -1]], ends, rtol=0, atol=sda_atol(2))
+    np.testing.assert_allclose(rows[[0, -1]], ends, rtol=0, atol=sda_atol("tiny", "decode"))
     default = post(client, "sda-tiny/interpolate", {"a": a, "b": a})["outputs"]
     assert len(default) == 8
 

@@ -96,8 +96,8 @@ def test_sda_mnist_interpolates_and_encodes_deterministically(
     assert out.shape == (9, 784)
     # codes of [a, b] at batch 2 either way, mixed exactly at 0 and 1; decoded at batch 9
     # against batch 2: sda-mnist's three decoder layers may sum in another order
-    np.testing.assert_allclose(out[0], ends[0], rtol=0, atol=sda_atol(3))
-    np.testing.assert_allclose(out[-1], ends[1], rtol=0, atol=sda_atol(3))
+    np.testing.assert_allclose(out[0], ends[0], rtol=0, atol=sda_atol("sda-mnist", "decode"))
+    np.testing.assert_allclose(out[-1], ends[1], rtol=0, atol=sda_atol("sda-mnist", "decode"))
     assert not np.allclose(out[4], out[0], atol=1e-2)  # the middle really moves
     first = _post(bundled_server, "encode", {"inputs": X[:64].tolist()})["codes"]
     second = _post(bundled_server, "encode", {"inputs": X[:64].tolist()})["codes"]

@@ -74,8 +74,8 @@ def test_interpolate_ends_match_denoise(http: httpx.Client, samples: np.ndarray)
     assert rows.shape == (7, N)
     # codes of [a, b] at batch 2 either way, mixed exactly at 0 and 1; decoded at batch 7
     # against batch 2: the tiny SdA's two decoder layers may sum in another order
-    np.testing.assert_allclose(rows[0], ends[0], rtol=0, atol=sda_atol(2))
-    np.testing.assert_allclose(rows[-1], ends[1], rtol=0, atol=sda_atol(2))
+    np.testing.assert_allclose(rows[0], ends[0], rtol=0, atol=sda_atol("tiny", "decode"))
+    np.testing.assert_allclose(rows[-1], ends[1], rtol=0, atol=sda_atol("tiny", "decode"))
 
 
 def test_classify(http: httpx.Client, samples: np.ndarray) -> None:

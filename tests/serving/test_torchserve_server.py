@@ -176,17 +176,19 @@ def test_registered_archive_serves_what_aezoo_load_computes(
 
     with ThreadPoolExecutor(12) as pool:  # 12 concurrent requests: TorchServe batches them
         results = list(pool.map(call, range(12)))
-    depth = {"encode": 3, "denoise": 6, "classify": 4}  # sda-mnist's dense layers on the path
+    path = {"encode": "encode", "denoise": "denoise", "classify": "predict_proba"}
     for status, op, rows, got in results:
         assert status == 200, (op, got)
         want = {"encode": model.encode, "denoise": model.denoise, "classify": model.predict_proba}[
             op
         ](rows)
         # TorchServe's batches are not ours: the same sums, blocked otherwise
-        np.testing.assert_allclose(got, want, rtol=0, atol=sda_atol(depth[op]))
+        np.testing.assert_allclose(got, want, rtol=0, atol=sda_atol("sda-mnist", path[op]))
 
     default = httpx.post(url, json={"inputs": x[:2].tolist()}, timeout=60)  # no operation: encode
-    np.testing.assert_allclose(default.json()["codes"], model.encode(x[:2]), atol=sda_atol(3))
+    np.testing.assert_allclose(
+        default.json()["codes"], model.encode(x[:2]), atol=sda_atol("sda-mnist", "encode")
+    )
     bad = httpx.post(
         url,
         content=npy_bytes(np.full((1, 784), np.nan, np.float32)),
