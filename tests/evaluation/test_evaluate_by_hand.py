@@ -83,6 +83,8 @@ def test_evaluate_matches_the_hand_computation(constant_model: Path, tiny_mnist:
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout)
     assert set(got) == set(expected)
+    # PSNR in float64 of float32 pixels (level / 255) and a float32 sigmoid output: (x - P)^2
+    # errs by at most ~2 (|x| + 4 |P|) u / |x - P| ~ 3e-6 relative (level 51), 1.3e-5 dB
     for key, want in expected.items():
         assert got[key] == pytest.approx(want, abs=1e-4), key
     assert got["recon_psnr_db"] == pytest.approx(13.5290, abs=1e-4)  # the worked figure
@@ -109,7 +111,7 @@ def test_psnr_is_the_mean_of_per_sample_psnr() -> None:
     from aezoo.evaluation.metrics import classification_error
     from aezoo.evaluation.metrics import psnr as psnr_db
 
-    X = np.zeros((2, 4))
+    X = np.zeros((2, 4))  # float64 closed forms: approx's 1e-6 is far above their rounding
     X_hat = np.array([[0.1] * 4, [0.01] * 4])
     assert psnr_db(X, X_hat) == pytest.approx(30.0)
     assert psnr_db(X, X_hat, data_range=2.0) == pytest.approx(30.0 + 20 * math.log10(2))

@@ -63,6 +63,7 @@ def test_smoothness_edge_cases() -> None:
     jump = np.array([0.0, 0.0, 0.0, 1.0, 1.0])
     wrap = np.mod(np.linspace(6.0, 6.8, n), 2 * np.pi)  # crosses 2 pi: unwrapped, still even
     out = smoothness(np.stack([even, jump, wrap, np.zeros(n)]))
+    # float64 on 5 angles (the wrap subtracts 2 pi ~ 6.3): a few eps * 6.3 ~ 1e-15, and 1e-9
     np.testing.assert_allclose(out[:3], [0.0, 1 - 1 / (n - 1), 0.0], atol=1e-9)
     assert np.isnan(out[3])  # theta_end == theta_start: undefined
 

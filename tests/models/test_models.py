@@ -32,8 +32,10 @@ def test_tied_weights_share_the_encoder_matrix() -> None:
     n_tied = sum(p.numel() for p in tied.parameters())
     n_untied = sum(p.numel() for p in untied.parameters())
     assert n_untied - n_tied == 784 * 32 + 32 * 16  # one decoder matrix per layer
-    layer = tied.layers[0]
-    h = torch.rand(2, 32)
+    # float64: decode's linear sums in another order than h @ W; float64's gamma_32 ~ 4e-15
+    # keeps assert_close's float64 defaults (1e-7) safe, and untied weights would be far off
+    layer = tied.double().layers[0]
+    h = torch.rand(2, 32, dtype=torch.float64)
     want = torch.sigmoid(h @ layer.encoder.weight + layer.decoder_bias)
     torch.testing.assert_close(layer.decode(h), want)
 

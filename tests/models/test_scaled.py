@@ -30,12 +30,15 @@ def test_scaling_is_applied_before_encode_and_undone_after_decode() -> None:
     model, offset, scale = _wrapped()
     raw = torch.from_numpy(offset + scale * np.random.default_rng(1).random((5, N), np.float32))
     scaled = (raw - torch.from_numpy(offset)) / torch.from_numpy(scale)
+    # the wrapper runs these very operations on the same tensors: the same bits, so a missing
+    # or swapped scaling cannot hide under a tolerance
     with torch.no_grad():
-        torch.testing.assert_close(model.encode(raw), model.base.encode(scaled))
-        torch.testing.assert_close(model.classify(raw), model.base.classify(scaled))
+        torch.testing.assert_close(model.encode(raw), model.base.encode(scaled), rtol=0, atol=0)
+        got, want = model.classify(raw), model.base.classify(scaled)
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
         z = model.encode(raw)
         want = model.base.decode(z) * torch.from_numpy(scale) + torch.from_numpy(offset)
-        torch.testing.assert_close(model.decode(z), want)
+        torch.testing.assert_close(model.decode(z), want, rtol=0, atol=0)
     assert model.family == "sda" and model.operations == model.base.operations
     spec = model.input_spec([f"f{i}" for i in range(N)])
     assert spec.value_range == UNBOUNDED and not spec.bounded and spec.columns[3] == "f3"

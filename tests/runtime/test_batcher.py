@@ -19,6 +19,7 @@ from aezoo.runtime.batcher import (
     QueueTimeoutError,
 )
 from aezoo.runtime.model import OnnxModel
+from tests.tolerance import sda_atol
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +42,10 @@ def test_merged_requests_get_their_own_rows(model: OnnxModel, x: np.ndarray) -> 
         results = [f.result(timeout=30) for f in futures]
         proba = probas.result(timeout=30).output
     got = np.concatenate([r.output for r in results])
-    np.testing.assert_allclose(got, model.encode(x), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(proba, model.predict_proba(x[:3]), rtol=1e-5, atol=1e-6)
+    # merged batches of 16 against one batch of 40: onnxruntime may block the sums otherwise
+    np.testing.assert_allclose(got, model.encode(x), rtol=0, atol=sda_atol("tiny", "encode"))
+    atol = sda_atol("tiny", "predict_proba")
+    np.testing.assert_allclose(proba, model.predict_proba(x[:3]), rtol=0, atol=atol)
     assert max(sizes) == 16  # 8 requests of 2 merged, never above max_batch_size
     assert sum(sizes) == 43 and all(r.batch_size <= 16 for r in results)
     assert all(r.queue_s >= 0 and r.compute_s > 0 for r in results)
@@ -50,9 +53,8 @@ def test_merged_requests_get_their_own_rows(model: OnnxModel, x: np.ndarray) -> 
 
 def test_blocking_run_accepts_any_input_form(model: OnnxModel, x: np.ndarray) -> None:
     with Batcher(model) as b:
-        np.testing.assert_allclose(
-            b.run("denoise", x[0].reshape(28, 28)), model.denoise(x[:1]), atol=1e-6
-        )
+        # one sample through the same session at batch 1, one thread: the same computation
+        np.testing.assert_array_equal(b.run("denoise", x[0].reshape(28, 28)), model.denoise(x[:1]))
         with pytest.raises(Exception, match="784"):
             b.run("encode", x[:, :10])
 

@@ -13,6 +13,7 @@ from aezoo.models.drsae import DrSAEConfig
 from aezoo.training.drsae import DrSAETrainConfig, DrSAETrainer, losses, stages
 from aezoo.training.pipeline import make_figures, parse_config
 from aezoo.training.recipes import apply_overrides, read_recipe
+from tests.tolerance import sum_atol
 from tests.training.helpers import killed_after
 
 TINY = DrSAEConfig(n_components=16, n_steps=5)
@@ -40,10 +41,12 @@ def test_norm_bounds_hold_after_a_training_step(tmp_path: Path) -> None:
         model.C.mul_(50.0)
     assert model.D.norm(dim=0).max() > 1.0 and model.C.norm(dim=1).max() > 5.0
     trainer.fit()  # one step: 32 samples, batch 32
-    tol = 1e-5
-    assert model.D.norm(dim=0).max() <= 1.0 + tol  # columns of D
-    assert model.E.norm(dim=1).max() <= 1.25 / (5 - 1) + tol  # rows of E
-    assert model.C.norm(dim=1).max() <= 5.0 + tol  # rows of C
+    # rescaled to the bound in float32, then measured by another float32 norm: a relative
+    # 784-term (D, E) or n_components-term (C) sum-of-squares error on each side
+    tol, tol_c = sum_atol(np.float32, 784), sum_atol(np.float32, model.n_components)
+    assert model.D.norm(dim=0).max() <= 1.0 * (1 + tol)  # columns of D
+    assert model.E.norm(dim=1).max() <= 1.25 / (5 - 1) * (1 + tol)  # rows of E
+    assert model.C.norm(dim=1).max() <= 5.0 * (1 + tol_c)  # rows of C
     # the projection rescales, it does not zero: the bounds are reached, not undershot
     assert model.C.norm(dim=1).min() > 5.0 - 1e-3
 
@@ -74,7 +77,11 @@ def test_gradients_flow_through_time_and_phase_one_ignores_labels() -> None:
     # denoising: the encoder sees x_in, the target stays the clean (unit-norm) x
     with torch.no_grad():
         blind = losses(model, x, None, 0.1, x_in=torch.zeros_like(x))  # z = 0 for a zero input
-    assert float(blind["recon"]) == pytest.approx(0.5) and float(blind["l1"]) == 0.0
+    # 0.5 |x / |x||^2: two float32 784-term sums of squares (the norm, then the loss), each
+    # gamma_784 relative at most, and a few roundings: inside 0.5 * sum_atol's 2 gamma_784
+    recon_atol = 0.5 * sum_atol(np.float32, 784 + 8)
+    assert float(blind["recon"]) == pytest.approx(0.5, abs=recon_atol)
+    assert float(blind["l1"]) == 0.0
     assert [s["kind"] for s in stages(trainer_cfg)] == ["unsupervised", "discriminative"]
 
 
@@ -107,6 +114,9 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path: Path) -> None:
     resumed = DrSAETrainer(cfg, _data(), tmp_path / "cut", resume=True, show_progress=False)
     assert resumed.state["stage"] == 1 and resumed.state["epoch"] == 1
     model = resumed.fit()
+    # not bit for bit (unlike SdA, ConvAE and ACAI): D differs by ~2e-8 (an ulp) after the
+    # resume, a rounding somewhere in the restored state; no a-priori bound follows training
+    # dynamics, so assert_close's float32 defaults stay
     for (k, a), b in zip(full.state_dict().items(), model.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, msg=k)
     with pytest.raises(ValueError, match="different recipe"):

@@ -41,10 +41,12 @@ def test_phase_losses_by_hand(tmp_path) -> None:
     cls = F.cross_entropy(unit_norm(z, 1e-6) @ model.C.t(), labels)
     gen = torch.Generator().manual_seed(0)
     phase1 = trainer.batch_loss({"kind": "unsupervised"}, x, labels, gen)
+    # the by-hand terms are aezoo.training.drsae.losses' own operations on the same tensors
+    # (|z| = z for z >= 0): the same bits, so a dropped or re-weighted term cannot hide
     phase2 = trainer.batch_loss({"kind": "discriminative"}, x, labels, gen)
-    torch.testing.assert_close(phase1["loss"], recon + l1)
+    torch.testing.assert_close(phase1["loss"], recon + l1, rtol=0, atol=0)
     assert "cls" not in phase1
-    torch.testing.assert_close(phase2["loss"], recon + l1 + 0.7 * cls)
+    torch.testing.assert_close(phase2["loss"], recon + l1 + 0.7 * cls, rtol=0, atol=0)
     phase1["loss"].backward()
     assert model.C.grad is None  # the classifier is not trained in phase 1
     assert [s["kind"] for s in stages(cfg)] == ["unsupervised", "discriminative"]
@@ -80,6 +82,8 @@ def test_gradients_are_back_propagated_through_every_unrolled_step() -> None:
                 down = total()
                 p[i] = old
                 numeric[i] = (up - down) / 2e-6
+        # float64: central differences err by O(h^2) ~ 1e-12 from truncation and by
+        # eps |loss| / h ~ 1e-10 from rounding, far inside 1e-4 relative / 1e-7 absolute
         torch.testing.assert_close(analytic, numeric, rtol=1e-4, atol=1e-7, msg=name)
         assert float(analytic.abs().sum()) > 0, name
 
@@ -99,6 +103,7 @@ def test_norm_bounds_by_hand() -> None:
         before = {k: getattr(model, k).clone() for k in "DEC"}
     project_norm_bounds(model, cfg)
     d, e, c = model.D.detach(), model.E.detach(), model.C.detach()
+    # float32 rescaling of vectors of at most 6 terms: gamma_6 ~ 4e-7, inside approx's 1e-6
     assert d[:, 0].norm() == pytest.approx(1.0) and d[0, 1] == pytest.approx(0.5)
     bound = 1.25 / (SMALL.n_steps - 1)  # 0.625
     torch.testing.assert_close(e[0, :2], torch.tensor([3.0, 4.0]) * bound / 5.0)
@@ -126,10 +131,11 @@ def test_phase_two_denoises_its_input_and_phase_one_sees_it_clean(tmp_path) -> N
     got2 = trainer.batch_loss(
         {"kind": "discriminative"}, x, labels, torch.Generator().manual_seed(3)
     )
-    for k in ("recon", "l1", "cls"):
-        torch.testing.assert_close(got2[k], want2[k], msg=k)
+    for k in ("recon", "l1", "cls"):  # the same function, seed and tensors: the same bits
+        torch.testing.assert_close(got2[k], want2[k], rtol=0, atol=0, msg=k)
     got1 = trainer.batch_loss({"kind": "unsupervised"}, x, labels, torch.Generator().manual_seed(3))
-    torch.testing.assert_close(got1["recon"], losses(model, x, None, cfg.sparsity)["recon"])
+    want1 = losses(model, x, None, cfg.sparsity)["recon"]
+    torch.testing.assert_close(got1["recon"], want1, rtol=0, atol=0)
 
 
 def test_learning_rates_divided_by_appearances_for_adam_and_sgd(tmp_path) -> None:

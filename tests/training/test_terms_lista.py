@@ -20,6 +20,7 @@ TINY = LISTAConfig(n_components=16, n_iterations=1, fista_step=0.5, fista_max_st
 def test_variance_hinge_by_hand() -> None:
     Z = torch.tensor([[0.0, 1.0, 0.2], [0.0, 3.0, 0.4]])  # unbiased stds 0, sqrt 2, 0.1 sqrt 2
     s = 0.1 * math.sqrt(2)
+    # float32 stds of two samples and a few squares: some 10 roundings (~6e-7), inside 1e-6
     assert float(variance_hinge(Z)) == pytest.approx(0.5**2 + (0.5 - s) ** 2, rel=1e-6)
     assert float(variance_hinge(Z, threshold=2.0)) == pytest.approx(
         4.0 + (2.0 - math.sqrt(2)) ** 2 + (2.0 - s) ** 2, rel=1e-6
@@ -43,7 +44,8 @@ def test_code_energy_adds_the_hinge_and_the_l1_term_by_hand() -> None:
         l1 = TINY.lam * Z.abs().sum(1).mean()
         hinge = cfg.beta * variance_hinge(Z, cfg.hinge_threshold) / len(y)
     assert float(hinge) > 0  # the codes' stds sit below T = 0.5
-    assert got == pytest.approx(float(recon + l1 + hinge), rel=1e-6)
+    # code_energy's own operations on the same tensors (|Z| = Z for Z >= 0): the same bits
+    assert got == float(recon + l1 + hinge)
 
 
 def test_fista_codes_follow_the_variance_hinge() -> None:
@@ -68,12 +70,16 @@ def test_the_decoder_and_encoder_losses_by_hand() -> None:
     y = model.normalize(x)
     z_star = out["codes"]
     assert not z_star.requires_grad and float(z_star.min()) >= 0.0
-    torch.testing.assert_close(out["recon"], (y - model.reconstruct(z_star)).pow(2).mean())
-    torch.testing.assert_close(out["pred"], (z_star - model.encoder(y)).pow(2).mean())
-    torch.testing.assert_close(out["loss"], out["recon"] + out["pred"])
+    # energy()'s own operations on the same tensors: the same bits, so a swapped target or a
+    # missing term cannot hide under a tolerance
+    exact = {"rtol": 0, "atol": 0}
+    recon, pred = (y - model.reconstruct(z_star)).pow(2).mean(), (z_star - model.encoder(y))
+    torch.testing.assert_close(out["recon"], recon, **exact)
+    torch.testing.assert_close(out["pred"], pred.pow(2).mean(), **exact)
+    torch.testing.assert_close(out["loss"], out["recon"] + out["pred"], **exact)
     with torch.no_grad():
         by_hand = code_energy(model, y, z_star, cfg) + cfg.gamma * out["pred"]
-    torch.testing.assert_close(out["energy"], by_hand)
+    torch.testing.assert_close(out["energy"], by_hand, **exact)
     out["loss"].backward()
     assert all(p.grad is not None for p in model.encoder.parameters())  # encoder learns
     assert all(p.grad is not None for p in model.decoder.parameters())  # decoder learns
@@ -123,8 +129,8 @@ def test_validation_energy_is_the_mean_over_full_batches(tmp_path) -> None:
         for i in (0, 4, 8):
             y = model.normalize(torch.from_numpy(X_val[i : i + 4]))
             parts.append((float(code_energy(model, y, model.encoder(y), cfg)), len(y)))
-    by_hand = sum(e * n for e, n in parts) / 11
-    assert trainer.val_energy() == pytest.approx(by_hand, rel=1e-6)
+    by_hand = sum(e * n for e, n in parts) / 11  # float64 sums of the same batch energies
+    assert trainer.val_energy() == pytest.approx(by_hand, rel=1e-12)
     data["val"] = (X_val[:9], np.zeros(9, np.int64))  # 4, 4 and a lone sample: dropped
     trainer = LISTATrainer(cfg, data, tmp_path / "b", show_progress=False)
-    assert trainer.val_energy() == pytest.approx(sum(e * n for e, n in parts[:2]) / 8, rel=1e-6)
+    assert trainer.val_energy() == pytest.approx(sum(e * n for e, n in parts[:2]) / 8, rel=1e-12)
