@@ -35,7 +35,6 @@ import argparse
 import json
 import math
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -211,22 +210,9 @@ class _server:
         self.log = self.home / "server.log"
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        import httpx
+        from loadgen import wait_ready
 
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited {self.proc.returncode}: {self.log.read_text()}")
-            match = re.search(r"at (http://127\.0\.0\.1:\d+)", self.log.read_text())
-            if match:
-                try:
-                    if httpx.get(match.group(1) + "/health/ready", timeout=2).status_code == 200:
-                        return match.group(1)
-                except httpx.TransportError:
-                    pass
-            time.sleep(0.1)
-        self.proc.kill()
-        raise RuntimeError(f"server not ready within 120 s: {self.log.read_text()}")
+        return wait_ready(self.proc, self.log)
 
     def __exit__(self, *exc: object) -> None:
         self.proc.terminate()

@@ -319,3 +319,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def wait_ready(proc: subprocess.Popen, log: Path, timeout: float = 120) -> str:
+    """The base URL of an ``aezoo serve`` process once ``/health/ready`` answers 200: read
+    from its ready line (``... at http://127.0.0.1:PORT``) in ``log``.
+
+    Raises:
+        RuntimeError: the process exited, or was not ready within ``timeout`` s (then killed);
+            the message holds its log.
+    """
+    import re
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited {proc.returncode}: {log.read_text()}")
+        match = re.search(r"at (http://127\.0\.0\.1:\d+)", log.read_text())
+        if match:
+            try:
+                if httpx.get(match.group(1) + "/health/ready", timeout=2).status_code == 200:
+                    return match.group(1)
+            except httpx.TransportError:
+                pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"server not ready within {timeout:.0f} s: {log.read_text()}")

@@ -38,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from loadgen import BENCH_LOCK, LoadResult, bench_lock, run_load
+from loadgen import BENCH_LOCK, LoadResult, bench_lock, run_load, wait_ready
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = "sda-mnist"
@@ -53,20 +53,7 @@ def start_server(args: list[str], home: Path, log: Path) -> tuple[subprocess.Pop
     cmd += ["--log-level", "warning"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited {proc.returncode}: {log.read_text()}")
-        match = re.search(r"at (http://127\.0\.0\.1:\d+)", log.read_text())
-        if match:
-            try:
-                if httpx.get(match.group(1) + "/health/ready", timeout=2).status_code == 200:
-                    return proc, match.group(1)
-            except httpx.TransportError:
-                pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"server not ready: {log.read_text()}")
+    return proc, wait_ready(proc, log)
 
 
 class Probe:

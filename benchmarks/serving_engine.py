@@ -48,7 +48,7 @@ import onnxruntime as ort
 import aezoo
 from aezoo.data.mnist import load_mnist
 
-from loadgen import LoadResult, run_load
+from loadgen import LoadResult, run_load, wait_ready
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = "sda-mnist"
@@ -60,20 +60,7 @@ def start_server(tree: Path, args: list[str], log: Path) -> tuple[subprocess.Pop
     cmd = [sys.executable, "-m", "aezoo.serving.server", MODEL, "--port", "0", *args]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        match = re.search(r"at (http://127\.0\.0\.1:\d+)", log.read_text())
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited {proc.returncode}: {log.read_text()}")
-        if match:
-            try:
-                if httpx.get(match.group(1) + "/health/ready", timeout=2).status_code == 200:
-                    return proc, match.group(1)
-            except httpx.TransportError:
-                pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"server not ready: {log.read_text()}")
+    return proc, wait_ready(proc, log)
 
 
 def baseline_tree(ref: str, root: Path) -> Path:
