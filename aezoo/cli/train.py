@@ -129,9 +129,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     t = sub.add_parser(
         "train",
         help="train a recipe, export it to ONNX and register it",
-        description="Train a named recipe (or a recipe JSON file), evaluate it on the test "
-        "split, export the ONNX artifact with its model card and register it in the "
-        "local registry. Checkpoints every epoch to RUN_DIR/checkpoint.pt. Training needs "
+        description="Train a named recipe (or a recipe JSON file), or a family on your own "
+        "data (aezoo train FAMILY --data SOURCE: a table, an image folder, a Hugging Face "
+        "dataset), evaluate it on the test split, export the ONNX artifact with its model "
+        "card and register it in the local registry. Checkpoints every epoch to RUN_DIR/checkpoint.pt. Training needs "
         "the [train] extra; --list and --help-recipe do not.",
         epilog=locations("data", "cache", "registry"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
