@@ -10,6 +10,7 @@ own data sources.
 - :mod:`aezoo.data.sources`: :func:`~aezoo.data.sources.load_source` (npy/npz, csv/parquet,
   image folders, Hugging Face datasets, arrays and tables) and the streaming readers.
 - :mod:`aezoo.data.fingerprint`: :func:`~aezoo.data.fingerprint.data_fingerprint`.
+- :mod:`aezoo.data.pixels`: a decoded image as an input row (training, extraction, serving).
 - :mod:`aezoo.data.preprocess`: a table's per-feature scaling, fitted on the training split.
 - :mod:`aezoo.data.sources.spill`: a source above the memory limit, streamed to disk once.
 """

@@ -3,7 +3,7 @@
 An image model's config carries an :class:`~aezoo.spec.ImageInput`: how a decoded image
 becomes one row (mode, size, bilinear resize, ``uint8 / 255``, channel-first). The server
 calls :func:`image_row`, which converts with the same function the training data and
-extraction use (:func:`aezoo.data.sources.images.image_pixels`), so they all compute the
+extraction use (:func:`aezoo.data.pixels.image_pixels`), so they all compute the
 same numbers. Pillow is imported here only;
 the core install without it answers with an error naming the extra.
 
@@ -18,7 +18,7 @@ import io
 
 import numpy as np
 
-from aezoo.data.sources.images import image_pixels, to_unit
+from aezoo.data.pixels import image_pixels, to_unit
 from aezoo.errors import InputError
 from aezoo.spec import ImageInput
 

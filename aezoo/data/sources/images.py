@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from aezoo.data.pixels import image_pixels, to_unit
 from aezoo.data.sources.raw import DEFAULT_MAX_IMAGE_PIXELS, IMAGE_SUFFIXES, RawData, need, one_line
 from aezoo.errors import ConfigError, DataError
 
@@ -195,14 +196,6 @@ def plan(
     return Plan(image_mode or ("L" if gray else "RGB"), (int(size[0]), int(size[1])))
 
 
-def _to_8bit(pil: Any, im: Any) -> Any:
-    """16-bit grayscale (``I;16*``) as 8-bit by its top byte: Pillow's ``convert("L")``
-    clips every value above 255 to white instead of scaling."""
-    if not im.mode.startswith("I;16"):
-        return im
-    return pil.fromarray((np.asarray(im, dtype=np.uint16) >> 8).astype(np.uint8), "L")
-
-
 def decode_one(item: ImageItem, how: Plan) -> np.ndarray:
     """One image as uint8 ``(C * H * W,)``, channel-first row-major.
 
@@ -215,23 +208,6 @@ def decode_one(item: ImageItem, how: Plan) -> np.ndarray:
             return image_pixels(im, how.mode, how.size)
     except (pil.UnidentifiedImageError, pil.DecompressionBombError, OSError, SyntaxError) as exc:
         raise DataError(f"{item.name}: corrupt or unreadable image ({one_line(exc)})") from None
-
-
-def image_pixels(image: Any, mode: str, size: tuple[int, int]) -> np.ndarray:
-    """An opened Pillow image as uint8 ``(C * H * W,)``: 16-bit images to their top byte,
-    converted to ``mode``, resized to ``size`` ``(H, W)`` bilinearly when it differs,
-    channel-first row-major. The one place where a decoded image becomes a row: training
-    data, extraction and the server (through :func:`aezoo.runtime.images.image_row`).
-
-    Raises:
-        OSError, SyntaxError: the file is truncated or corrupt (Pillow's errors).
-    """
-    pil = need("PIL.Image", _FEATURE)
-    image = _to_8bit(pil, image).convert(mode)
-    if image.size != (size[1], size[0]):
-        image = image.resize((size[1], size[0]), pil.Resampling.BILINEAR)
-    pixels = np.asarray(image, dtype=np.uint8)
-    return pixels.transpose(2, 0, 1).ravel() if pixels.ndim == 3 else pixels.ravel()
 
 
 def decode(
@@ -257,13 +233,6 @@ def decode(
             out[i] = pixels
             bar.update(1)
     return out
-
-
-def to_unit(pixels: np.ndarray) -> np.ndarray:
-    """uint8 pixels -> float32 in [0, 1] (``uint8 / 255``)."""
-    X = pixels.astype(np.float32)
-    X /= np.float32(255.0)
-    return X
 
 
 def from_items(

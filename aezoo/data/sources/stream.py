@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 from tqdm.auto import tqdm
 
+from aezoo.data.pixels import to_unit
 from aezoo.data.sources import images as _images
 from aezoo.data.sources import table as _table
 from aezoo.data.sources.raw import (
@@ -204,7 +205,7 @@ def _image_stream(items: Callable[[], Iterable[Any]], rows: int, how: Any, where
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
             for chunk in _images.chunks(items(), size):
                 pixels = np.stack(list(pool.map(lambda it: _images.decode_one(it, how), chunk)))
-                yield _images.to_unit(pixels)
+                yield to_unit(pixels)
 
     n_features = int(np.prod(how.image_shape))
     desc = StreamDescription(where, "images", n_features, how.image_shape, None, rows, slug(where))
