@@ -67,6 +67,23 @@ def image_row(data: bytes, spec: ImageInput, max_pixels: int = MAX_IMAGE_PIXELS)
     return to_unit(pixels).reshape(1, spec.n_features)
 
 
+def image_rows(
+    files: list[bytes], spec: ImageInput, max_pixels: int = MAX_IMAGE_PIXELS, what: str = "image"
+) -> np.ndarray:
+    """Several encoded images as rows, float32 ``(len(files), spec.n_features)``.
+
+    Raises:
+        InputError: an image :func:`image_row` refuses, named ``f"{what} {index}"``.
+    """
+    rows = []
+    for i, data in enumerate(files):
+        try:
+            rows.append(image_row(data, spec, max_pixels))
+        except InputError as e:
+            raise InputError(f"{what} {i}: {e}") from None
+    return np.concatenate(rows)
+
+
 def png_bytes(row: np.ndarray, spec: ImageInput) -> bytes:
     """One row ``(n_features,)`` with values in [0, 1] as a PNG of the model's image size."""
     Image = _pil()

@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from aezoo.errors import InputError
-from aezoo.runtime.images import IMAGE_MEDIA_TYPES, image_row
+from aezoo.runtime.images import IMAGE_MEDIA_TYPES, image_row, image_rows
 from aezoo.runtime.model import OnnxModel
 from aezoo.serving import schemas as s
+from aezoo.serving.codecs import MULTIPART
 from aezoo.spec import ImageInput
 
-MULTIPART = "multipart/form-data"
 IMAGE_BODY_TYPES = (*IMAGE_MEDIA_TYPES, MULTIPART)
 
 
@@ -80,10 +80,5 @@ def image_batch(
     spec = _image_spec(model)
     if not content_type.lower().startswith(MULTIPART):
         return model.check_inputs(image_row(body, spec, max_pixels))
-    rows = []
-    for i, part in enumerate(multipart_parts(body, content_type, max_batch_size)):
-        try:
-            rows.append(image_row(part, spec, max_pixels))
-        except InputError as e:
-            raise InputError(f"multipart part {i}: {e}") from None
-    return model.check_inputs(np.concatenate(rows))
+    parts = multipart_parts(body, content_type, max_batch_size)
+    return model.check_inputs(image_rows(parts, spec, max_pixels, "multipart part"))

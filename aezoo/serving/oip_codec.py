@@ -32,7 +32,7 @@ import orjson
 import simdjson
 
 from aezoo.errors import InputError
-from aezoo.runtime.images import MAX_IMAGE_PIXELS, image_row
+from aezoo.runtime.images import MAX_IMAGE_PIXELS, image_rows
 from aezoo.runtime.model import BatchOp, OnnxModel
 from aezoo.serving.codecs import check_batch_size
 
@@ -251,13 +251,7 @@ def _image_tensor(
         raise _fail(f"shape {shape} needs {shape[0]} images, the tensor holds {len(files)}")
     if not files:
         raise _fail("a BYTES input of images holds no image")
-    rows = []
-    for i, f in enumerate(files):
-        try:
-            rows.append(image_row(f, spec, max_pixels))
-        except InputError as e:
-            raise InputError(f"image {i}: {e}") from None
-    return np.concatenate(rows)
+    return image_rows(files, spec, max_pixels, "image")
 
 
 def _outputs(meta: dict[str, Any], model: OnnxModel) -> list[tuple[str, bool]]:
