@@ -6,7 +6,7 @@ operations as served (raw units in, raw units out):
 * ``recon_mse``: mean squared reconstruction error of ``decode(encode(x))`` per value, in
   the units the model was trained in: pixels in [0, 1] for images, the training split's
   min-max scaled units for tables (1.0 = the whole training range of a feature);
-* ``recon_psnr_db``: ``10 log10(1 / MSE_i)`` averaged over samples, same units (R = 1);
+* ``recon_psnr_db``: :func:`~aezoo.evaluation.metrics.psnr` with R = 1, same units;
 * ``recon_r2``: fraction of the test data's variance the reconstruction explains,
   ``1 - sum (x_hat - x)^2 / sum (x - mean_test x)^2`` (1 is perfect, 0 predicts the mean);
 * sparse families (LISTA, DrSAE): ``code_zero_pct`` and ``collapsed_components``
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aezoo.evaluation.metrics import batched, linear_probe
+from aezoo.evaluation.metrics import batched, classification_error, linear_probe, psnr
 from aezoo.evaluation.scores import SPARSE_FAMILIES, Ops, sparse_code_metrics
 
 PROBE_ROWS = 10_000  # training rows the linear probe is fitted on, at most
@@ -58,19 +58,19 @@ def score_own_data(
         A = A.astype(np.float64)
         return A if offset is None else (A - offset) / scale
 
-    x, err = units(X), units(X_hat) - units(X)
-    per_sample = np.mean(err**2, axis=1)
+    x, x_hat = units(X), units(X_hat)
+    err = x_hat - x
     total = float(np.sum((x - x.mean(axis=0)) ** 2))
     out = {
-        "recon_mse": float(per_sample.mean()),
-        "recon_psnr_db": float(np.mean(10.0 * np.log10(1.0 / np.maximum(per_sample, 1e-12)))),
+        "recon_mse": float(np.mean(err**2)),
+        "recon_psnr_db": psnr(x, x_hat, 1.0),
         "recon_r2": 1.0 - float(np.sum(err**2)) / total if total > 0 else float("nan"),
     }
     if family in SPARSE_FAMILIES:
         out.update(sparse_code_metrics(Z))
     if y is not None:
         if ops.predict is not None:
-            out["test_error_pct"] = 100.0 * float(np.mean(batched(ops.predict, X).argmax(1) != y))
+            out["test_error_pct"] = 100.0 * classification_error(ops.predict, X, y)
         Xtr, ytr = splits["train"]
         if ytr is not None and len(np.unique(ytr)) > 1:
             n = min(len(Xtr), PROBE_ROWS)
