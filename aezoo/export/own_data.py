@@ -11,6 +11,7 @@ import torch
 
 from aezoo.data.sources import LoadedData
 from aezoo.export import figures
+from aezoo.export.samples import first_of_each_class, samples_from
 from aezoo.models.base import AutoEncoder
 from aezoo.spec import ImageInput, InputSpec
 
@@ -42,23 +43,15 @@ def samples_record(data: LoadedData, spec: InputSpec) -> dict[str, Any]:
     X, y = data.splits["test"]
     names = data.description.class_names
     if y is not None and names:
-        classes = np.unique(y)[:N_SAMPLES]
-        index = [int(np.flatnonzero(y == c)[0]) for c in classes]
+        classes, index = first_of_each_class(y, N_SAMPLES)
         labels = [names[int(c)] for c in classes]
         source = "test split: the first input of each class"
     else:
         index = list(range(min(N_SAMPLES, len(X))))
         labels = [f"test #{i}" for i in index]
         source = f"test split: the first {len(index)} inputs"
-    rows = np.round(X[index].astype(np.float64), 6)
-    if spec.bounded:
-        rows = np.clip(rows, *spec.value_range)
-    return {
-        "format": "aezoo-samples/1",
-        "source": f"{data.description.source}, {source}",
-        "labels": labels,
-        "inputs": rows.tolist(),
-    }
+    where = f"{data.description.source}, {source}"
+    return samples_from(X, index, labels, where, spec.value_range if spec.bounded else None)
 
 
 def own_data_figures(

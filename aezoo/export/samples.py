@@ -50,8 +50,7 @@ def make_samples(X: np.ndarray, y: np.ndarray, dataset: str) -> dict[str, Any]:
     """
     info = datasets.info(dataset)
     if info.labelled:
-        classes = np.unique(y)
-        index = [int(np.flatnonzero(y == c)[0]) for c in classes]
+        classes, index = first_of_each_class(y)
         labels = [str(int(c)) for c in classes]
         source = f"{dataset.upper()} test split: the first input of each class"
     else:
@@ -61,8 +60,28 @@ def make_samples(X: np.ndarray, y: np.ndarray, dataset: str) -> dict[str, Any]:
         else:
             labels = [f"test #{i}" for i in index]
         source = f"{dataset} test split: the first {len(index)} inputs"
-    lo, hi = info.value_range
-    rows = np.clip(np.round(X[index].astype(np.float64), _DECIMALS), lo, hi)
+    return samples_from(X, index, labels, source, info.value_range)
+
+
+def first_of_each_class(y: np.ndarray, limit: int | None = None) -> tuple[np.ndarray, list[int]]:
+    """The classes of ``y`` in order (the first ``limit``) and the index of each one's first
+    sample."""
+    classes = np.unique(y)[:limit]
+    return classes, [int(np.flatnonzero(y == c)[0]) for c in classes]
+
+
+def samples_from(
+    X: np.ndarray,
+    index: list[int],
+    labels: list[str],
+    source: str,
+    value_range: tuple[float, float] | None,
+) -> dict[str, Any]:
+    """The ``samples.json`` record of rows ``X[index]``: rounded to 6 decimals and clipped to
+    ``value_range`` (None: any finite values, a table's raw units)."""
+    rows = np.round(X[index].astype(np.float64), _DECIMALS)
+    if value_range is not None:
+        rows = np.clip(rows, *value_range)
     return {"format": FORMAT, "source": source, "labels": labels, "inputs": rows.tolist()}
 
 
