@@ -35,7 +35,7 @@ from aezoo.data.preprocess import (
     fit_scaling,
 )
 from aezoo.data.sources import LoadedData, load_source
-from aezoo.data.sources.spill import IN_MEMORY_BYTES, estimated_bytes, spill_source
+from aezoo.data.sources.spill import IN_MEMORY_BYTES, needs_spill, spill_source
 from aezoo.errors import ConfigError
 from aezoo.evaluation.own_data import score_own_data
 from aezoo.evaluation.scores import Ops
@@ -106,9 +106,10 @@ def train_on_data(
     own_dir, spill_dir = run_dir is None, None
     run_dir = Path(run_dir or tempfile.mkdtemp(prefix="aezoo-train-"))
     try:
-        if estimated_bytes(source, **source_options) > in_memory_bytes:
+        large = needs_spill(source, in_memory_bytes, **source_options)
+        if large is not None:
             spill_dir = Path(tempfile.mkdtemp(prefix="aezoo-spill-"))
-            data = spill_source(source, spill_dir, **source_options)
+            data = spill_source(source, spill_dir, description=large, **source_options)
         else:
             data = load_source(source, **source_options)
         seed = int(source_options.get("seed", 0))

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from aezoo.data.sources.base import DataDescription, LoadedData
-from aezoo.data.sources.stream import describe_stream, iter_batches
+from aezoo.data.sources.stream import StreamDescription, describe_stream, iter_batches
 from aezoo.errors import DataError
 
 IN_MEMORY_BYTES = 512 * 2**20  # sources whose float32 rows are larger are spilled to disk
@@ -32,17 +32,24 @@ MAX_EVAL_ROWS = 20_000  # validation and test rows of a spilled source, each, at
 _BATCH_ROWS = 8_192
 
 
-def estimated_bytes(source: Any, **options: Any) -> int:
-    """float32 bytes of a path or ``hf:`` source's rows, from its headers (0 for in-memory
-    data: arrays, tables, DataFrames are in memory already).
+def needs_spill(source: Any, limit: int, **options: Any) -> StreamDescription | None:
+    """The source's description when its float32 rows take more than ``limit`` bytes, else
+    None (in-memory data: arrays, tables and DataFrames are in memory already).
+
+    Read from headers (:func:`~aezoo.data.sources.describe_stream`), except that a CSV file
+    of at most ``limit / 2`` bytes is not counted at all: each value takes at least two
+    bytes of text (a digit and a separator), so its float32 rows fit.
 
     Raises:
         DataError: as :func:`~aezoo.data.sources.describe_stream`.
     """
     if not isinstance(source, (str, Path)):
-        return 0
+        return None
+    path = Path(source)
+    if path.suffix.lower() == ".csv" and path.is_file() and 2 * path.stat().st_size <= limit:
+        return None
     d = describe_stream(source, **options)
-    return int(d.rows) * d.n_features * 4
+    return d if int(d.rows) * d.n_features * 4 > limit else None
 
 
 def _release_arrow_memory() -> None:
@@ -62,6 +69,7 @@ def spill_source(
     val_fraction: float = 0.1,
     test_fraction: float = 0.1,
     max_eval_rows: int = MAX_EVAL_ROWS,
+    description: StreamDescription | None = None,
     **options: Any,
 ) -> LoadedData:
     """The source's rows split as the module docstring says, the training split on disk.
@@ -72,6 +80,7 @@ def spill_source(
         seed: seeds the per-row split draw.
         val_fraction, test_fraction: shares of the rows, before the ``max_eval_rows`` cap.
         max_eval_rows: most rows of the validation and of the test split, each.
+        description: the source's :func:`describe_stream` when already made (not read again).
         **options: ``feature_columns``, ``image_size``, ``image_mode``, ``allow_missing``,
             ``max_image_pixels`` (as for :func:`iter_batches`; ``label_column`` only leaves
             that column out of the features).
@@ -83,7 +92,7 @@ def spill_source(
     Raises:
         DataError: as :func:`iter_batches`; fewer than 3 rows; no training row.
     """
-    desc = describe_stream(source, **options)
+    desc = description or describe_stream(source, **options)
     n, width = int(desc.rows), desc.n_features
     if n < 3:
         raise DataError(f"{source}: {n} rows; training needs at least 3")
