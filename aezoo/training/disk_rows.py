@@ -62,7 +62,3 @@ class DiskRows:
             for i in range(0, stop - start, batch_size):
                 local = perm[i : i + batch_size]
                 yield local + start, chunk[local]
-
-    def head(self, m: int) -> np.ndarray:
-        """The first ``m`` rows, in memory (statistics, figures)."""
-        return self._read(0, min(m, self.n))

@@ -50,6 +50,7 @@ from aezoo.models.base import AutoEncoder
 from aezoo.models.scaled import ScaledAutoEncoder
 from aezoo.registry.store import LocalStore, ModelVersion, check_name
 from aezoo.training.ops import torch_ops
+from aezoo.training.pipeline import FAMILIES, parse_config
 from aezoo.training.recipes import apply_overrides
 from aezoo.training.sizing import template
 
@@ -99,8 +100,6 @@ def train_on_data(
         ConfigError: unknown family, bad override, a bundled model's name.
         ExportError: the ONNX export or its parity check failed.
     """
-    from aezoo.training.pipeline import FAMILIES
-
     if family not in FAMILIES:
         raise ConfigError(f"unknown family {family!r}; families: {', '.join(FAMILIES)}")
     own_dir, spill_dir = run_dir is None, None
@@ -138,8 +137,6 @@ def _train(
     seed: int,
     impute: bool,
 ) -> tuple[Path, ModelVersion | None]:
-    from aezoo.training.pipeline import FAMILIES, parse_config
-
     desc = data.description
     if not desc.source.startswith(("hf:", "<")):  # a local path: its name, not the machine's
         desc = dataclasses.replace(desc, source=Path(desc.source).name)  # folders in artifacts
