@@ -57,6 +57,45 @@ class ImageInput(BaseModel):
         return hw if self.channels == 1 else [self.channels, *hw]
 
 
+class DenoiserSpec(BaseModel):
+    """A whole-image Gaussian denoiser: the graph ``onnx/denoiser.onnx`` of the artifact.
+
+    The graph takes ``noisy``: float32 ``(N, 1, H, W)``, one grayscale channel scaled as
+    ``uint8 / 255`` (noise makes values leave [0, 1]; they are not clipped), with any
+    ``H, W >= min_size``, and ``sigma``: float32 ``(N,)``, the standard deviation of the
+    additive white Gaussian noise on the 0-255 scale (the field's convention: sigma 25 means
+    ``N(0, 25^2)`` added to 8-bit pixel values). It returns ``denoised``: float32
+    ``(N, 1, H, W)`` on the same scale as ``noisy``, not clipped.
+
+    Colour images are denoised one channel at a time (``color == "per_channel"``); runtimes
+    process large images in overlapping tiles, each extended by ``halo`` pixels of context
+    on every side, so that the tiled result equals one pass over the whole image up to
+    float rounding.
+
+    Attributes:
+        sigma_range: closed interval of noise levels (0-255 scale) the model was trained for;
+            a request outside it is refused.
+        halo: receptive-field radius in pixels: an output pixel depends only on input pixels
+            at most ``halo`` rows and columns away.
+        min_size: smallest height and width the graph takes.
+        color: how colour images are handled.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    sigma_range: tuple[float, float]
+    halo: int = Field(ge=0)
+    min_size: int = Field(gt=0)
+    color: Literal["per_channel"] = "per_channel"
+
+    @model_validator(mode="after")
+    def _check(self) -> DenoiserSpec:
+        lo, hi = self.sigma_range
+        if not 0 <= lo < hi:
+            raise ValueError(f"sigma_range must satisfy 0 <= low < high, got {self.sigma_range}")
+        return self
+
+
 class InputSpec(BaseModel):
     """What a model takes as input, and so what ``denoise`` returns.
 
@@ -129,6 +168,10 @@ class ModelConfig(BaseModel):
         operations: operations this artifact offers.
         class_names: label names, in logit order, when ``classify`` is offered.
         aezoo_version: version of aezoo that wrote the artifact.
+        denoiser: set for whole-image denoisers (:class:`DenoiserSpec`): the artifact has
+            ``onnx/denoiser.onnx`` instead of an encoder and a decoder, offers ``denoise``
+            on whole images of any size, and ``input.n_features`` is the number of channels
+            the graph takes per pixel (1).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -141,6 +184,7 @@ class ModelConfig(BaseModel):
     operations: list[Operation]
     class_names: list[str] | None = None
     aezoo_version: str
+    denoiser: DenoiserSpec | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
@@ -148,4 +192,8 @@ class ModelConfig(BaseModel):
             raise ValueError("a model offering 'classify' must list class_names")
         if len(set(self.operations)) != len(self.operations):
             raise ValueError(f"operations must be unique, got {self.operations}")
+        if self.denoiser is not None and self.operations != ["denoise"]:
+            raise ValueError(
+                f"a whole-image denoiser offers operations ['denoise'], got {self.operations}"
+            )
         return self

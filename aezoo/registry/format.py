@@ -45,10 +45,14 @@ TRAINING = "training.json"
 ENCODER = "onnx/encoder.onnx"
 DECODER = "onnx/decoder.onnx"
 CLASSIFIER = "onnx/classifier.onnx"
+DENOISER = (
+    "onnx/denoiser.onnx"  # whole-image denoisers (spec.DenoiserSpec) instead of ENCODER/DECODER
+)
 EXPORT_RECORD = "onnx/export.json"
 SAMPLES = "samples.json"
 FORMAT = "aezoo-artifact/1"
 REQUIRED = (CONFIG, WEIGHTS, ENCODER, DECODER)
+REQUIRED_DENOISER = (CONFIG, WEIGHTS, DENOISER)
 # A model name: it becomes a registry directory, a URL path segment and a metrics label.
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,95}$")
 # A version: a registry directory, an HTTP header and a metrics label ("1", "2", ...).
@@ -123,12 +127,21 @@ def write_manifest(root: Path, name: str, version: str) -> Manifest:
     """Hash every file under ``root`` and write ``manifest.json`` (fsynced).
 
     Raises:
-        ArtifactError: a required file (config, weights, encoder, decoder) is missing.
+        ArtifactError: a required file (config, weights, and encoder and decoder, or the
+            denoiser of a whole-image denoiser) is missing.
     """
     root = Path(root)
-    missing = [f for f in REQUIRED if not (root / f).is_file()]
+    required = REQUIRED_DENOISER if (root / DENOISER).is_file() else REQUIRED
+    missing = [f for f in required if not (root / f).is_file()]
     if missing:
-        raise ArtifactError(f"{root} is not a complete artifact: missing {', '.join(missing)}")
+        alternative = (
+            ""
+            if required is REQUIRED_DENOISER
+            else f" (or, for a whole-image denoiser, {DENOISER})"
+        )
+        raise ArtifactError(
+            f"{root} is not a complete artifact: missing {', '.join(missing)}{alternative}"
+        )
     files = {
         rel: FileEntry(sha256=sha256_file(root / rel), size=(root / rel).stat().st_size)
         for rel in _artifact_files(root)

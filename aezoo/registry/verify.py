@@ -42,6 +42,7 @@ from aezoo.registry.format import (
     CLASSIFIER,
     CONFIG,
     DECODER,
+    DENOISER,
     ENCODER,
     MANIFEST,
     WEIGHTS,
@@ -199,6 +200,8 @@ def check_config(config: ModelConfig, root: Path) -> None:
 
 def required_files(config: ModelConfig) -> list[str]:
     """The files a loader reads for this config (check 4)."""
+    if config.denoiser is not None:
+        return [CONFIG, WEIGHTS, DENOISER]
     files = [CONFIG, WEIGHTS, ENCODER, DECODER]
     return [*files, CLASSIFIER] if "classify" in config.operations else files
 
@@ -309,6 +312,10 @@ def check_graphs(
         config says.
     """
     root, sessions = Path(root), sessions or {}
+    if config.denoiser is not None:
+        sess = sessions.get(DENOISER) or sessions.get("denoiser") or _open(root, DENOISER)
+        check_denoiser_graph(root, sess)
+        return
     for rel, (n_in, n_out) in graph_widths(config).items():
         key = Path(rel).stem
         sess = sessions.get(rel) or sessions.get(key) or _open(root, rel)
@@ -332,6 +339,51 @@ def check_graphs(
                     rel,
                     f"{root / rel} {what} a fixed batch of {shape[0]}; expected a dynamic batch axis",
                 )
+
+
+DENOISER_INPUTS = ("noisy", "sigma")
+DENOISER_OUTPUT = "denoised"
+
+
+def check_denoiser_graph(root: Path, sess: Any) -> None:
+    """Check 6 for a whole-image denoiser (:class:`aezoo.spec.DenoiserSpec`): inputs
+    ``noisy`` float32 ``(N, 1, H, W)`` and ``sigma`` float32 ``(N,)``, first output
+    ``denoised`` float32 ``(N, 1, H, W)``; batch, height and width dynamic.
+
+    Raises:
+        ConfigMismatchError: names the graph file and what it takes or returns instead.
+    """
+    where = Path(root) / DENOISER
+    inputs = {arg.name: arg for arg in sess.get_inputs()}
+    outputs = sess.get_outputs()
+    if sorted(inputs) != sorted(DENOISER_INPUTS) or not outputs:
+        raise ConfigMismatchError(
+            DENOISER,
+            f"{where} takes inputs {sorted(inputs)} and has {len(outputs)} outputs; expected "
+            f"inputs {list(DENOISER_INPUTS)} and a first output {DENOISER_OUTPUT!r}",
+        )
+    want = {"noisy": 4, "sigma": 1, DENOISER_OUTPUT: 4}
+    for arg in (inputs["noisy"], inputs["sigma"], outputs[0]):
+        shape = list(arg.shape or [])
+        rank = want.get(arg.name)
+        ok = (
+            rank is not None
+            and arg.type == "tensor(float)"
+            and len(shape) == rank
+            and (rank == 1 or shape[1] == 1)
+            and not any(isinstance(d, int) for i, d in enumerate(shape) if i != 1)
+        )
+        if not ok:
+            raise ConfigMismatchError(
+                DENOISER,
+                f"{where}: {arg.name!r} is {_describe(arg)}; expected float32 "
+                + (
+                    "(batch,) noise levels"
+                    if rank == 1
+                    else "(batch, 1, height, width) with dynamic batch, height and width"
+                )
+                + f" (inputs {list(DENOISER_INPUTS)}, first output {DENOISER_OUTPUT!r})",
+            )
 
 
 def _widths_reason(config: ModelConfig, key: str, what: str) -> str:
@@ -381,6 +433,7 @@ __all__ = [
     "BOUNDS",
     "MAX_ARG",
     "check_config",
+    "check_denoiser_graph",
     "check_graphs",
     "check_layout",
     "check_manifest_paths",
