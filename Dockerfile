@@ -26,7 +26,7 @@ RUN --mount=type=bind,target=/src,rw \
     if [ -s /run/secrets/pip-cert ]; then export PIP_CERT=/run/secrets/pip-cert; fi \
  && pip install "/src[serve]" \
  && if [ "$ONNXRUNTIME" != "onnxruntime" ]; then pip uninstall -y onnxruntime && pip install "$ONNXRUNTIME"; fi \
- && python -c "import importlib.util, sys, aezoo.serving.app; \
+ && python -c "import importlib.util, sys, aezoo.serving.http.app; \
 assert importlib.util.find_spec('torch') is None, 'torch is installed in the serving image'; \
 assert 'torch' not in sys.modules, 'the serving app imported torch'"
 

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 import aezoo
 from aezoo.serving import schemas
-from aezoo.serving.app import create_app
+from aezoo.serving.http.app import create_app
 
 
 class LaxBatch(BaseModel):

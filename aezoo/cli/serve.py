@@ -6,7 +6,7 @@ import argparse
 
 from aezoo.cli.locations import locations
 from aezoo.errors import missing_extra
-from aezoo.serving.ray_settings import add_engine_arguments
+from aezoo.integrations.ray.settings import add_engine_arguments
 from aezoo.serving.settings import add_serve_arguments
 
 
@@ -14,7 +14,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     args.refs = [*args.refs, *(args.model or [])]
     if args.engine == "ray":
         try:
-            from aezoo.serving.ray_serve import run
+            from aezoo.integrations.ray.serve import run
         except ModuleNotFoundError as e:  # aezoo.cli prints it in one line, exit status 2
             raise (missing_extra(e, "--engine ray") or e) from None
     else:
@@ -44,7 +44,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 
 def _cmd_export_torchserve(args: argparse.Namespace) -> int:
-    from aezoo.serving.torchserve import ArchiveSettings, build_archive
+    from aezoo.integrations.torchserve.archive import ArchiveSettings, build_archive
 
     settings = ArchiveSettings(
         batch_size=args.batch_size,

@@ -27,8 +27,8 @@ from pydantic import ValidationError
 
 from aezoo.errors import AezooError, ConfigError
 from aezoo.runtime.model import OnnxModel
-from aezoo.serving.app import create_app
 from aezoo.serving.engine import Engine
+from aezoo.serving.http.app import create_app
 from aezoo.serving.settings import (
     API_KEY_ENV,
     ServeSettings,
@@ -140,7 +140,7 @@ def serve(
     """
     import uvicorn
 
-    from aezoo.serving.protocol import guarded_protocol
+    from aezoo.serving.http.protocol import guarded_protocol
 
     overrides = {"models": refs, "host": host, "port": port}
     settings = ServeSettings.model_validate(

@@ -141,8 +141,8 @@ def test_the_torchserve_handler_answers_as_aezoo_load(
 
     import yaml
 
-    from aezoo.serving.torchserve import ArchiveSettings, build_archive
-    from aezoo.serving.torchserve_handler import AezooHandler
+    from aezoo.integrations.torchserve.archive import ArchiveSettings, build_archive
+    from aezoo.integrations.torchserve.torchserve_handler import AezooHandler
 
     _, arts = trained
     for name in ("sda-csv", "lista-adbench", "conv-ae-pngs"):

@@ -24,7 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from aezoo.runtime.model import OnnxModel
-from aezoo.serving.app import ServeSettings, create_app
+from aezoo.serving.http.app import ServeSettings, create_app
 from tests.conftest import REPO_ROOT, stop_process
 
 N = 784  # n_features of the sda_mnist_tiny variant

@@ -28,12 +28,12 @@ from pydantic import BaseModel
 from aezoo.errors import AezooError, InputError
 from aezoo.runtime.images import png_bytes
 from aezoo.runtime.model import BatchOp, OnnxModel
-from aezoo.serving import codecs
 from aezoo.serving import schemas as s
 from aezoo.serving.engine import INLINE_BYTES, Engine, timing_headers
-from aezoo.serving.image_codecs import IMAGE_BODY_TYPES, image_batch
+from aezoo.serving.http import codecs
+from aezoo.serving.http.image_codecs import IMAGE_BODY_TYPES, image_batch
+from aezoo.serving.http.protocol import arrived_at
 from aezoo.serving.limits import ClientDisconnect, body_cap, check_json_numbers
-from aezoo.serving.protocol import arrived_at
 
 log = logging.getLogger("aezoo.serving")
 
@@ -127,7 +127,7 @@ def add_v1_routes(
 ) -> dict[tuple[str, ...], Callable[..., Any]]:
     """Mount the four inference routes; ``example`` fills the OpenAPI examples and limits.
 
-    Returns the fast-path routes (:mod:`aezoo.serving.fastpath`) of the same endpoints.
+    Returns the fast-path routes (:mod:`aezoo.serving.http.fastpath`) of the same endpoints.
     """
     endpoints = {op: _endpoint(op, spec[2], engine) for op, spec in OPERATIONS.items()}
     for op, (request_model, response_model, _, summary) in OPERATIONS.items():

@@ -71,7 +71,7 @@ def torchserve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         pytest.skip("TorchServe needs Java 17 on PATH (apt-get install -y openjdk-17-jre-headless)")
     if not TORCHSERVE.exists():
         pytest.skip(f"no torchserve beside {sys.executable} (pip install 'aezoo[torchserve]')")
-    from aezoo.serving.torchserve import ArchiveSettings, build_archive
+    from aezoo.integrations.torchserve.archive import ArchiveSettings, build_archive
 
     root = tmp_path_factory.mktemp("torchserve")
     store = root / "model-store"

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from aezoo.serving.protocol import HEALTH_PREFIXES
+from aezoo.serving.http.protocol import HEALTH_PREFIXES
 
 ASGIApp = Callable[..., Any]
 PUBLIC_PREFIXES = (*HEALTH_PREFIXES, "/ui/")  # and "/" itself: the gallery page

@@ -24,7 +24,7 @@ from fastapi import FastAPI
 
 from aezoo.runtime.model import OnnxModel
 from aezoo.serving.engine import Engine
-from aezoo.serving.oip_codec import DATATYPES, INPUT, output_names
+from aezoo.serving.http.oip_codec import DATATYPES, INPUT, output_names
 from aezoo.serving.schemas import MAX_INTERPOLATION_STEPS
 
 V1_OPS = ("encode", "denoise", "classify", "interpolate")

@@ -19,7 +19,7 @@ import pytest
 from pydantic import ValidationError
 
 import aezoo
-from aezoo.serving.ray_settings import add_engine_arguments, ray_settings_from_args
+from aezoo.integrations.ray.settings import add_engine_arguments, ray_settings_from_args
 from aezoo.serving.settings import add_serve_arguments
 from tests.serving.conftest import REPO_ROOT, running_server
 
@@ -114,7 +114,7 @@ def test_ray_serve_answers_like_the_uvicorn_server(
 def test_ray_entry_points_never_import_torch() -> None:
     pytest.importorskip("ray")
     code = (
-        "import sys, aezoo.serving.ray_serve, aezoo.extract.ray_job, ray.data, ray.serve; "
+        "import sys, aezoo.integrations.ray.serve, aezoo.extract.ray_job, ray.data, ray.serve; "
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)

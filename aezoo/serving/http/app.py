@@ -3,8 +3,8 @@
 The app owns transport, validation, limits, metrics and health; the runtime owns the
 onnxruntime sessions and each model's dynamic batcher (the LitServe/BentoML split, TEI's
 queue/batcher/backend parts). The routes live beside this module: v1 in
-:mod:`aezoo.serving.v1`, the limits in :mod:`aezoo.serving.limits`, codecs in
-:mod:`aezoo.serving.codecs`, shared state in :mod:`aezoo.serving.engine`.
+:mod:`aezoo.serving.http.v1`, the limits in :mod:`aezoo.serving.limits`, codecs in
+:mod:`aezoo.serving.http.codecs`, shared state in :mod:`aezoo.serving.engine`.
 
 Every error answers ``{"error": {"type", "message"[, "details"]}}`` with the status from
 :data:`aezoo.serving.schemas.ERROR_TABLE` (a 5xx message holds no absolute path of the
@@ -33,14 +33,14 @@ from aezoo.runtime.model import OnnxModel
 from aezoo.runtime.pool import ModelPool
 from aezoo.serving import schemas as s
 from aezoo.serving.engine import Engine
-from aezoo.serving.fastpath import FastRoutes
-from aezoo.serving.gallery import add_gallery
-from aezoo.serving.guard import ApiKeyMiddleware
-from aezoo.serving.oip import add_oip_routes
-from aezoo.serving.openapi import install_openapi
+from aezoo.serving.http.fastpath import FastRoutes
+from aezoo.serving.http.gallery import add_gallery
+from aezoo.serving.http.guard import ApiKeyMiddleware
+from aezoo.serving.http.oip import add_oip_routes
+from aezoo.serving.http.openapi import install_openapi
+from aezoo.serving.http.v1 import add_v1_routes
 from aezoo.serving.redact import without_paths
 from aezoo.serving.settings import ServeSettings
-from aezoo.serving.v1 import add_v1_routes
 
 log = logging.getLogger("aezoo.serving")
 

@@ -2,7 +2,7 @@
 
 The archive is built with ``torch-model-archiver`` (the ``[torchserve]`` extra) and holds:
 
-    torchserve_handler.py   aezoo's handler (:mod:`aezoo.serving.torchserve_handler`)
+    torchserve_handler.py   aezoo's handler (:mod:`aezoo.integrations.torchserve.torchserve_handler`)
     artifact/...            every file of the artifact's manifest, and manifest.json
     model-config.yaml       TorchServe's per-model settings: batchSize, maxBatchDelay,
                             workers, responseTimeout; under ``aezoo:`` the name and version
@@ -31,7 +31,7 @@ from pathlib import Path
 from aezoo.errors import ArtifactError, ConfigError, missing_extra
 from aezoo.registry import resolve
 from aezoo.registry.artifact import MANIFEST, verify_artifact
-from aezoo.serving import torchserve_handler
+from aezoo.integrations.torchserve import torchserve_handler
 
 HANDLER_FILE = Path(torchserve_handler.__file__)
 

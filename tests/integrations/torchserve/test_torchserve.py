@@ -29,8 +29,8 @@ ts_context = pytest.importorskip(
 )
 yaml = pytest.importorskip("yaml", reason="TorchServe reads model-config.yaml with PyYAML")
 
-from aezoo.serving.torchserve import ArchiveSettings, build_archive  # noqa: E402
-from aezoo.serving.torchserve_handler import AezooHandler  # noqa: E402
+from aezoo.integrations.torchserve.archive import ArchiveSettings, build_archive  # noqa: E402
+from aezoo.integrations.torchserve.torchserve_handler import AezooHandler  # noqa: E402
 
 NPY = "application/x-npy"
 

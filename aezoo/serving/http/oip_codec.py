@@ -34,7 +34,7 @@ import simdjson
 from aezoo.errors import InputError
 from aezoo.runtime.images import MAX_IMAGE_PIXELS, image_rows
 from aezoo.runtime.model import BatchOp, OnnxModel
-from aezoo.serving.codecs import check_batch_size
+from aezoo.serving.http.codecs import check_batch_size
 
 INPUT = "inputs"
 DATATYPES: dict[str, type[np.floating]] = {"FP32": np.float32, "FP64": np.float64}

@@ -1,6 +1,6 @@
 """``aezoo serve --engine ray``: the same FastAPI app, as Ray Serve replicas.
 
-Each replica is one copy of :func:`aezoo.serving.app.create_app` over its own
+Each replica is one copy of :func:`aezoo.serving.http.app.create_app` over its own
 :class:`~aezoo.runtime.model.OnnxModel` s, built inside the replica by Serve's ingress
 builder (``serve.ingress(build)``): the same routes (v1, OIP v2, health, metrics), the
 same validation, limits and error bodies, and the same per-model batching, because the
@@ -43,10 +43,10 @@ from pydantic import ValidationError
 from ray import serve
 
 from aezoo.errors import AezooError
+from aezoo.integrations.ray.settings import RaySettings, ray_settings_from_args
 from aezoo.runtime.bundle import pack_artifact, unpack_artifact
 from aezoo.runtime.loading import load_models
 from aezoo.runtime.model import OnnxModel, providers_for
-from aezoo.serving.ray_settings import RaySettings, ray_settings_from_args
 from aezoo.serving.settings import ServeSettings, settings_from_args
 
 APP_NAME = "aezoo"
@@ -69,7 +69,7 @@ def build_application(
     threads = settings.threads or max(1, int(ray_settings.cpus_per_replica))
 
     def build() -> Any:  # runs in each replica, once
-        from aezoo.serving.app import create_app
+        from aezoo.serving.http.app import create_app
 
         models: dict[str, OnnxModel] = {}
         for bundle in ray.get(bundles):

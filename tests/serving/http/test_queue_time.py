@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from aezoo.runtime.model import OnnxModel
-from aezoo.serving.app import ServeSettings, create_app
-from aezoo.serving.protocol import ARRIVED
+from aezoo.serving.http.app import ServeSettings, create_app
+from aezoo.serving.http.protocol import ARRIVED
 from tests.serving.conftest import ZERO, LiveServer, running_server
 
 JSON = {"content-type": "application/json"}

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from aezoo.errors import InputError
 from aezoo.runtime.model import OnnxModel
-from aezoo.serving import codecs
-from aezoo.serving.app import ServeSettings, create_app
+from aezoo.serving.http import codecs
+from aezoo.serving.http.app import ServeSettings, create_app
 from tests.serving.conftest import MAX_BATCH, MAX_BODY, N, npy_bytes
 
 NPY = "application/x-npy"

@@ -15,7 +15,7 @@ from PIL import Image
 
 from aezoo.runtime.images import image_row
 from aezoo.runtime.model import OnnxModel
-from aezoo.serving.app import ServeSettings, create_app
+from aezoo.serving.http.app import ServeSettings, create_app
 from aezoo.spec import ImageInput, InputSpec
 
 SPEC = ImageInput(height=8, width=8, mode="RGB")

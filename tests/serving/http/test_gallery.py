@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from aezoo.registry.artifact import SAMPLES, read_manifest
 from aezoo.runtime.model import OnnxModel
-from aezoo.serving.app import ServeSettings, create_app
-from aezoo.serving.gallery import STATIC_DIR
+from aezoo.serving.http.app import ServeSettings, create_app
+from aezoo.serving.http.gallery import STATIC_DIR
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32  # enough of a PNG for a files route
 

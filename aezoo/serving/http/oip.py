@@ -4,7 +4,7 @@
 ``/v2/health/ready``, ``/v2/models/{name}[/versions/{v}]`` (model metadata),
 ``.../ready`` and ``POST .../infer``. Versions are registry versions: a request for a
 version other than the one serving gets 404. Bodies are parsed by
-:mod:`aezoo.serving.oip_codec`; everything else is shared with v1: the body caps and
+:mod:`aezoo.serving.http.oip_codec`; everything else is shared with v1: the body caps and
 budget (:mod:`aezoo.serving.limits`), each model's batcher (``Engine.infer``), the
 overload contract (429 with ``Retry-After``), metrics and the API key (``/v2/health/*``
 exempt). Errors answer the protocol's ``{"error": "<message>"}`` with the v1 status,
@@ -25,11 +25,11 @@ from aezoo._version import __version__
 from aezoo.errors import AezooError, ModelNotFoundError
 from aezoo.runtime.pool import Served
 from aezoo.serving import schemas as s
-from aezoo.serving.codecs import check_encoding
 from aezoo.serving.engine import INLINE_BYTES, Engine, timing_headers
+from aezoo.serving.http.codecs import check_encoding
+from aezoo.serving.http.oip_codec import build_response, error_body, parse_infer, tensor_metadata
+from aezoo.serving.http.protocol import arrived_at
 from aezoo.serving.limits import ClientDisconnect, body_cap, check_json_numbers
-from aezoo.serving.oip_codec import build_response, error_body, parse_infer, tensor_metadata
-from aezoo.serving.protocol import arrived_at
 from aezoo.serving.redact import without_paths
 
 log = logging.getLogger("aezoo.serving")

@@ -12,7 +12,7 @@ from aezoo.errors import InputError
 from aezoo.runtime.images import IMAGE_MEDIA_TYPES, image_row, image_rows
 from aezoo.runtime.model import OnnxModel
 from aezoo.serving import schemas as s
-from aezoo.serving.codecs import MULTIPART
+from aezoo.serving.http.codecs import MULTIPART
 from aezoo.spec import ImageInput
 
 IMAGE_BODY_TYPES = (*IMAGE_MEDIA_TYPES, MULTIPART)

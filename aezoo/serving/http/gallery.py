@@ -1,6 +1,6 @@
 """The gallery and playground at ``/``, and the read-only route for a model's public files.
 
-The page (``aezoo/serving/static/``) is plain HTML, CSS and JavaScript modules: no
+The page (``aezoo/serving/http/static/``) is plain HTML, CSS and JavaScript modules: no
 build step, nothing fetched from another host (marked and DOMPurify are vendored
 with their licences under ``static/vendor/``). It talks to the same public v1 API
 as any client: ``GET /v1/models``, ``GET /v1/models/{name}``, the operations, and

@@ -19,7 +19,7 @@ from aezoo.registry.store import BUNDLED_DIR
 from aezoo.runtime.loading import load_models
 from aezoo.runtime.model import OnnxModel
 from aezoo.serving import schemas
-from aezoo.serving.app import ServeSettings, create_app
+from aezoo.serving.http.app import ServeSettings, create_app
 from aezoo.serving.server import ready_message
 from tests.serving.conftest import MAX_BATCH, REPO_ROOT, N, check_error, send
 from tests.tolerance import sda_atol, sum_atol
@@ -33,7 +33,7 @@ def post(client: TestClient, path: str, body: dict) -> dict:
 
 def test_serving_never_imports_torch() -> None:
     code = (
-        "import sys, aezoo, aezoo.serving.app, aezoo.serving.server, aezoo.extract.features, "
+        "import sys, aezoo, aezoo.serving.http.app, aezoo.serving.server, aezoo.extract.features, "
         "aezoo.extract.cli, aezoo.extract.ray_data, aezoo.runtime.loading, aezoo.evaluation.scores, "
         "aezoo.evaluation.artifact, aezoo.data.datasets, aezoo.registry.hub, aezoo.cli; "
         "assert 'torch' not in sys.modules, 'torch was imported'"

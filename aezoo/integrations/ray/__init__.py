@@ -1,0 +1,1 @@
+"""Ray Serve: aezoo's HTTP app as a Ray Serve deployment (needs ``aezoo[ray]``)."""

@@ -1,0 +1,1 @@
+"""TorchServe: a ``.mar`` archive of an aezoo artifact and the handler that serves it."""
