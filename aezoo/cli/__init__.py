@@ -18,6 +18,7 @@ from aezoo.cli import models, registry, serve, train
 from aezoo.cli.locations import locations
 from aezoo.errors import AezooError, MissingExtraError, missing_extra
 from aezoo.extract.cli import add_extract_parser
+from aezoo.integrations.mlflow.errors import MlflowUnreachableError
 
 EPILOG = """examples:
   aezoo serve                                   serve every registered and bundled model on 127.0.0.1:8000,
@@ -79,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         if missing is None or args.debug:
             raise
         print(f"aezoo {args.command}: error: {missing}", file=sys.stderr)
+        return 2
+    except MlflowUnreachableError as e:  # no tracking server: one line, exit 2
+        if args.debug:
+            raise
+        print(f"aezoo {args.command}: error: {e}", file=sys.stderr)
         return 2
     except (AezooError, FileNotFoundError, FileExistsError, ValueError) as e:
         if args.debug:

@@ -84,6 +84,9 @@ def _one_model(name: str, as_json: bool) -> int:
         print(f"  {v['version']:<8} {v['source']:<8} {tags:<28} {v['created_at']:<26} {v['path']}")
     print("alias history (oldest first):" if out["history"] else "alias history: none")
     for h in out["history"]:
+        if "alias" not in h:  # a note: moves no alias
+            print(f"  {h['time']}  note on {h['to']}: {h['note']}  by {h['user']}: {h['command']}")
+            continue
         print(
             f"  {h['time']}  {h['alias']}: {h['from'] or '(new)'} -> {h['to']}  "
             f"by {h['user']} (pid {h['pid']}): {h['command']}"
@@ -92,6 +95,10 @@ def _one_model(name: str, as_json: bool) -> int:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
+    if args.to == "mlflow":
+        return _publish_mlflow(args)
+    if not args.repo_id:
+        raise ValueError("--repo-id ORG/REPO is required (or --to mlflow)")
     from aezoo.registry.hub import publish
 
     r = publish(
@@ -109,7 +116,27 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _publish_mlflow(args: argparse.Namespace) -> int:
+    from aezoo.integrations.mlflow import publish as to_mlflow
+
+    mv = to_mlflow(
+        args.model,
+        tracking_uri=args.tracking_uri,
+        registered_model=args.registered_model,
+        alias=args.alias,
+    )
+    print(f"published {mv.source} to MLflow as models:/{mv.name}/{mv.version} (run {mv.run_id})")
+    print(f'load it with: mlflow.pyfunc.load_model("{mv.uri}")')
+    return 0
+
+
 def _cmd_pull(args: argparse.Namespace) -> int:
+    if args.ref.startswith("mlflow:"):
+        from aezoo.integrations.mlflow import pull as from_mlflow
+
+        v = from_mlflow(args.ref, tracking_uri=args.tracking_uri, name=args.name)
+        print(f"pulled {args.ref} as {v.name}@{v.version} ({v.path})")
+        return 0
     from aezoo.registry.hub import pull
 
     v = pull(args.ref, name=args.name)
@@ -135,14 +162,23 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
     pub = sub.add_parser(
         "publish",
-        help="upload a model version to the Hugging Face Hub",
+        help="upload a model version to the Hugging Face Hub or an MLflow registry",
         description="Upload one version of a registered model (or an artifact directory) to a "
         "Hugging Face Hub model repo in one commit, and tag the commit v<version>. Creates the "
         "repo if missing. The token comes from HF_TOKEN or `hf auth login`; HF_ENDPOINT selects "
-        "another Hub.",
+        "another Hub. With --to mlflow: log the version to an MLflow run and register it "
+        "(needs aezoo[mlflow]).",
     )
     pub.add_argument("model", help="registry reference NAME[@VERSION|@ALIAS] or artifact directory")
-    pub.add_argument("--repo-id", required=True, metavar="ORG/REPO", help="Hub model repo")
+    pub.add_argument("--repo-id", metavar="ORG/REPO", help="Hub model repo (required for the Hub)")
+    pub.add_argument("--to", choices=("hub", "mlflow"), default="hub", help="where (default hub)")
+    pub.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="MLflow tracking URI, e.g. sqlite:///mlflow.db (default: MLFLOW_TRACKING_URI)",
+    )
+    pub.add_argument("--registered-model", metavar="NAME", help="MLflow model name (default NAME)")
+    pub.add_argument("--alias", metavar="ALIAS", help="MLflow alias to move to the new version")
     pub.add_argument("--private", action="store_true", help="create the repo private")
     pub.add_argument(
         "--revision",
@@ -165,6 +201,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         epilog=locations("registry", "hub"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    pl.add_argument("ref", metavar="hf-hub:ORG/REPO[@REVISION]", help="Hub reference")
+    pl.add_argument(
+        "ref",
+        metavar="REF",
+        help="hf-hub:ORG/REPO[@REVISION], mlflow:models:/NAME@ALIAS or mlflow:models:/NAME/VERSION",
+    )
+    pl.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="MLflow tracking URI for mlflow: references (default: MLFLOW_TRACKING_URI)",
+    )
     pl.add_argument("--name", help="local model name (default: the name in its manifest)")
     pl.set_defaults(fn=_cmd_pull)

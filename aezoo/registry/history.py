@@ -88,7 +88,8 @@ def replay(records: list[dict[str, Any]]) -> dict[str, str]:
     """The aliases the records leave: ``{alias: version}``."""
     state: dict[str, str] = {}
     for r in records:
-        state[r["alias"]] = r["to"]
+        if "alias" in r:  # notes (see :func:`note`) move nothing
+            state[r["alias"]] = r["to"]
     return state
 
 
@@ -109,6 +110,19 @@ def record(alias: str, old: str | None, new: str, command: str | None) -> dict[s
         "alias": alias,
         "from": old,
         "to": new,
+        "user": actor(),
+        "pid": os.getpid(),
+        "command": command or this_command(),
+    }
+
+
+def note(text: str, version: str, command: str | None) -> dict[str, Any]:
+    """A history record that moves no alias: ``text`` about ``version`` (e.g. where an
+    imported version came from and the alias it had there)."""
+    return {
+        "time": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+        "note": text,
+        "to": version,
         "user": actor(),
         "pid": os.getpid(),
         "command": command or this_command(),

@@ -222,6 +222,7 @@ class LocalStore:
         name: str,
         aliases: tuple[str, ...] = (),
         command: str | None = None,
+        note: str | None = None,
     ) -> ModelVersion:
         """Copy the artifact in ``src`` into the store as the next version of ``name``.
 
@@ -230,7 +231,8 @@ class LocalStore:
         copied, and each copy is checked against that manifest. The copy is staged, then
         numbered, its manifest written last, and renamed into place under the model's
         lock; ``src`` is not modified. ``aliases`` (e.g. ``production``) then move to the
-        new version, recorded in the history with ``command``.
+        new version, recorded in the history with ``command``; ``note`` (e.g. where an
+        import came from) is recorded there too, moving no alias.
 
         Raises:
             ArtifactError (and its subclasses): ``src`` is not a complete, consistent artifact.
@@ -267,6 +269,8 @@ class LocalStore:
                 _fsync_dir(self._versions_dir(name))
                 for alias in aliases:
                     self._move_alias(name, alias, version, command)
+                if note is not None:
+                    history.append(base, history.note(note, version, command))
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
