@@ -117,6 +117,7 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "matplotlib": "bench",
     "ray": "ray",
     "model_archiver": "torchserve",
+    "mlflow": "mlflow",
 }
 # Extras that need torch: pip must be pointed at torch's CPU build first, or it may fetch
 # gigabytes of CUDA wheels (README, "Install extras").
