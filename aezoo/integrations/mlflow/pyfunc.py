@@ -61,5 +61,10 @@ class AezooPyfunc(mlflow.pyfunc.PythonModel):
 
         self._model = load_model(context.artifacts[ARTIFACT_KEY])
 
-    def predict(self, context, model_input, params=None):  # untyped: MLflow reads hints as a schema
+    # np.ndarray: MLflow infers no schema from it (the logged signature describes the
+    # float32 tensor) and keeps the input as it comes; list[...] hints would switch it to
+    # row-wise validation.
+    def predict(
+        self, context: Any, model_input: np.ndarray, params: dict[str, Any] | None = None
+    ) -> np.ndarray:
         return answer(self._model, model_input, params)

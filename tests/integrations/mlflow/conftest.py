@@ -22,6 +22,13 @@ class Store:
     home: Path  # AEZOO_HOME (the local registry under it)
 
 
+def client(store: Store):
+    """An ``MlflowClient`` on ``store`` for both tracking and registry."""
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=store.uri, registry_uri=store.uri)
+
+
 def make_store(root: Path) -> Store:
     """A fresh backend store with the ``aezoo`` experiment's artifacts under ``root``."""
     from mlflow.tracking import MlflowClient

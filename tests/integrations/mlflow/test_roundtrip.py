@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.integrations.mlflow.conftest import NEEDS_MLFLOW, Store
+from tests.integrations.mlflow.conftest import client as mlflow_client
 from tests.tolerance import sum_atol
 
 mlflow = pytest.importorskip("mlflow", reason=NEEDS_MLFLOW)
@@ -95,9 +96,8 @@ def test_registered_version_has_card_tags_signature_and_onnx_encoder(
     exported: dict[str, str], mlflow_store: Store
 ) -> None:
     import onnxruntime as ort
-    from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(mlflow_store.uri)
+    client = mlflow_client(mlflow_store)
     mv = client.get_model_version_by_alias("sda-mnist", "production")
     card = (aezoo.load("sda-mnist").path / "README.md").read_text()
     assert mv.description == card
