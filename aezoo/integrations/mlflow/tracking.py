@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -45,14 +46,24 @@ def client_for(tracking_uri: str | None) -> Any:
 
 @contextmanager
 def using(uri: str) -> Iterator[None]:
-    """MLflow's process-wide tracking and registry URIs set to ``uri``, restored after."""
+    """MLflow's process-wide tracking and registry URIs set to ``uri``, restored after.
+
+    MLflow mirrors them into ``MLFLOW_TRACKING_URI``/``MLFLOW_REGISTRY_URI`` (for its
+    subprocesses), so those variables are the state restored: a caller that set neither
+    gets MLflow's own default resolution back, not a URI pinned by this call.
+    """
     import mlflow
 
-    old_t, old_r = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    old = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(old_t)
-        mlflow.set_registry_uri(old_r)
+        mlflow.set_tracking_uri(old["MLFLOW_TRACKING_URI"])  # None: back to the default
+        mlflow.set_registry_uri(old["MLFLOW_REGISTRY_URI"])  # type: ignore[arg-type]
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
