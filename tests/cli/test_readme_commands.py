@@ -22,6 +22,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.integration.test_readme_own_data import bash_lines as own_data_lines
+from tests.integrations.mlflow.test_readme import section_lines as mlflow_lines
 
 pytestmark = pytest.mark.integration
 
@@ -91,6 +92,9 @@ ELSEWHERE = {
 # blocks as written, aezoo serve on a free port and the curl lines against it.
 OWN_DATA = "tests/integration/test_readme_own_data.py (slow) runs the section's blocks"
 ELSEWHERE.update(dict.fromkeys(own_data_lines(), OWN_DATA))
+# The "MLflow" section: tests/integrations/mlflow/test_readme.py runs its block verbatim.
+MLFLOW = "tests/integrations/mlflow/test_readme.py runs the section's block verbatim ([mlflow])"
+ELSEWHERE.update(dict.fromkeys(mlflow_lines(), MLFLOW))
 
 
 def readme_commands() -> list[str]:

@@ -41,6 +41,11 @@ def serve_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True
     )
     assert found.stdout.strip() == "None", "the venv must lack torch"
+    probe = "import importlib.util as u; print(u.find_spec('mlflow'))"
+    found = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True
+    )
+    assert found.stdout.strip() == "None", "core and [serve] must not pull MLflow"
     return venv / "bin"
 
 

@@ -30,3 +30,17 @@ def test_other_forms_are_refused_showing_the_accepted_ones(ref: str) -> None:
 def test_only_mlflow_prefixed_references_go_to_the_bridge() -> None:
     assert is_mlflow_ref("mlflow:models:/a@b")
     assert not is_mlflow_ref("hf-hub:org/a")
+
+
+def test_core_and_serve_declare_no_mlflow() -> None:
+    """The [mlflow] extra is the only one naming MLflow (test_without_extras.py checks a
+    real [serve,sklearn] venv lacks it)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    from tests.conftest import REPO_ROOT
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    for deps in (project["dependencies"], extras["serve"], extras["train"], extras["dev"]):
+        assert not [d for d in deps if d.lower().startswith("mlflow")], deps
+    assert any(d.startswith("mlflow") for d in extras["mlflow"])
