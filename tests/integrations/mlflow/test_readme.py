@@ -37,6 +37,7 @@ def test_the_round_trip_is_six_lines() -> None:
     assert any(line.startswith("aezoo pull mlflow:models:/") for line in lines)
 
 
+@pytest.mark.slow  # ~17 s: three CLI processes and two MLflow model loads
 def test_the_mlflow_section_runs_verbatim(tmp_path: Path) -> None:
     pytest.importorskip("mlflow", reason=NEEDS_MLFLOW)
     bin_dir = Path(sys.executable).parent  # aezoo, mlflow and python of this environment
