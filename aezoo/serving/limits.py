@@ -13,7 +13,7 @@ multiple: numbers become float64 then float32 arrays) whatever clients send.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from starlette.requests import ClientDisconnect, Request
 
@@ -92,6 +92,25 @@ class BodyBudget:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.used = 0
+
+    @contextlib.contextmanager
+    def hold(self, nbytes: int) -> Iterator[None]:
+        """Reserve ``nbytes`` of a message already received (gRPC) until the block exits.
+
+        Raises:
+            OverloadedError: the reservation does not fit in the budget (reason ``body_budget``).
+        """
+        if self.used + nbytes > self.limit:
+            raise OverloadedError(
+                f"server is holding {self.used:,} bytes of request bodies, "
+                f"max_inflight_body_bytes={self.limit:,}; retry shortly",
+                "body_budget",
+            )
+        self.used += nbytes
+        try:
+            yield
+        finally:
+            self.used -= nbytes
 
     @contextlib.asynccontextmanager
     async def read(self, request: Request, cap: int, why: str = "") -> AsyncIterator[bytes]:

@@ -37,6 +37,7 @@ from aezoo.errors import InputError
 from aezoo.runtime.images import IMAGE_MEDIA_TYPES
 from aezoo.runtime.model import MAX_INTERPOLATION_STEPS, OnnxModel
 from aezoo.serving import schemas as s
+from aezoo.serving.oip_model import check_batch_size  # noqa: F401  (re-exported)
 from aezoo.serving.limits import NPY_HEADER_BYTES
 
 JSON = "application/json"
@@ -144,14 +145,6 @@ def json_interpolate(body: bytes, model: OnnxModel) -> tuple[np.ndarray, np.ndar
     """``{"a", "b", "steps"}`` as two checked samples and the step count."""
     req = s.parse_request(body, s.InterpolateRequest)
     return s.to_array(req.a, "a"), s.to_array(req.b, "b"), req.steps
-
-
-def check_batch_size(n: int, max_batch_size: int) -> None:
-    if n > max_batch_size:
-        raise s.BatchTooLargeError(
-            f"batch of {n} samples exceeds max_batch_size={max_batch_size}; "
-            f"split it into requests of at most {max_batch_size} samples"
-        )
 
 
 # -- npy -------------------------------------------------------------------------------
