@@ -14,7 +14,9 @@ from aezoo.serving.grpc.service import InferenceService
 _FRAMING_BYTES = 64 * 1024
 
 
-async def start(engine: Engine, host: str, port: int, api_key: str | None) -> tuple[grpc.aio.Server, int]:
+async def start(
+    engine: Engine, host: str, port: int, api_key: str | None
+) -> tuple[grpc.aio.Server, int]:
     """A started ``grpc.aio`` server for ``inference.GRPCInferenceService`` and the
     standard ``grpc.health.v1.Health`` service (SERVING for "" and the inference service).
 
@@ -44,7 +46,9 @@ async def start(engine: Engine, host: str, port: int, api_key: str | None) -> tu
     except RuntimeError as e:
         raise ConfigError(f"cannot listen for gRPC on {address}: {e}") from None
     if bound == 0:
-        raise ConfigError(f"cannot listen for gRPC on {address} (in use?); pick another --grpc-port")
+        raise ConfigError(
+            f"cannot listen for gRPC on {address} (in use?); pick another --grpc-port"
+        )
     await server.start()
     for name in ("", SERVICE):
         result = checker.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -71,7 +71,11 @@ def _status_of(exc: BaseException) -> tuple[int, grpc.StatusCode, str]:
         status = s.error_status(exc)[0]
         message = str(exc) if status < 500 else without_paths(str(exc))
         return status, _CODES.get(status, grpc.StatusCode.INTERNAL), message
-    return 500, grpc.StatusCode.INTERNAL, f"internal error ({type(exc).__name__}); see the server log"
+    return (
+        500,
+        grpc.StatusCode.INTERNAL,
+        f"internal error ({type(exc).__name__}); see the server log",
+    )
 
 
 class InferenceService:
@@ -147,9 +151,7 @@ class InferenceService:
                 )
                 remaining = context.time_remaining()
                 if remaining is not None and remaining <= 0:
-                    raise _Abort(
-                        grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed; not run", 504
-                    )
+                    raise _Abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed; not run", 504)
                 answers = await asyncio.gather(
                     *(engine.infer(name, served, op, req.x, 0.0, "infer") for op in req.ops)
                 )

@@ -37,8 +37,8 @@ from aezoo.errors import InputError
 from aezoo.runtime.images import IMAGE_MEDIA_TYPES
 from aezoo.runtime.model import MAX_INTERPOLATION_STEPS, OnnxModel
 from aezoo.serving import schemas as s
-from aezoo.serving.oip_model import check_batch_size  # noqa: F401  (re-exported)
 from aezoo.serving.limits import NPY_HEADER_BYTES
+from aezoo.serving.oip_model import check_batch_size
 
 JSON = "application/json"
 NPY = "application/x-npy"

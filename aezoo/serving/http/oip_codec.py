@@ -45,6 +45,7 @@ from aezoo.serving.oip_model import (  # noqa: F401  (INPUT, DATATYPES: this mod
     tensor_metadata,
 )
 
+
 class OipRequestError(InputError):
     """The body does not follow the inference request schema (answered 400)."""
 

@@ -4,8 +4,8 @@ answer and the in-process one; raw and typed requests agree; each error status i
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +14,7 @@ import pytest
 
 import aezoo
 from tests.serving.grpc.conftest import GrpcServer, grpc_server
+from tests.serving.kserve_client import kserve_codes
 from tests.tolerance import sum_atol
 
 pytestmark = pytest.mark.integration
@@ -23,7 +24,12 @@ grpcclient = pytest.importorskip(
 from tritonclient.grpc import service_pb2  # noqa: E402  (Triton's messages: a superset)
 from tritonclient.utils import InferenceServerException  # noqa: E402
 
-OUTPUT_OPS = {"codes": "encode", "reconstructions": "denoise", "probabilities": "classify"}
+# OIP output -> (v1 route, its JSON key)
+OUTPUT_OPS = {
+    "codes": ("encode", "codes"),
+    "reconstructions": ("denoise", "outputs"),
+    "probabilities": ("classify", "probabilities"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +99,11 @@ def test_every_model_and_output_equals_rest_and_in_process(
                 ).json()["labels"]
                 assert [v.decode() for v in got] == rest, name
                 continue
-            op = OUTPUT_OPS[out]
+            op, key = OUTPUT_OPS[out]
             rest = httpx.post(
                 f"{server.http.url}/v1/models/{name}/{op}", json={"inputs": x.tolist()}, timeout=60
             ).json()
-            want_rest = np.asarray(rest[out], dtype=np.float32)
+            want_rest = np.asarray(rest[key], dtype=np.float32)
             local = {"encode": model.encode, "denoise": model.denoise}.get(op)
             want_local = local(x) if local else model.predict_proba(x)
             # same graph and batch: only the batcher's batch composition may differ, which
@@ -194,27 +200,11 @@ def test_standard_health_service_and_metrics(server: GrpcServer, triton: Any) ->
     assert check.status == health_pb2.HealthCheckResponse.SERVING
     _infer(triton, "sda-mnist", _batch(triton, "sda-mnist", 1), ["codes"])
     text = httpx.get(f"{server.http.url}/metrics", timeout=30).text
-    assert 'operation="infer",status="200",protocol="grpc"' in text
+    assert '{model="sda-mnist",operation="infer",protocol="grpc",status="200"}' in text
 
 
-def test_kserve_grpc_client(server: GrpcServer, triton: Any) -> None:
-    pytest.importorskip("kserve", reason="the KServe SDK (aezoo[dev]) is not installed")
-    from kserve import InferenceGRPCClient, InferInput, InferRequest
-
+def test_kserve_grpc_client(server: GrpcServer, triton: Any, tmp_path: Path) -> None:
     x = _batch(triton, "sda-mnist", 4)
-
-    async def run() -> tuple[np.ndarray, bool]:
-        client = InferenceGRPCClient(server.address, timeout=60)
-        try:
-            tensor = InferInput(name="inputs", shape=list(x.shape), datatype="FP32")
-            tensor.set_data_from_numpy(x, binary_data=True)
-            response = await client.infer(InferRequest(model_name="sda-mnist", infer_inputs=[tensor]))
-            ready = await client.is_model_ready("sda-mnist")
-            return response.outputs[0].as_numpy(), ready
-        finally:
-            await client.close()
-
-    codes, ready = asyncio.run(run())
-    assert ready
+    codes = kserve_codes("grpc", server.address, "sda-mnist", x, tmp_path)
     want = _infer(triton, "sda-mnist", x, ["codes"]).as_numpy("codes")
     np.testing.assert_array_equal(codes.reshape(want.shape), want)
