@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from aezoo._version import __version__
 from aezoo.errors import AezooError, ModelNotFoundError
@@ -187,9 +188,8 @@ class InferenceService:
             pb.SERVICE,
             {
                 rpc: grpc.unary_unary_rpc_method_handler(
-                    _guarded(fn, self.engine, rpc),
-                    request_deserializer=cls.FromString,
-                    response_serializer=lambda m: m.SerializeToString(),
+                    _guarded(fn, cls, self.engine, rpc),  # parses: a bad message is
+                    response_serializer=lambda m: m.SerializeToString(),  # INVALID_ARGUMENT
                 )
                 for rpc, (fn, cls) in rpcs.items()
             },
@@ -197,11 +197,20 @@ class InferenceService:
 
 
 def _guarded(
-    fn: Callable[[Any, Any], Awaitable[Any]], engine: Engine, rpc: str
-) -> Callable[[Any, Any], Awaitable[Any]]:
-    """``fn`` with every exception turned into its gRPC status (and rejections counted)."""
+    fn: Callable[[Any, Any], Awaitable[Any]], cls: Any, engine: Engine, rpc: str
+) -> Callable[[bytes, Any], Awaitable[Any]]:
+    """``fn`` on the request bytes parsed as ``cls``, with every exception turned into its
+    gRPC status (and rejections counted); bytes that are not a ``cls`` message are
+    ``INVALID_ARGUMENT`` (grpcio's own deserializer hook would answer ``INTERNAL``)."""
 
-    async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def call(data: bytes, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            request = cls.FromString(data)
+        except DecodeError:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"the request is not a valid {cls.DESCRIPTOR.full_name} message",
+            )
         try:
             return await fn(request, context)
         except _Abort as e:
