@@ -73,6 +73,6 @@ def test_hooks_and_attributes_the_guard_uses() -> None:
         await asyncio.sleep(0.1)  # the header timeout (0.05 s) drops the silent one
         return proto, transport, slow
 
-    proto, transport, slow = asyncio.run(run())
+    _, _, slow = asyncio.run(run())
     assert seen and seen[0]["path"] == "/x"
     assert slow.closed
