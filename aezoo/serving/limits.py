@@ -100,6 +100,13 @@ class BodyBudget:
         Raises:
             OverloadedError: the reservation does not fit in the budget (reason ``body_budget``).
         """
+        self._reserve(nbytes)
+        try:
+            yield
+        finally:
+            self.used -= nbytes
+
+    def _reserve(self, nbytes: int) -> None:
         if self.used + nbytes > self.limit:
             raise OverloadedError(
                 f"server is holding {self.used:,} bytes of request bodies, "
@@ -107,10 +114,6 @@ class BodyBudget:
                 "body_budget",
             )
         self.used += nbytes
-        try:
-            yield
-        finally:
-            self.used -= nbytes
 
     @contextlib.asynccontextmanager
     async def read(self, request: Request, cap: int, why: str = "") -> AsyncIterator[bytes]:
@@ -127,13 +130,7 @@ class BodyBudget:
                 f"request body is {declared} bytes, above the limit of {cap:,} bytes ({why})"
             )
         reserve = int(declared) if declared.isdigit() else cap  # chunked: the worst case
-        if self.used + reserve > self.limit:
-            raise OverloadedError(
-                f"server is holding {self.used:,} bytes of request bodies, "
-                f"max_inflight_body_bytes={self.limit:,}; retry shortly",
-                "body_budget",
-            )
-        self.used += reserve
+        self._reserve(reserve)
         try:
             yield await _read(request, cap, why)
         finally:
