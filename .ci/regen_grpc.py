@@ -22,9 +22,7 @@ def compile_descriptor() -> bytes:
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.desc"
-        rc = protoc.main(
-            ["protoc", f"-I{HERE}", f"--descriptor_set_out={out}", PROTO.name]
-        )
+        rc = protoc.main(["protoc", f"-I{HERE}", f"--descriptor_set_out={out}", PROTO.name])
         if rc != 0:
             raise SystemExit(f"protoc failed on {PROTO} (exit {rc})")
         return out.read_bytes()
