@@ -24,7 +24,7 @@ RUN useradd --create-home --uid 10001 aezoo && python3 -m venv /opt/venv
 RUN --mount=type=bind,target=/src,rw \
     --mount=type=secret,id=pip-cert \
     if [ -s /run/secrets/pip-cert ]; then export PIP_CERT=/run/secrets/pip-cert; fi \
- && pip install "/src[serve]" \
+ && pip install "/src[serve,grpc]" \
  && if [ "$ONNXRUNTIME" != "onnxruntime" ]; then pip uninstall -y onnxruntime && pip install "$ONNXRUNTIME"; fi \
  && python -c "import importlib.util, sys, aezoo.serving.http.app; \
 assert importlib.util.find_spec('torch') is None, 'torch is installed in the serving image'; \
@@ -32,7 +32,9 @@ assert 'torch' not in sys.modules, 'the serving app imported torch'"
 
 USER aezoo
 WORKDIR /home/aezoo
-EXPOSE 8000
+# 8000: HTTP (REST v1 and OIP v2). 8001: OIP over gRPC, off unless asked for:
+#   docker run -p 8000:8000 -p 8001:8001 aezoo aezoo serve --host 0.0.0.0 --port 8000 --grpc-port 8001
+EXPOSE 8000 8001
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/ready', timeout=4)" || exit 1
 CMD ["aezoo", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -116,6 +116,9 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "fastapi_offline": "serve",
     "matplotlib": "bench",
     "ray": "ray",
+    "grpc": "grpc",
+    "grpc_health": "grpc",
+    "google": "grpc",
     "model_archiver": "torchserve",
     "mlflow": "mlflow",
 }

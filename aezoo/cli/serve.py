@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from aezoo.cli.locations import locations
 from aezoo.errors import missing_extra
@@ -13,6 +14,13 @@ from aezoo.serving.settings import add_serve_arguments
 def _cmd_serve(args: argparse.Namespace) -> int:
     args.refs = [*args.refs, *(args.model or [])]
     if args.engine == "ray":
+        if getattr(args, "grpc_port", None) is not None:
+            print(
+                "aezoo serve: error: --grpc-port is not offered with --engine ray "
+                "(Ray Serve answers HTTP only); serve gRPC with the default engine",
+                file=sys.stderr,
+            )
+            return 2
         try:
             from aezoo.integrations.ray.serve import run
         except ModuleNotFoundError as e:  # aezoo.cli prints it in one line, exit status 2

@@ -13,7 +13,7 @@ multiple: numbers become float64 then float32 arrays) whatever clients send.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from starlette.requests import ClientDisconnect, Request
 
@@ -93,6 +93,28 @@ class BodyBudget:
         self.limit = limit
         self.used = 0
 
+    @contextlib.contextmanager
+    def hold(self, nbytes: int) -> Iterator[None]:
+        """Reserve ``nbytes`` of a message already received (gRPC) until the block exits.
+
+        Raises:
+            OverloadedError: the reservation does not fit in the budget (reason ``body_budget``).
+        """
+        self._reserve(nbytes)
+        try:
+            yield
+        finally:
+            self.used -= nbytes
+
+    def _reserve(self, nbytes: int) -> None:
+        if self.used + nbytes > self.limit:
+            raise OverloadedError(
+                f"server is holding {self.used:,} bytes of request bodies, "
+                f"max_inflight_body_bytes={self.limit:,}; retry shortly",
+                "body_budget",
+            )
+        self.used += nbytes
+
     @contextlib.asynccontextmanager
     async def read(self, request: Request, cap: int, why: str = "") -> AsyncIterator[bytes]:
         """Reserve, read and yield the body; the reservation lasts until the block exits.
@@ -108,13 +130,7 @@ class BodyBudget:
                 f"request body is {declared} bytes, above the limit of {cap:,} bytes ({why})"
             )
         reserve = int(declared) if declared.isdigit() else cap  # chunked: the worst case
-        if self.used + reserve > self.limit:
-            raise OverloadedError(
-                f"server is holding {self.used:,} bytes of request bodies, "
-                f"max_inflight_body_bytes={self.limit:,}; retry shortly",
-                "body_budget",
-            )
-        self.used += reserve
+        self._reserve(reserve)
         try:
             yield await _read(request, cap, why)
         finally:

@@ -77,12 +77,15 @@ class Metrics:
         labels = ["model", "operation"]
         sizes = [b for b in _SIZES if b < max_batch_size] + [max_batch_size]
         self.requests = Counter(
-            "aezoo_requests", "Inference requests by outcome.", [*labels, "status"], registry=r
+            "aezoo_requests",
+            "Inference requests by outcome and protocol (http, grpc).",
+            [*labels, "status", "protocol"],
+            registry=r,
         )
         self.latency = Histogram(
             "aezoo_request_duration_seconds",
-            "Inference request latency, headers to answer.",
-            labels,
+            "Inference request latency, headers to answer, by protocol (http, grpc).",
+            [*labels, "protocol"],
             buckets=_SECONDS,
             registry=r,
         )

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from aezoo.errors import AezooError, ConfigError
+from aezoo.errors import AezooError, ConfigError, missing_extra
 from aezoo.runtime.model import OnnxModel
 from aezoo.serving.engine import Engine
 from aezoo.serving.http.app import create_app
@@ -125,7 +125,8 @@ def serve(
     settings: ServeSettings | None = None,
     log_level: str = "info",
 ) -> None:
-    """Bind, load models and serve them over HTTP until interrupted (SIGINT/SIGTERM).
+    """Bind, load models and serve them over HTTP (and gRPC with ``settings.grpc_port``)
+    until interrupted (SIGINT/SIGTERM); shutdown drains in-flight calls of both.
 
     Args:
         refs: models to serve (see :meth:`ModelPool.load`); ``None`` uses ``settings.models``.
@@ -167,12 +168,36 @@ def serve(
     key = settings.api_key.get_secret_value() if settings.api_key else None
     reject = engine.metrics.rejections.labels("connections").inc
 
+    grpc_failed: list[ConfigError] = []
+
     class _Server(uvicorn.Server):
+        grpc_server: object = None
+
         async def startup(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
             await super().startup(sockets)
-            if self.started:
-                bound = sock.getsockname()[1]
-                print(ready_message(_url(settings.host, bound), models, key), flush=True)
+            if not self.started:
+                return
+            bound = sock.getsockname()[1]
+            print(ready_message(_url(settings.host, bound), models, key), flush=True)
+            if settings.grpc_port is not None:
+                from aezoo.serving.grpc.endpoint import start
+
+                try:
+                    self.grpc_server, port = await start(
+                        engine, settings.host, settings.grpc_port, key
+                    )
+                except ConfigError as e:
+                    grpc_failed.append(e)
+                    self.should_exit = True
+                    return
+                where = _url(settings.host, port).replace("http://", "")
+                print(f"aezoo: gRPC (Open Inference Protocol) at {where}", flush=True)
+
+        async def shutdown(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
+            # in-flight gRPC calls finish (up to the same grace as HTTP); new ones are refused
+            if self.grpc_server is not None:
+                await self.grpc_server.stop(config.timeout_graceful_shutdown)  # type: ignore[attr-defined]
+            await super().shutdown(sockets)
 
     config = uvicorn.Config(
         app,
@@ -186,6 +211,8 @@ def serve(
     finally:
         pool.close()
         sock.close()
+    if grpc_failed:
+        raise grpc_failed[0]
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -195,6 +222,15 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except ValidationError as e:
         print(f"aezoo serve: error: {describe_validation_error(e)}", file=sys.stderr)
         return 2
+    if settings.grpc_port is not None:
+        try:
+            import aezoo.serving.grpc.endpoint  # noqa: F401
+        except ModuleNotFoundError as e:
+            missing = missing_extra(e, "--grpc-port")
+            if missing is None:
+                raise
+            print(f"aezoo serve: error: {missing}", file=sys.stderr)
+            return 2
     try:
         serve(settings=settings, log_level=args.log_level)
     except AezooError as e:

@@ -28,6 +28,7 @@ class ServeSettings(BaseModel):
 
     host: str = "127.0.0.1"  # "0.0.0.0" to listen on every interface (containers)
     port: int = Field(8000, ge=0, le=65535)  # 0 picks a free port
+    grpc_port: int | None = Field(None, ge=0, le=65535)  # OIP over gRPC; None = off
     models: list[str] = Field(default_factory=list)  # refs or paths; empty = whole registry
     # -- batching (per model) --
     max_batch_size: int = Field(1024, ge=1, le=65536)  # samples per request and per run
@@ -101,6 +102,7 @@ FLAG_OF |= {
     "cors_origins": "--cors-origin",
     "api_key": "--api-key",
     "watch": "--watch",
+    "grpc_port": "--grpc-port",
 }
 
 
@@ -127,6 +129,14 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
         help="also serve model names registered after start: each is loaded, verified and "
         "warmed up within --poll-interval seconds, at the version it then resolves to "
         "(pinned, like a bare name); without it a new name stays 404 until restart",
+    )
+    p.add_argument(
+        "--grpc-port",
+        dest="grpc_port",
+        type=int,
+        default=None,
+        help="also serve the Open Inference Protocol over gRPC on this port (same host, "
+        "models, limits and key; 0 = any free port; needs the [grpc] extra); off by default",
     )
     g = groups.setdefault("safety", p.add_argument_group("safety"))
     g.add_argument(
@@ -162,6 +172,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         cors_origins=args.cors_origin,
         ui=args.ui,
         watch=getattr(args, "watch", False),
+        grpc_port=getattr(args, "grpc_port", None),
     )
 
 

@@ -55,6 +55,7 @@ NEEDS_EXTRA = [
     (("serve", "--port", "0"), "fastapi", "serve"),
     (("serve",), "uvicorn", "serve"),
     (("serve", "--engine", "ray", "sda-mnist", "--port", "0"), "ray", "ray"),
+    (("serve", "--grpc-port", "0", "--port", "0"), "grpc", "grpc"),
     (("extract", "sda-mnist", "X.npy", "codes/", "--engine", "ray"), "ray", "ray"),
     (("export-torchserve", "sda-mnist", "--to", "model-store"), "model_archiver", "torchserve"),
 ]
@@ -83,6 +84,12 @@ def test_a_missing_extra_is_one_line_and_exit_2(
     # torch itself: the CPU build first, or pip may fetch gigabytes of CUDA wheels
     torch_first = f"pip install torch==2.13.0 {TORCH_CPU_INDEX}), then pip install"
     assert (torch_first in line) == (extra in ("train", "torchserve")), line
+
+
+def test_grpc_with_the_ray_engine_is_refused_in_one_line(tmp_path: Path) -> None:
+    result = aezoo("serve", "--engine", "ray", "--grpc-port", "8001", home=tmp_path)
+    line = one_line(result)
+    assert result.returncode == 2 and "--grpc-port is not offered with --engine ray" in line
 
 
 def test_from_pretrained_without_torch_names_the_extra() -> None:

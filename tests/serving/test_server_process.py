@@ -97,7 +97,10 @@ def test_models_listed(http: httpx.Client) -> None:
 def test_metrics_count_requests(http: httpx.Client) -> None:
     post(http, "sda-tiny/denoise", {"inputs": [[0.5] * N]})
     text = http.get("/metrics").text
-    assert 'aezoo_requests_total{model="sda-tiny",operation="denoise",status="200"}' in text
+    assert (
+        'aezoo_requests_total{model="sda-tiny",operation="denoise",protocol="http",status="200"}'
+        in text
+    )
     assert "aezoo_request_duration_seconds_bucket" in text and "aezoo_batch_size_bucket" in text
 
 

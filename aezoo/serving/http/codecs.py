@@ -38,6 +38,7 @@ from aezoo.runtime.images import IMAGE_MEDIA_TYPES
 from aezoo.runtime.model import MAX_INTERPOLATION_STEPS, OnnxModel
 from aezoo.serving import schemas as s
 from aezoo.serving.limits import NPY_HEADER_BYTES
+from aezoo.serving.oip_model import check_batch_size
 
 JSON = "application/json"
 NPY = "application/x-npy"
@@ -144,14 +145,6 @@ def json_interpolate(body: bytes, model: OnnxModel) -> tuple[np.ndarray, np.ndar
     """``{"a", "b", "steps"}`` as two checked samples and the step count."""
     req = s.parse_request(body, s.InterpolateRequest)
     return s.to_array(req.a, "a"), s.to_array(req.b, "b"), req.steps
-
-
-def check_batch_size(n: int, max_batch_size: int) -> None:
-    if n > max_batch_size:
-        raise s.BatchTooLargeError(
-            f"batch of {n} samples exceeds max_batch_size={max_batch_size}; "
-            f"split it into requests of at most {max_batch_size} samples"
-        )
 
 
 # -- npy -------------------------------------------------------------------------------

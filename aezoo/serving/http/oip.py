@@ -185,7 +185,7 @@ def _infer_endpoint(engine: Engine) -> Any:
                 metrics.rejections.labels("body_budget").inc()
             return response
         finally:
-            metrics.requests.labels(label, "infer", str(status)).inc()
-            metrics.latency.labels(label, "infer").observe(time.perf_counter() - start)
+            metrics.requests.labels(label, "infer", str(status), "http").inc()
+            metrics.latency.labels(label, "infer", "http").observe(time.perf_counter() - start)
 
     return infer

@@ -24,7 +24,6 @@ import base64
 import json
 import math
 import struct
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,58 +32,22 @@ import simdjson
 
 from aezoo.errors import InputError
 from aezoo.runtime.images import MAX_IMAGE_PIXELS, image_rows
-from aezoo.runtime.model import BatchOp, OnnxModel
+from aezoo.runtime.model import OnnxModel
 from aezoo.serving.http.codecs import check_batch_size
-
-INPUT = "inputs"
-DATATYPES: dict[str, type[np.floating]] = {"FP32": np.float32, "FP64": np.float64}
-# output name -> (batch operation, the model operation that offers it)
-OUTPUTS: dict[str, tuple[BatchOp, str]] = {
-    "codes": ("encode", "encode"),
-    "reconstructions": ("denoise", "denoise"),
-    "probabilities": ("predict_proba", "classify"),
-    "labels": ("predict_proba", "classify"),
-}
+from aezoo.serving.oip_model import (  # noqa: F401  (INPUT, DATATYPES: this module's API)
+    DATATYPES,
+    INPUT,
+    OUTPUTS,
+    InferRequest,
+    bytes_tensor,
+    labels_of,
+    output_names,
+    tensor_metadata,
+)
 
 
 class OipRequestError(InputError):
     """The body does not follow the inference request schema (answered 400)."""
-
-
-@dataclass
-class InferRequest:
-    """A parsed inference request: the checked batch and the outputs to answer."""
-
-    x: np.ndarray  # (batch, n_features) float32, checked by the model
-    outputs: list[tuple[str, bool]]  # (output name, answer as binary)
-    id: str | None = None
-    ops: list[BatchOp] = field(default_factory=list)
-
-
-def output_names(model: OnnxModel) -> list[str]:
-    """Outputs ``model`` can compute, in metadata order."""
-    offered = model.config.operations
-    return [name for name, (_, op) in OUTPUTS.items() if op in offered]
-
-
-def tensor_metadata(model: OnnxModel) -> dict[str, list[dict[str, Any]]]:
-    """The model metadata's ``inputs`` and ``outputs`` (variable batch = -1)."""
-    cfg = model.config
-    widths = {
-        "codes": cfg.n_components,
-        "reconstructions": cfg.input.n_features,
-        "probabilities": len(cfg.class_names or []),
-    }
-    outputs = [
-        {"name": n, "datatype": "BYTES", "shape": [-1]}
-        if n == "labels"
-        else {"name": n, "datatype": "FP32", "shape": [-1, widths[n]]}
-        for n in output_names(model)
-    ]
-    return {
-        "inputs": [{"name": INPUT, "datatype": "FP32", "shape": [-1, cfg.input.n_features]}],
-        "outputs": outputs,
-    }
 
 
 def _plain(value: Any) -> Any:
@@ -277,10 +240,6 @@ def _outputs(meta: dict[str, Any], model: OnnxModel) -> list[tuple[str, bool]]:
     return out
 
 
-def _bytes_tensor(labels: list[str]) -> bytes:
-    return b"".join(struct.pack("<I", len(b)) + b for b in (s.encode() for s in labels))
-
-
 def build_response(
     model: OnnxModel, req: InferRequest, results: dict[str, np.ndarray]
 ) -> tuple[bytes, dict[str, str]]:
@@ -290,11 +249,10 @@ def build_response(
     for name, binary in req.outputs:
         op = OUTPUTS[name][0]
         if name == "labels":
-            names = model.config.class_names or []
-            labels = [names[i] for i in results[op].argmax(axis=1)]
+            labels = labels_of(model, results[op])
             entry: dict[str, Any] = {"name": name, "datatype": "BYTES", "shape": [len(labels)]}
             if binary:
-                blob = _bytes_tensor(labels)
+                blob = bytes_tensor(labels)
                 entry["parameters"] = {"binary_data_size": len(blob)}
                 blobs.append(blob)
             else:

@@ -226,8 +226,8 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
                 metrics.rejections.labels("body_budget").inc()
             raise
         finally:
-            metrics.requests.labels(label, op, str(status)).inc()
-            metrics.latency.labels(label, op).observe(time.perf_counter() - start)
+            metrics.requests.labels(label, op, str(status), "http").inc()
+            metrics.latency.labels(label, op, "http").observe(time.perf_counter() - start)
 
     endpoint.__name__ = op
     endpoint.__doc__ = OPERATIONS[op][3]

@@ -155,17 +155,29 @@ def test_metrics(client: TestClient, samples: np.ndarray) -> None:
     client.post("/v1/models/sda-tiny/encode", json={"inputs": []})
     client.post("/v1/models/who/encode", json={"inputs": []})
     text = client.get("/metrics").text
-    assert 'aezoo_requests_total{model="sda-tiny",operation="encode",status="200"} 1.0' in text
-    assert 'aezoo_requests_total{model="sda-tiny",operation="encode",status="422"} 1.0' in text
-    assert 'aezoo_requests_total{model="_unknown",operation="encode",status="404"} 1.0' in text
+    assert (
+        'aezoo_requests_total{model="sda-tiny",operation="encode",protocol="http",status="200"} 1.0'
+        in text
+    )
+    assert (
+        'aezoo_requests_total{model="sda-tiny",operation="encode",protocol="http",status="422"} 1.0'
+        in text
+    )
+    assert (
+        'aezoo_requests_total{model="_unknown",operation="encode",protocol="http",status="404"} 1.0'
+        in text
+    )
     assert 'aezoo_batch_size_bucket{le="4.0",model="sda-tiny",operation="encode"} 1.0' in text
-    assert 'aezoo_request_duration_seconds_count{model="sda-tiny",operation="encode"} 2.0' in text
+    assert (
+        'aezoo_request_duration_seconds_count{model="sda-tiny",operation="encode",protocol="http"} 2.0'
+        in text
+    )
 
 
 def test_apps_have_separate_metrics(models: dict[str, OnnxModel]) -> None:
     with TestClient(create_app(models)) as one, TestClient(create_app(models)) as two:
         post(one, "sda-tiny/encode", {"inputs": [[0.0] * N]})
-        assert 'status="200"} 1.0' in one.get("/metrics").text
+        assert 'protocol="http",status="200"} 1.0' in one.get("/metrics").text
         assert "aezoo_requests_total{" not in two.get("/metrics").text
 
 

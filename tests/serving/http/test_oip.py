@@ -4,7 +4,6 @@ REST client; both must get the numbers v1 JSON gives for the same inputs."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from aezoo.data.mnist import load_mnist
 from tests.serving.conftest import LiveServer, running_server
+from tests.serving.kserve_client import kserve_codes
 
 pytestmark = pytest.mark.integration
 httpclient = pytest.importorskip(
@@ -157,25 +157,10 @@ def test_errors_are_oip_error_bodies(
 
 
 @pytest.mark.parametrize("binary", [False, True])
-def test_kserve_rest_client(server: LiveServer, images: np.ndarray, binary: bool) -> None:
-    kserve = pytest.importorskip("kserve", reason="the KServe SDK (aezoo[dev]) is not installed")
-    from kserve import InferenceRESTClient, InferInput, InferRequest, RESTConfig
-
+def test_kserve_rest_client(
+    server: LiveServer, images: np.ndarray, binary: bool, tmp_path: Path
+) -> None:
     x = images[:100]
-
-    async def run() -> tuple[np.ndarray, bool]:
-        client = InferenceRESTClient(RESTConfig(protocol="v2", timeout=120))
-        try:
-            tensor = InferInput(name="inputs", shape=list(x.shape), datatype="FP32")
-            tensor.set_data_from_numpy(x, binary_data=binary)
-            request = InferRequest(model_name=MODEL, infer_inputs=[tensor])
-            response = await client.infer(server.url, request, model_name=MODEL)
-            ready = await client.is_model_ready(server.url, MODEL)
-            return response.outputs[0].as_numpy(), ready
-        finally:
-            await client.close()
-
-    codes, ready = asyncio.run(run())
-    assert ready and kserve is not None
+    codes = kserve_codes("rest", server.url, MODEL, x, tmp_path, binary)
     # v1 at the same batch size of 100: the same computation, the same bits
     np.testing.assert_array_equal(codes.reshape(100, 200), _v1(server, x)["codes"])

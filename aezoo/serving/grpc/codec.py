@@ -1,0 +1,163 @@
+"""``ModelInferRequest`` to checked arrays and results to ``ModelInferResponse``.
+
+Source: the Open Inference Protocol gRPC specification (kserve/open-inference-protocol,
+``specification/protocol/inference_grpc.md``: tensor contents, ``raw_input_contents`` and
+``raw_output_contents`` hold row-major little-endian bytes, one entry per tensor in order,
+exclusive with the typed ``*_contents``; BYTES elements in raw form are a 4-byte
+little-endian length and the bytes; FP16 has no typed field, so it is raw only).
+
+aezoo's model in the protocol is :mod:`aezoo.serving.oip_model`: one input ``inputs``
+(FP32, FP64 or raw FP16, converted to float32), outputs ``codes``, ``reconstructions``,
+``probabilities`` (FP32) and ``labels`` (BYTES). Outputs are answered in
+``raw_output_contents`` (as Triton does, which its client expects) unless the request's or
+the output's ``binary_data`` parameter is ``false``: then in typed contents.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from aezoo.errors import InputError
+from aezoo.runtime.model import OnnxModel
+from aezoo.serving.grpc import messages as pb
+from aezoo.serving.oip_model import (
+    INPUT,
+    OUTPUTS,
+    InferRequest,
+    bytes_tensor,
+    check_batch_size,
+    labels_of,
+    output_names,
+)
+
+# datatype -> (dtype of raw bytes, typed contents field or None when raw only)
+_INPUT_TYPES: dict[str, tuple[str, str | None]] = {
+    "FP32": ("<f4", "fp32_contents"),
+    "FP64": ("<f8", "fp64_contents"),
+    "FP16": ("<f2", None),
+}
+
+
+class GrpcRequestError(InputError):
+    """The message does not follow the protocol (answered ``INVALID_ARGUMENT``)."""
+
+
+def _param(params: Any, key: str) -> Any:
+    """The value of parameter ``key`` of a ``map<string, InferParameter>``, or None."""
+    if key not in params:
+        return None
+    p = params[key]
+    choice = p.WhichOneof("parameter_choice")
+    return getattr(p, choice) if choice else None
+
+
+def parse_request(req: Any, model: OnnxModel, max_batch_size: int) -> InferRequest:
+    """A ``ModelInferRequest`` as a checked ``(batch, n_features)`` float32 batch.
+
+    Raises:
+        GrpcRequestError: wrong input name or count, unsupported datatype, a shape that does
+            not match the element count, raw and typed contents mixed, FP16 typed.
+        BatchTooLargeError: more than ``max_batch_size`` samples.
+        InputError: NaN/Inf, value range, feature count (``OnnxModel.check_inputs``).
+    """
+    if len(req.inputs) != 1:
+        raise GrpcRequestError(
+            f"model {model.name!r} takes exactly one input, {INPUT!r}; got {len(req.inputs)}"
+        )
+    tensor = req.inputs[0]
+    if tensor.name != INPUT:
+        raise GrpcRequestError(f"input is named {tensor.name!r}; this model's input is {INPUT!r}")
+    if tensor.datatype not in _INPUT_TYPES:
+        raise GrpcRequestError(
+            f"datatype {tensor.datatype!r} is not supported; send FP32 (or FP64, or FP16 as raw)"
+        )
+    raw_dtype, field = _INPUT_TYPES[tensor.datatype]
+    shape = list(tensor.shape)
+    if not shape or any(d < 0 for d in shape):
+        raise GrpcRequestError(f"shape must be non-negative integers, got {shape}")
+    count = math.prod(shape)
+    check_batch_size(shape[0], max_batch_size)
+    has_typed = tensor.HasField("contents") and any(
+        len(getattr(tensor.contents, f)) for f in ("fp32_contents", "fp64_contents", "bytes_contents",
+                                                   "int_contents", "int64_contents")
+    )  # fmt: skip
+    if req.raw_input_contents:
+        if has_typed:
+            raise GrpcRequestError("raw_input_contents and typed contents are exclusive; send one")
+        if len(req.raw_input_contents) != 1:
+            raise GrpcRequestError(
+                f"raw_input_contents holds {len(req.raw_input_contents)} entries for 1 input"
+            )
+        raw = req.raw_input_contents[0]
+        itemsize = np.dtype(raw_dtype).itemsize
+        if len(raw) != count * itemsize:
+            raise GrpcRequestError(
+                f"raw_input_contents[0] holds {len(raw)} bytes; {tensor.datatype} shape {shape} "
+                f"needs {count * itemsize}"
+            )
+        flat = np.frombuffer(raw, dtype=raw_dtype)
+    else:
+        if field is None:
+            raise GrpcRequestError("FP16 has no typed contents; send it in raw_input_contents")
+        values = getattr(tensor.contents, field)
+        if len(values) != count:
+            raise GrpcRequestError(
+                f"contents.{field} holds {len(values)} numbers; shape {shape} needs {count}"
+            )
+        flat = np.asarray(values, dtype=raw_dtype)
+    with np.errstate(over="ignore"):
+        x = flat.astype(np.float32, copy=False).reshape(shape)
+    x = model.check_inputs(x)
+    outputs = _outputs(req, model)
+    ops = list(dict.fromkeys(OUTPUTS[name][0] for name, _ in outputs))
+    return InferRequest(x=x, outputs=outputs, id=req.id or None, ops=ops)
+
+
+def _outputs(req: Any, model: OnnxModel) -> list[tuple[str, bool]]:
+    raw_default = _param(req.parameters, "binary_data") is not False
+    if not req.outputs:
+        return [("codes", raw_default)]
+    names = output_names(model)
+    out = []
+    for item in req.outputs:
+        if item.name not in names:
+            raise GrpcRequestError(
+                f"output {item.name!r} is not offered by model {model.name!r}; "
+                f"outputs: {', '.join(names)}"
+            )
+        binary = _param(item.parameters, "binary_data")
+        out.append((item.name, raw_default if binary is None else binary is not False))
+    return out
+
+
+def build_response(model: OnnxModel, req: InferRequest, results: dict[str, np.ndarray]) -> Any:
+    """The ``ModelInferResponse``: FP32 outputs and BYTES ``labels``, raw or typed as asked.
+
+    When any output is raw, every output is raw (the protocol requires
+    ``raw_output_contents`` to hold one entry per output when it is used).
+    """
+    resp = pb.ModelInferResponse(model_name=model.name, model_version=model.version)
+    if req.id:
+        resp.id = req.id
+    raw = any(binary for _, binary in req.outputs)
+    for name, _ in req.outputs:
+        op = OUTPUTS[name][0]
+        out = resp.outputs.add(name=name)
+        if name == "labels":
+            labels = labels_of(model, results[op])
+            out.datatype, out.shape[:] = "BYTES", [len(labels)]
+            if raw:
+                resp.raw_output_contents.append(bytes_tensor(labels))
+            else:
+                out.contents.bytes_contents.extend(s.encode() for s in labels)
+        else:
+            arr = np.ascontiguousarray(results[op], dtype="<f4")
+            out.datatype, out.shape[:] = "FP32", list(arr.shape)
+            if raw:
+                resp.raw_output_contents.append(arr.tobytes())
+            else:
+                out.contents.fp32_contents.extend(arr.ravel().tolist())
+    return resp

@@ -1,0 +1,229 @@
+"""The ``inference.GRPCInferenceService`` handlers over the shared :class:`Engine`.
+
+The contract is HTTP's (README, "gRPC"), in gRPC status codes:
+
+============================================  =========================================
+HTTP                                          gRPC
+============================================  =========================================
+400/422 bad input, 413 batch too large        ``INVALID_ARGUMENT`` (message names it)
+404 unknown model or version                  ``NOT_FOUND``
+429 overload (queue, queue time, body budget)  ``RESOURCE_EXHAUSTED``, ``retry-after`` in
+                                              trailing metadata (seconds)
+401 missing or wrong API key                  ``UNAUTHENTICATED``
+503 model not ready / being swapped           ``UNAVAILABLE``
+deadline passed before the model ran          ``DEADLINE_EXCEEDED`` (not run)
+anything else                                 ``INTERNAL`` (no server paths)
+============================================  =========================================
+
+The API key is read from the ``authorization: Bearer KEY`` metadata on every RPC but
+ServerLive and ServerReady (HTTP's ``/v2/health/*`` are exempt too). Requests are counted
+in ``aezoo_requests_total`` and ``aezoo_request_duration_seconds`` with
+``protocol="grpc"`` and the HTTP-equivalent status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from aezoo._version import __version__
+from aezoo.errors import AezooError, ModelNotFoundError
+from aezoo.runtime.pool import Served
+from aezoo.serving import schemas as s
+from aezoo.serving.engine import Engine
+from aezoo.serving.grpc import codec
+from aezoo.serving.grpc import messages as pb
+from aezoo.serving.oip_model import tensor_metadata
+from aezoo.serving.redact import without_paths
+
+log = logging.getLogger("aezoo.serving")
+EXTENSIONS: list[str] = []
+
+_CODES = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    413: grpc.StatusCode.INVALID_ARGUMENT,
+    415: grpc.StatusCode.INVALID_ARGUMENT,
+    422: grpc.StatusCode.INVALID_ARGUMENT,
+    401: grpc.StatusCode.UNAUTHENTICATED,
+    404: grpc.StatusCode.NOT_FOUND,
+    429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    503: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+class _Abort(Exception):
+    def __init__(self, code: grpc.StatusCode, message: str, status: int) -> None:
+        super().__init__(message)
+        self.code, self.status = code, status
+
+
+def _status_of(exc: BaseException) -> tuple[int, grpc.StatusCode, str]:
+    """(HTTP-equivalent status, gRPC code, message) of an exception."""
+    if isinstance(exc, codec.GrpcRequestError):
+        return 400, grpc.StatusCode.INVALID_ARGUMENT, str(exc)
+    if isinstance(exc, AezooError):
+        status = s.error_status(exc)[0]
+        message = str(exc) if status < 500 else without_paths(str(exc))
+        return status, _CODES.get(status, grpc.StatusCode.INTERNAL), message
+    return (
+        500,
+        grpc.StatusCode.INTERNAL,
+        f"internal error ({type(exc).__name__}); see the server log",
+    )
+
+
+class InferenceService:
+    """The six RPCs; ``api_key`` None = no key required."""
+
+    def __init__(self, engine: Engine, api_key: str | None) -> None:
+        self.engine = engine
+        self._bearer = f"Bearer {api_key}".encode() if api_key else None
+
+    def _check_key(self, context: grpc.aio.ServicerContext) -> None:
+        if self._bearer is None:
+            return
+        sent = dict(context.invocation_metadata() or ()).get("authorization", "")
+        if not hmac.compare_digest(str(sent).encode(), self._bearer):
+            raise _Abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "missing or wrong API key: send metadata 'authorization: Bearer <key>'",
+                401,
+            )
+
+    def _served(self, name: str, version: str) -> Served:
+        if not name:
+            raise codec.GrpcRequestError("model name is empty")
+        served = self.engine.served(name)
+        if version and version != served.version:
+            raise ModelNotFoundError(
+                f"model {name!r} has no version {version!r} being served "
+                f"(serving version {served.version})"
+            )
+        return served
+
+    async def server_live(self, request: Any, context: Any) -> Any:
+        return pb.ServerLiveResponse(live=True)
+
+    async def server_ready(self, request: Any, context: Any) -> Any:
+        pool = self.engine.pool
+        return pb.ServerReadyResponse(ready=pool is not None and all(m.ready for m in pool.all()))
+
+    async def model_ready(self, request: Any, context: Any) -> Any:
+        self._check_key(context)
+        served = self._served(request.name, request.version)
+        return pb.ModelReadyResponse(ready=served.ready)
+
+    async def server_metadata(self, request: Any, context: Any) -> Any:
+        self._check_key(context)
+        return pb.ServerMetadataResponse(name="aezoo", version=__version__, extensions=EXTENSIONS)
+
+    async def model_metadata(self, request: Any, context: Any) -> Any:
+        self._check_key(context)
+        served = self._served(request.name, request.version)
+        meta = tensor_metadata(served.model)
+        resp = pb.ModelMetadataResponse(
+            name=request.name, versions=[served.version], platform="onnxruntime_onnx"
+        )
+        for key in ("inputs", "outputs"):
+            for t in meta[key]:
+                getattr(resp, key).add(name=t["name"], datatype=t["datatype"], shape=t["shape"])
+        return resp
+
+    async def model_infer(self, request: Any, context: Any) -> Any:
+        engine, st = self.engine, self.engine.settings
+        name = request.model_name
+        start, status = time.perf_counter(), 500
+        pool = engine.pool
+        label = name if pool is not None and name in pool.names() else "_unknown"
+        try:
+            self._check_key(context)
+            served = self._served(name, request.model_version)
+            with served.batcher.expect(), engine.budget.hold(request.ByteSize()):
+                big = request.ByteSize() > 65536
+                req = await engine.offload(
+                    big, codec.parse_request, request, served.model, st.max_batch_size
+                )
+                remaining = context.time_remaining()
+                if remaining is not None and remaining <= 0:
+                    raise _Abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed; not run", 504)
+                answers = await asyncio.gather(
+                    *(engine.infer(name, served, op, req.x, 0.0, "infer") for op in req.ops)
+                )
+                results = {op: r.output for op, (r, _) in zip(req.ops, answers, strict=True)}
+                served = answers[-1][1]
+                resp = await engine.offload(big, codec.build_response, served.model, req, results)
+            engine.metrics.request_samples.labels(label, "infer").observe(req.x.shape[0])
+            status = 200
+            return resp
+        except _Abort as e:
+            status = e.status
+            raise
+        except Exception as e:
+            status = _status_of(e)[0]
+            raise
+        finally:
+            engine.metrics.requests.labels(label, "infer", str(status), "grpc").inc()
+            engine.metrics.latency.labels(label, "infer", "grpc").observe(
+                time.perf_counter() - start
+            )
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        """The generic handler registering every RPC under :data:`messages.SERVICE`."""
+        rpcs = {
+            "ServerLive": (self.server_live, pb.ServerLiveRequest),
+            "ServerReady": (self.server_ready, pb.ServerReadyRequest),
+            "ModelReady": (self.model_ready, pb.ModelReadyRequest),
+            "ServerMetadata": (self.server_metadata, pb.ServerMetadataRequest),
+            "ModelMetadata": (self.model_metadata, pb.ModelMetadataRequest),
+            "ModelInfer": (self.model_infer, pb.ModelInferRequest),
+        }
+        return grpc.method_handlers_generic_handler(
+            pb.SERVICE,
+            {
+                rpc: grpc.unary_unary_rpc_method_handler(
+                    _guarded(fn, cls, self.engine, rpc),  # parses: a bad message is
+                    response_serializer=lambda m: m.SerializeToString(),  # INVALID_ARGUMENT
+                )
+                for rpc, (fn, cls) in rpcs.items()
+            },
+        )
+
+
+def _guarded(
+    fn: Callable[[Any, Any], Awaitable[Any]], cls: Any, engine: Engine, rpc: str
+) -> Callable[[bytes, Any], Awaitable[Any]]:
+    """``fn`` on the request bytes parsed as ``cls``, with every exception turned into its
+    gRPC status (and rejections counted); bytes that are not a ``cls`` message are
+    ``INVALID_ARGUMENT`` (grpcio's own deserializer hook would answer ``INTERNAL``)."""
+
+    async def call(data: bytes, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            request = cls.FromString(data)
+        except DecodeError:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"the request is not a valid {cls.DESCRIPTOR.full_name} message",
+            )
+        try:
+            return await fn(request, context)
+        except _Abort as e:
+            await context.abort(e.code, str(e))
+        except Exception as e:
+            status, code, message = _status_of(e)
+            if status >= 500:
+                log.exception("gRPC %s failed", rpc)
+            if status == 429:
+                retry = getattr(e, "retry_after_s", None) or 1
+                context.set_trailing_metadata((("retry-after", str(retry)),))
+                if getattr(e, "reason", "") == "body_budget":
+                    engine.metrics.rejections.labels("body_budget").inc()
+            await context.abort(code, message)
+
+    return call

@@ -1,0 +1,85 @@
+"""What an aezoo model is in the Open Inference Protocol, whatever the transport (REST or gRPC).
+
+Source: the Open Inference Protocol specification (kserve/open-inference-protocol,
+``specification/protocol/inference_rest.md`` and ``inference_grpc.md``: model metadata,
+tensor metadata, BYTES element layout). Each aezoo model is one OIP model with one input,
+``inputs`` (FP32; FP64 accepted and converted), and the outputs below, chosen per request;
+with none requested, ``codes``.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from aezoo.runtime.model import BatchOp, OnnxModel
+from aezoo.serving import schemas as s
+
+INPUT = "inputs"
+DATATYPES: dict[str, type[np.floating]] = {"FP32": np.float32, "FP64": np.float64}
+# output name -> (batch operation, the model operation that offers it)
+OUTPUTS: dict[str, tuple[BatchOp, str]] = {
+    "codes": ("encode", "encode"),
+    "reconstructions": ("denoise", "denoise"),
+    "probabilities": ("predict_proba", "classify"),
+    "labels": ("predict_proba", "classify"),
+}
+
+
+@dataclass
+class InferRequest:
+    """A parsed inference request: the checked batch and the outputs to answer."""
+
+    x: np.ndarray  # (batch, n_features) float32, checked by the model
+    outputs: list[tuple[str, bool]]  # (output name, answer as binary/raw)
+    id: str | None = None
+    ops: list[BatchOp] = field(default_factory=list)
+
+
+def output_names(model: OnnxModel) -> list[str]:
+    """Outputs ``model`` can compute, in metadata order."""
+    offered = model.config.operations
+    return [name for name, (_, op) in OUTPUTS.items() if op in offered]
+
+
+def tensor_metadata(model: OnnxModel) -> dict[str, list[dict[str, Any]]]:
+    """The model metadata's ``inputs`` and ``outputs`` (variable batch = -1)."""
+    cfg = model.config
+    widths = {
+        "codes": cfg.n_components,
+        "reconstructions": cfg.input.n_features,
+        "probabilities": len(cfg.class_names or []),
+    }
+    outputs = [
+        {"name": n, "datatype": "BYTES", "shape": [-1]}
+        if n == "labels"
+        else {"name": n, "datatype": "FP32", "shape": [-1, widths[n]]}
+        for n in output_names(model)
+    ]
+    return {
+        "inputs": [{"name": INPUT, "datatype": "FP32", "shape": [-1, cfg.input.n_features]}],
+        "outputs": outputs,
+    }
+
+
+def labels_of(model: OnnxModel, probabilities: np.ndarray) -> list[str]:
+    """Class names of the most probable class per row of ``probabilities`` (batch, classes)."""
+    names = model.config.class_names or []
+    return [names[i] for i in probabilities.argmax(axis=1)]
+
+
+def bytes_tensor(items: list[str]) -> bytes:
+    """BYTES elements in the protocol's raw layout: 4-byte little-endian length, then UTF-8."""
+    return b"".join(struct.pack("<I", len(b)) + b for b in (x.encode() for x in items))
+
+
+def check_batch_size(n: int, max_batch_size: int) -> None:
+    """Raises :class:`~aezoo.serving.schemas.BatchTooLargeError` above ``max_batch_size``."""
+    if n > max_batch_size:
+        raise s.BatchTooLargeError(
+            f"batch of {n} samples exceeds max_batch_size={max_batch_size}; "
+            f"split it into requests of at most {max_batch_size} samples"
+        )
