@@ -53,7 +53,9 @@ def check_sigma(spec: DenoiserSpec, sigma: float) -> float:
     try:
         value = float(sigma)
     except (TypeError, ValueError):
-        raise InputError(f"sigma must be a number in [{lo:g}, {hi:g}] (0-255 scale), got {sigma!r}") from None
+        raise InputError(
+            f"sigma must be a number in [{lo:g}, {hi:g}] (0-255 scale), got {sigma!r}"
+        ) from None
     if not np.isfinite(value) or not lo <= value <= hi:
         raise InputError(
             f"sigma {sigma!r} is outside the model's supported range [{lo:g}, {hi:g}] "
@@ -114,7 +116,9 @@ def denoise_image(
         raise InputError(f"image has shape {arr.shape}; expected (H, W) or (H, W, 3)")
     h, w = arr.shape[:2]
     if min(h, w) < spec.min_size:
-        raise InputError(f"image is {h}x{w}; this model needs at least {spec.min_size} pixels a side")
+        raise InputError(
+            f"image is {h}x{w}; this model needs at least {spec.min_size} pixels a side"
+        )
     if tile < 1 or not scale > 0:
         raise InputError(f"tile must be >= 1 and scale > 0, got tile={tile}, scale={scale}")
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():

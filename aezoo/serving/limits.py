@@ -13,7 +13,7 @@ multiple: numbers become float64 then float32 arrays) whatever clients send.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from starlette.requests import ClientDisconnect, Request
 
@@ -119,6 +119,25 @@ class BodyBudget:
             yield await _read(request, cap, why)
         finally:
             self.used -= reserve
+
+    @contextlib.contextmanager
+    def hold(self, nbytes: int, what: str) -> Iterator[None]:
+        """Count ``nbytes`` more (a decoded image and its answer, say) while the block runs.
+
+        Raises:
+            OverloadedError: they do not fit in the budget (reason ``body_budget``).
+        """
+        if self.used + nbytes > self.limit:
+            raise OverloadedError(
+                f"server is holding {self.used:,} bytes of request data and {what} needs "
+                f"{nbytes:,} more, max_inflight_body_bytes={self.limit:,}; retry shortly",
+                "body_budget",
+            )
+        self.used += nbytes
+        try:
+            yield
+        finally:
+            self.used -= nbytes
 
 
 async def _read(request: Request, cap: int, why: str) -> bytes:
