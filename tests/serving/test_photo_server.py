@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import orjson
 import psutil
 import pytest
 from PIL import Image
@@ -205,3 +206,62 @@ def test_a_2000x2000_image_within_the_memory_bound(http: httpx.Client, server: L
     grew = _hwm_bytes(pid) - before
     print(f"peak RSS growth for a 2000x2000 image: {grew / 2**20:.1f} MiB")
     assert grew <= MEMORY_BOUND, f"{grew / 2**20:.1f} MiB"
+
+
+OIP = f"/v2/models/{NAME}/infer"
+
+
+def test_oip_metadata_names_the_image_tensor(http: httpx.Client) -> None:
+    meta = http.get(f"/v2/models/{NAME}").json()
+    assert [i["name"] for i in meta["inputs"]] == ["image", "sigma"]
+    assert meta["inputs"][1]["parameters"]["range"] == [5.0, 55.0]
+    assert meta["outputs"][0]["name"] == "denoised"
+
+
+def test_oip_json_and_binary_image_tensors(http: httpx.Client, denoiser_artifact: Path) -> None:
+    _, noisy = _noisy(12, 17, 3)
+    want = OnnxModel(denoiser_artifact).denoise_image(noisy, 20)
+    body = {
+        "id": "p1",
+        "parameters": {"sigma": 20},
+        "inputs": [
+            {"name": "image", "datatype": "UINT8", "shape": [12, 17, 3], "data": noisy.tolist()}
+        ],
+    }
+    r = http.post(OIP, json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()["outputs"][0]
+    assert out["datatype"] == "UINT8" and out["shape"] == [12, 17, 3] and r.json()["id"] == "p1"
+    assert np.abs(np.asarray(out["data"]).reshape(12, 17, 3) - want).max() <= 1
+    unit = noisy[:, :, 0].astype(np.float32) / 255
+    head = orjson.dumps({
+        "parameters": {"binary_data_output": True},
+        "inputs": [
+            {"name": "image", "datatype": "FP32", "shape": [12, 17], "parameters": {"binary_data_size": unit.nbytes}},
+            {"name": "sigma", "datatype": "FP32", "shape": [1], "parameters": {"binary_data_size": 4}},
+        ],
+    })  # fmt: skip
+    r = http.post(OIP, content=head + unit.tobytes() + np.float32(20).tobytes(),
+                  headers={"content-type": "application/octet-stream",
+                           "inference-header-content-length": str(len(head))})  # fmt: skip
+    assert r.status_code == 200, r.text
+    n = int(r.headers["inference-header-content-length"])
+    got = np.frombuffer(r.content[n:], "<f4").reshape(12, 17)
+    np.testing.assert_allclose(got, OnnxModel(denoiser_artifact).denoise_image(unit, 20), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"inputs": [{"name": "image", "datatype": "UINT8", "shape": [4, 4], "data": [0] * 16}]}, "sigma is required"),
+        ({"parameters": {"sigma": 99}, "inputs": [{"name": "image", "datatype": "UINT8", "shape": [4, 4], "data": [0] * 16}]}, "[5, 55]"),
+        ({"parameters": {"sigma": 9}, "inputs": [{"name": "image", "datatype": "UINT8", "shape": [4, 4, 2], "data": [0] * 32}]}, "[H, W, 3]"),
+        ({"parameters": {"sigma": 9}, "inputs": [{"name": "image", "datatype": "INT8", "shape": [4, 4], "data": [0] * 16}]}, "UINT8, FP32"),
+        ({"parameters": {"sigma": 9}, "inputs": [{"name": "image", "datatype": "UINT8", "shape": [3000, 2000], "data": [0]}]}, "holds 1 numbers"),
+    ],
+    ids=["no-sigma", "sigma-range", "4-d", "int8", "short-data"],
+)  # fmt: skip
+def test_oip_bad_requests_are_400(http: httpx.Client, body: dict, words: str) -> None:
+    r = http.post(OIP, json=body)
+    assert r.status_code == 400, r.text
+    assert words in r.json()["error"]
