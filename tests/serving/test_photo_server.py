@@ -265,3 +265,21 @@ def test_oip_bad_requests_are_400(http: httpx.Client, body: dict, words: str) ->
     r = http.post(OIP, json=body)
     assert r.status_code == 400, r.text
     assert words in r.json()["error"]
+
+
+def test_openapi_documents_the_photo_routes(http: httpx.Client) -> None:
+    doc = http.get("/openapi.json").json()
+    v1 = doc["paths"][URL]["post"]
+    assert {"image/png", "image/jpeg", "application/x-npy", "application/json"} <= set(
+        v1["requestBody"]["content"]
+    )
+    sigma = next(p for p in v1["parameters"] if p["name"] == "sigma")
+    assert sigma["required"] and sigma["schema"] == {
+        "type": "number",
+        "minimum": 5.0,
+        "maximum": 55.0,
+    }
+    assert "image/png" in v1["responses"]["200"]["content"]
+    v2 = doc["paths"][OIP]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert v2["properties"]["inputs"]["items"]["properties"]["name"] == {"const": "image"}
+    assert v2["properties"]["parameters"]["properties"]["sigma"]["maximum"] == 55.0
