@@ -15,6 +15,8 @@ the error of Gaussian noise on smooth images, which is all the tests ask of it.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 from pathlib import Path
 
@@ -23,7 +25,7 @@ import onnx
 from onnx import TensorProto, helper
 from safetensors.numpy import save_file
 
-from aezoo.registry.artifact import CONFIG, DENOISER, WEIGHTS, write_manifest
+from aezoo.registry.artifact import CONFIG, DENOISER, SAMPLES, WEIGHTS, write_manifest
 
 NAME, VERSION = "tiny-denoiser", "1"
 SIGMA_RANGE = (5.0, 55.0)
@@ -87,10 +89,39 @@ def graph(path: Path) -> None:
     onnx.save(model, path)
 
 
+def sample_images() -> list[np.ndarray]:
+    """Two small smooth grey uint8 images (the playground's samples)."""
+    yy, xx = np.mgrid[0:64, 0:80] / 64
+    waves = 128 + 90 * np.sin(5 * yy) * np.cos(3 * xx)
+    ramp = 40 + 170 * (np.mgrid[0:48, 0:48][1] / 47)
+    return [np.rint(waves).astype(np.uint8), np.rint(ramp).astype(np.uint8)]
+
+
+def samples() -> dict:
+    """samples.json of a denoiser (format in aezoo/serving/http/gallery.py): one image as a
+    base64 PNG, one as rows of pixels, to exercise both forms."""
+    waves, ramp = sample_images()
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(waves, "L").save(buf, format="PNG")
+    return {
+        "format": "aezoo-samples/1",
+        "source": "synthetic smooth patterns",
+        "labels": ["waves", "ramp"],
+        "inputs": [],
+        "images": [
+            {"label": "waves", "png": base64.b64encode(buf.getvalue()).decode()},
+            {"label": "ramp", "pixels": ramp.tolist()},
+        ],
+    }
+
+
 def write_denoiser_artifact(root: Path, name: str = NAME, version: str = VERSION) -> Path:
     """A complete, manifest-signed denoiser artifact in ``root`` (created); returns ``root``."""
     root.mkdir(parents=True, exist_ok=True)
     (root / CONFIG).write_text(json.dumps(config()))
+    (root / SAMPLES).write_text(json.dumps(samples()))
     save_file({"box": np.full((3, 3), 1 / 9, np.float32)}, str(root / WEIGHTS))
     graph(root / DENOISER)
     write_manifest(root, name, version)
