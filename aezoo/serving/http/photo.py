@@ -41,7 +41,10 @@ from aezoo.serving.http.protocol import arrived_at
 
 # decoded uint8 pixels + denoised uint8 pixels + the encoded answer (at most about the raw size)
 BYTES_PER_PIXEL = 3
-# one float32 block in and out with its halo, and the graph's activations (a margin of 16x)
+# one float32 block in and out with its halo, and the graph's activations (a margin of 16x).
+# onnxruntime keeps these buffers per model and reuses them (one task runs at a time per
+# model), so this overcounts concurrent requests; benchmarks/denoise_image_memory.py
+# measured ~28 MiB for the whole tiled run of the tests' tiny graph
 TILE_BYTES = 16 * 4 * (DEFAULT_TILE + 64) ** 2
 
 
