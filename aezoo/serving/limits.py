@@ -108,17 +108,8 @@ class BodyBudget:
                 f"request body is {declared} bytes, above the limit of {cap:,} bytes ({why})"
             )
         reserve = int(declared) if declared.isdigit() else cap  # chunked: the worst case
-        if self.used + reserve > self.limit:
-            raise OverloadedError(
-                f"server is holding {self.used:,} bytes of request bodies, "
-                f"max_inflight_body_bytes={self.limit:,}; retry shortly",
-                "body_budget",
-            )
-        self.used += reserve
-        try:
+        with self.hold(reserve, "this request body"):
             yield await _read(request, cap, why)
-        finally:
-            self.used -= reserve
 
     @contextlib.contextmanager
     def hold(self, nbytes: int, what: str) -> Iterator[None]:
@@ -129,8 +120,9 @@ class BodyBudget:
         """
         if self.used + nbytes > self.limit:
             raise OverloadedError(
-                f"server is holding {self.used:,} bytes of request data and {what} needs "
-                f"{nbytes:,} more, max_inflight_body_bytes={self.limit:,}; retry shortly",
+                f"server is holding {self.used:,} bytes of request bodies, "
+                f"max_inflight_body_bytes={self.limit:,}, and {what} needs {nbytes:,} more; "
+                "retry shortly",
                 "body_budget",
             )
         self.used += nbytes

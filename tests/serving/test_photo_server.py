@@ -283,3 +283,29 @@ def test_openapi_documents_the_photo_routes(http: httpx.Client) -> None:
     v2 = doc["paths"][OIP]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert v2["properties"]["inputs"]["items"]["properties"]["name"] == {"const": "image"}
     assert v2["properties"]["parameters"]["properties"]["sigma"]["maximum"] == 55.0
+
+
+def test_decoded_pixels_count_in_the_inflight_budget(
+    denoiser_artifact: Path, tmp_path: Path
+) -> None:
+    # 8 MB budget: a 2,000 x 2,000 grey PNG of zeros is a few KB of body, but 4 MB of pixels
+    # decoded (x3 with the result and the answer) plus the tile buffers do not fit: 429
+    args = [
+        str(denoiser_artifact),
+        "--max-inflight-body-bytes",
+        "8000000",
+        "--log-level",
+        "warning",
+    ]
+    with (
+        running_server(args, {}, tmp_path / "log.txt") as live,
+        httpx.Client(base_url=live.url, timeout=60) as c,
+    ):
+        body = _png(np.zeros((2000, 2000), np.uint8))
+        assert len(body) < 100_000
+        r = c.post(URL, params={"sigma": 25}, content=body, headers={"content-type": "image/png"})
+        _error(r, 429, "decoding the image", "max_inflight_body_bytes=8,000,000")
+        assert "retry-after" in r.headers
+        small = c.post(URL, params={"sigma": 25}, content=_png(np.zeros((100, 100), np.uint8)),
+                       headers={"content-type": "image/png"})  # fmt: skip
+        assert small.status_code == 200

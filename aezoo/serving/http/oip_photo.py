@@ -33,8 +33,7 @@ from aezoo.runtime.model import OnnxModel
 from aezoo.runtime.tiling import check_sigma
 from aezoo.serving.engine import Engine, Served, timing_headers
 from aezoo.serving.http.oip_codec import OipRequestError
-from aezoo.serving.http.photo import TILE_BYTES
-from aezoo.serving.http.protocol import arrived_at
+from aezoo.serving.http.photo import TILE_BYTES, run_photo
 
 IMAGE, SIGMA, OUTPUT = "image", "sigma", "denoised"
 PHOTO_TYPES: dict[str, np.dtype] = {
@@ -198,21 +197,19 @@ async def infer_photo(
     """Serve one v2 infer request on a whole-image denoiser."""
     st = engine.settings
     header_length = request.headers.get("inference-header-content-length")
-    waited = start - arrived_at(request.scope, start)
-    engine.check_wait(name, served, "infer", waited)
-    cap, why = st.max_body_bytes, f"max_body_bytes={st.max_body_bytes}"
-    with served.batcher.expect():
-        async with engine.budget.read(request, cap, why) as body:
-            # a JSON number (>= 2 bytes) becomes an 8-byte float (4x); binary is viewed; then
-            # the float32/uint8 image, the result and the answer (<= 1x each)
-            with engine.budget.hold(7 * len(body) + TILE_BYTES, "decoding the image"):
-                req = await engine.offload(True, parse_photo_infer, body, header_length,
-                                           served.model, st.max_image_pixels)  # fmt: skip
-                result, served = await engine.run_task(
-                    name, served, lambda m: m.denoise_image(req.image, req.sigma), 1, waited
-                )
-                content, headers = await engine.offload(True, photo_response, served.model, req,
-                                                        result.output)  # fmt: skip
+    parsed: list[PhotoRequest] = []
+
+    def decode(body: bytes) -> tuple[np.ndarray, float]:
+        parsed.append(parse_photo_infer(body, header_length, served.model, st.max_image_pixels))
+        return parsed[0].image, parsed[0].sigma
+
+    # a JSON number (>= 2 bytes) becomes an 8-byte float (4x); binary is viewed; then the
+    # float32/uint8 image, the result and the answer (<= 1x each)
+    (content, headers), result, served = await run_photo(
+        engine, name, served, request, start, "infer",
+        lambda body: 7 * len(body) + TILE_BYTES, decode,
+        lambda model, out: photo_response(model, parsed[0], out),
+    )  # fmt: skip
     return Response(content, headers={**headers, **timing_headers(result, served)})
 
 

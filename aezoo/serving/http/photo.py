@@ -25,12 +25,15 @@ and channel (the decoded pixels, the denoised ones, the answer) plus the tile bu
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 from fastapi import Request
 from fastapi.responses import Response
 
 from aezoo.errors import InputError
+from aezoo.runtime.batcher import BatchResult
 from aezoo.runtime.model import OnnxModel
 from aezoo.runtime.photos import decode_photo, photo_png, probe_photo
 from aezoo.runtime.tiling import DEFAULT_TILE, check_sigma
@@ -39,6 +42,7 @@ from aezoo.serving.engine import Engine, Served, timing_headers
 from aezoo.serving.http import codecs
 from aezoo.serving.http.protocol import arrived_at
 
+T = TypeVar("T")
 # decoded uint8 pixels + denoised uint8 pixels + the encoded answer (at most about the raw size)
 BYTES_PER_PIXEL = 3
 # one float32 block in and out with its halo, and the graph's activations (a margin of 16x).
@@ -134,24 +138,56 @@ async def denoise_photo(
     codecs.check_encoding(request.headers.get("content-encoding"))
     sigma = sigma_param(model, request.query_params.get("sigma"))  # before reading the body
     accept = request.headers.get("accept")
+    (content, media), result, served = await run_photo(
+        engine, name, served, request, start, "denoise",
+        lambda body: decoded_bytes(body, kind, st.max_image_pixels),
+        lambda body: (decode_photo_body(body, kind, st.max_image_pixels), sigma),
+        lambda model, out: answer_photo(out, kind, accept),
+    )  # fmt: skip
+    return Response(content, media_type=media, headers=timing_headers(result, served))
+
+
+async def run_photo(
+    engine: Engine,
+    name: str,
+    served: Served,
+    request: Request,
+    start: float,
+    op: str,
+    need: Callable[[bytes], int],
+    decode: Callable[[bytes], tuple[np.ndarray, float]],
+    answer: Callable[[OnnxModel, np.ndarray], T],
+) -> tuple[T, BatchResult, Served]:
+    """The steps every protocol's whole-image denoise shares: refuse a late request unread,
+    read the body under ``max_body_bytes`` and the in-flight budget, hold ``need(body)``
+    more bytes of that budget, ``decode(body)`` to ``(image, sigma)`` in a worker thread,
+    denoise in the model's batcher (alone, one task), ``answer(model, output)``.
+
+    Raises:
+        whatever the steps raise (AezooError subclasses: 413, 429, 4xx from the callbacks).
+    """
+    st = engine.settings
     waited = start - arrived_at(request.scope, start)
-    engine.check_wait(name, served, "denoise", waited)
+    engine.check_wait(name, served, op, waited)  # late already: refused unread
     cap, why = st.max_body_bytes, f"max_body_bytes={st.max_body_bytes}"
     with served.batcher.expect():
         async with engine.budget.read(request, cap, why) as body:
-            need = await engine.offload(True, decoded_bytes, body, kind, st.max_image_pixels)
-            with engine.budget.hold(need, "decoding the image"):
-                image = await engine.offload(
-                    True, decode_photo_body, body, kind, st.max_image_pixels
-                )
+            held = await engine.offload(True, need, body)
+            with engine.budget.hold(held, "decoding the image"):
+                image, sigma = await engine.offload(True, decode, body)
                 del body
                 result, served = await engine.run_task(
                     name, served, lambda m: m.denoise_image(image, sigma), 1, waited
                 )
-                content, media = await engine.offload(
-                    True, answer_photo, result.output, kind, accept
-                )
-    return Response(content, media_type=media, headers=timing_headers(result, served))
+                out = await engine.offload(True, answer, served.model, result.output)
+    return out, result, served
 
 
-__all__ = ["answer_photo", "decode_photo_body", "decoded_bytes", "denoise_photo", "sigma_param"]
+__all__ = [
+    "answer_photo",
+    "decode_photo_body",
+    "decoded_bytes",
+    "denoise_photo",
+    "run_photo",
+    "sigma_param",
+]
