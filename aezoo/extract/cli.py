@@ -179,6 +179,8 @@ def _cmd_denoise_images(args: argparse.Namespace) -> int:
     """Run :func:`aezoo.extract.photos.denoise_folder`; list failures; 1 if any."""
     import sys
 
+    import PIL  # noqa: F401  (decodes the images: without the [data] extra, say so first)
+
     from aezoo.extract.photos import denoise_folder
 
     run = denoise_folder(
