@@ -236,6 +236,11 @@ class OnnxModel:
             )
 
     def _run(self, key: str, x: np.ndarray) -> np.ndarray:
+        if key not in self._io:  # rows through a whole-image denoiser: no such graph
+            raise OperationNotSupportedError(
+                f"model {self.name!r} is a whole-image denoiser: it has no {key} graph; use "
+                "denoise_image(image, sigma) (HTTP: the denoise route with ?sigma=)"
+            )
         name, outputs = self._io[key]
         return self._sessions[key].run(outputs, {name: x})[0]
 

@@ -113,3 +113,8 @@ def test_bad_images_are_named(model: OnnxModel, image: np.ndarray, words: str) -
 def test_other_models_refuse(tiny_artifact: Path) -> None:
     with pytest.raises(OperationNotSupportedError, match="not a whole-image denoiser"):
         OnnxModel(tiny_artifact).denoise_image(np.zeros((8, 8), np.float32), SIGMA)
+
+
+def test_row_operations_on_a_denoiser_point_to_denoise_image(model: OnnxModel) -> None:
+    with pytest.raises(OperationNotSupportedError, match=r"denoise_image\(image, sigma\)"):
+        model.denoise(np.zeros((1, 1), np.float32))
