@@ -107,3 +107,11 @@ def ray_cluster() -> Iterator[str]:
         yield ray.get_runtime_context().gcs_address
     finally:
         ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def denoiser_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny whole-image denoiser artifact (tests/denoiser_fixture.py), no torch needed."""
+    from tests.denoiser_fixture import write_denoiser_artifact
+
+    return write_denoiser_artifact(tmp_path_factory.mktemp("denoiser") / "tiny-denoiser")

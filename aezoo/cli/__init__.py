@@ -17,7 +17,7 @@ from aezoo._version import __version__
 from aezoo.cli import models, registry, serve, train
 from aezoo.cli.locations import locations
 from aezoo.errors import AezooError, MissingExtraError, missing_extra
-from aezoo.extract.cli import add_extract_parser
+from aezoo.extract.cli import add_denoise_images_parser, add_extract_parser
 from aezoo.integrations.mlflow.errors import MlflowUnreachableError
 
 EPILOG = """examples:
@@ -45,6 +45,8 @@ EPILOG = """examples:
                                                 pack sda-mnist as a TorchServe archive (.mar)
   aezoo extract sda-mnist ../shared/data/mnist codes.npy
                                                 write the MNIST test codes to a .npy file
+  aezoo denoise-images lista-denoiser-bsd photos/ clean/ --sigma 25
+                                                denoise a folder of PNG/JPEG photographs
 """
 
 
@@ -64,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     registry.add_parsers(sub)
     serve.add_parsers(sub)
     add_extract_parser(sub)
+    add_denoise_images_parser(sub)
     return p
 
 

@@ -18,8 +18,9 @@ import numpy as np
 import onnxruntime as ort
 
 from aezoo.errors import ConfigError, InputError, OperationNotSupportedError
-from aezoo.registry.artifact import CLASSIFIER, DECODER, ENCODER, read_config
-from aezoo.registry.verify import check_graphs, verify_artifact
+from aezoo.registry.artifact import CLASSIFIER, DECODER, DENOISER, ENCODER, read_config
+from aezoo.registry.verify import DENOISER_OUTPUT, check_graphs, verify_artifact
+from aezoo.runtime.tiling import DEFAULT_TILE, denoise_image
 from aezoo.spec import ModelConfig, Operation
 
 MAX_INTERPOLATION_STEPS = 1024
@@ -138,7 +139,9 @@ class OnnxModel:
         # (input name, output names) per graph, read once: get_inputs() costs per call
         self._io: dict[str, tuple[str, list[str]]] = {}
         graphs = {"encoder": ENCODER, "decoder": DECODER}
-        if "classify" in self.config.operations:
+        if self.config.denoiser is not None:  # whole-image denoiser: one graph
+            graphs = {"denoiser": DENOISER}
+        elif "classify" in self.config.operations:
             graphs["classifier"] = CLASSIFIER
         for key, rel in graphs.items():
             sess = ort.InferenceSession(
@@ -152,7 +155,7 @@ class OnnxModel:
             self._sessions[key] = sess
             self._io[key] = (sess.get_inputs()[0].name, [o.name for o in sess.get_outputs()])
         check_graphs(self.path, self.config, self._sessions)  # widths agree with config.json
-        self.providers: list[str] = self._sessions["encoder"].get_providers()
+        self.providers: list[str] = next(iter(self._sessions.values())).get_providers()
         spec = self.config.input
         self._n_features = spec.n_features
         self._image_shape = tuple(spec.shape or ())
@@ -233,6 +236,11 @@ class OnnxModel:
             )
 
     def _run(self, key: str, x: np.ndarray) -> np.ndarray:
+        if key not in self._io:  # rows through a whole-image denoiser: no such graph
+            raise OperationNotSupportedError(
+                f"model {self.name!r} is a whole-image denoiser: it has no {key} graph; use "
+                "denoise_image(image, sigma) (HTTP: the denoise route with ?sigma=)"
+            )
         name, outputs = self._io[key]
         return self._sessions[key].run(outputs, {name: x})[0]
 
@@ -261,6 +269,43 @@ class OnnxModel:
             return _softmax(self._run("classifier", x))
         raise OperationNotSupportedError(f"unknown batch operation {op!r}; expected {BATCH_OPS}")
 
+    def denoise_image(
+        self, image: Any, sigma: float, *, tile: int = DEFAULT_TILE, scale: float = 1.0
+    ) -> np.ndarray:
+        """Denoise one whole photograph with a whole-image denoiser (``config.denoiser``).
+
+        Args:
+            image: ``(H, W)`` grayscale or ``(H, W, 3)`` colour (each channel on its own),
+                uint8, or float on the 0-``scale`` scale (1.0: [0, 1]; 255.0: [0, 255]).
+            sigma: noise standard deviation on the 0-255 scale, inside
+                ``config.denoiser.sigma_range``.
+            tile: output block side; blocks carry ``config.denoiser.halo`` pixels of
+                reflected context, so the result equals one pass (see
+                :mod:`aezoo.runtime.tiling`, which also states the memory bound).
+            scale: white of a float image (ignored for uint8).
+
+        Returns:
+            Same shape and dtype: uint8 rounded and clipped; floats on the input's scale.
+
+        Raises:
+            OperationNotSupportedError: the model is not a whole-image denoiser.
+            InputError: bad shape, dtype, size below ``min_size``, NaN/Inf, or sigma outside
+                the range (named in the message).
+        """
+        spec = self.config.denoiser
+        if spec is None:
+            raise OperationNotSupportedError(
+                f"model {self.name!r} is not a whole-image denoiser; denoise_image needs a "
+                "model with config.denoiser (use denoise for rows)"
+            )
+        sess = self._sessions["denoiser"]
+        outputs = [DENOISER_OUTPUT]
+
+        def run(block: np.ndarray, sig: np.ndarray) -> np.ndarray:
+            return sess.run(outputs, {"noisy": block, "sigma": sig})[0]
+
+        return denoise_image(run, spec, np.asarray(image), sigma, tile=tile, scale=scale)
+
     def blank_inputs(self, batch: int = 1) -> np.ndarray:
         """``(batch, n_features)`` float32 inputs at the value in range closest to 0 (warm-up)."""
         lo, hi = self.config.input.value_range
@@ -272,6 +317,13 @@ class OnnxModel:
         Raises:
             whatever onnxruntime raises when a graph cannot run (a broken artifact).
         """
+        if self.config.denoiser is not None:
+            side = max(self.config.denoiser.min_size, 2 * self.config.denoiser.halo + 1)
+            lo = self.config.denoiser.sigma_range[0]
+            out = self.denoise_image(np.zeros((side, side), np.float32), lo)
+            if not np.isfinite(out).all():
+                raise ConfigError(f"warm-up denoise_image of {self.name!r} gave non-finite values")
+            return
         x = self.blank_inputs(2)
         for op in BATCH_OPS:
             if _OP_OF[op] in self.config.operations:

@@ -206,6 +206,8 @@ def model_card(m: OnnxModel) -> dict[str, Any]:
         n_components=m.config.n_components,
         class_names=m.config.class_names,
     ).model_dump(mode="json")
+    spec = m.config.denoiser
+    info["denoiser"] = spec.model_dump(mode="json") if spec is not None else None
     training = m.path / TRAINING
     metrics = json.loads(training.read_text()).get("metrics") if training.is_file() else None
     card = (m.path / CARD).read_text() if (m.path / CARD).is_file() else ""

@@ -94,26 +94,25 @@ class BodyBudget:
         self.used = 0
 
     @contextlib.contextmanager
-    def hold(self, nbytes: int) -> Iterator[None]:
-        """Reserve ``nbytes`` of a message already received (gRPC) until the block exits.
+    def hold(self, nbytes: int, what: str = "this request") -> Iterator[None]:
+        """Reserve ``nbytes`` (a message already received over gRPC, a decoded image and its
+        answer) until the block exits.
 
         Raises:
             OverloadedError: the reservation does not fit in the budget (reason ``body_budget``).
         """
-        self._reserve(nbytes)
+        if self.used + nbytes > self.limit:
+            raise OverloadedError(
+                f"server is holding {self.used:,} bytes of request bodies, "
+                f"max_inflight_body_bytes={self.limit:,}, and {what} needs {nbytes:,} more; "
+                "retry shortly",
+                "body_budget",
+            )
+        self.used += nbytes
         try:
             yield
         finally:
             self.used -= nbytes
-
-    def _reserve(self, nbytes: int) -> None:
-        if self.used + nbytes > self.limit:
-            raise OverloadedError(
-                f"server is holding {self.used:,} bytes of request bodies, "
-                f"max_inflight_body_bytes={self.limit:,}; retry shortly",
-                "body_budget",
-            )
-        self.used += nbytes
 
     @contextlib.asynccontextmanager
     async def read(self, request: Request, cap: int, why: str = "") -> AsyncIterator[bytes]:
@@ -130,11 +129,8 @@ class BodyBudget:
                 f"request body is {declared} bytes, above the limit of {cap:,} bytes ({why})"
             )
         reserve = int(declared) if declared.isdigit() else cap  # chunked: the worst case
-        self._reserve(reserve)
-        try:
+        with self.hold(reserve, "this request body"):
             yield await _read(request, cap, why)
-        finally:
-            self.used -= reserve
 
 
 async def _read(request: Request, cap: int, why: str) -> bytes:

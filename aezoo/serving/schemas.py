@@ -40,7 +40,7 @@ from aezoo.errors import (
 )
 from aezoo.runtime.batcher import QueueFullError, QueueTimeoutError
 from aezoo.runtime.model import MAX_INTERPOLATION_STEPS
-from aezoo.spec import InputSpec, Operation
+from aezoo.spec import DenoiserSpec, InputSpec, Operation
 
 # -- errors and their statuses --------------------------------------------------------
 
@@ -272,6 +272,11 @@ class ModelInfo(BaseModel):
 
 
 class ModelCard(ModelInfo):
+    denoiser: DenoiserSpec | None = Field(
+        None,
+        description="Whole-image denoisers only (else null): sigma_range (0-255 scale), halo, "
+        "min_size; their denoise route takes photographs with ?sigma=.",
+    )
     metrics: dict[str, Any] | None = Field(description='training.json\'s "metrics", if recorded.')
     card: str = Field(description="The artifact's README.md (model card, markdown).")
 

@@ -58,6 +58,7 @@ NEEDS_EXTRA = [
     (("serve", "--grpc-port", "0", "--port", "0"), "grpc", "grpc"),
     (("extract", "sda-mnist", "X.npy", "codes/", "--engine", "ray"), "ray", "ray"),
     (("export-torchserve", "sda-mnist", "--to", "model-store"), "model_archiver", "torchserve"),
+    (("denoise-images", "sda-mnist", "in/", "out/", "--sigma", "25"), "PIL", "data"),
 ]
 # Commands that run on the core install alone (numpy, onnxruntime, huggingface_hub).
 CORE_COMMANDS = {"evaluate", "models", "publish", "pull", "register", "alias"}
@@ -79,7 +80,7 @@ def test_a_missing_extra_is_one_line_and_exit_2(
     result = aezoo(*args, without=hidden, home=tmp_path)
     line = one_line(result)
     assert result.returncode == 2, line
-    assert f"needs the [{extra}] extra ({hidden} is not installed)" in line
+    assert f"needs the [{extra}] extra" in line and f"({hidden} is not installed)" in line
     assert f"pip install 'aezoo[{extra}]'" in line and line.startswith(f"aezoo {args[0]}: error:")
     # torch itself: the CPU build first, or pip may fetch gigabytes of CUDA wheels
     torch_first = f"pip install torch==2.13.0 {TORCH_CPU_INDEX}), then pip install"

@@ -17,6 +17,7 @@ from aezoo.registry.artifact import CONFIG, DENOISER, WEIGHTS, write_manifest
 from aezoo.registry.format import read_config
 from aezoo.registry.verify import check_graphs, verify_artifact
 from aezoo.spec import ModelConfig
+from tests.denoiser_fixture import config
 
 
 def _graph(path: Path, *, sigma_name: str = "sigma", channels: int | str = 1) -> None:
@@ -39,16 +40,8 @@ def _graph(path: Path, *, sigma_name: str = "sigma", channels: int | str = 1) ->
 
 
 def _config() -> dict:
-    return {
-        "architecture": "test",
-        "family": "lista",
-        "model_args": {},
-        "input": {"n_features": 1, "value_range": [0.0, 1.0]},
-        "n_components": 4,
-        "operations": ["denoise"],
-        "aezoo_version": "0.1.0",
-        "denoiser": {"sigma_range": [0.0, 55.0], "halo": 0, "min_size": 1},
-    }
+    """The tests' tiny denoiser's config (tests/denoiser_fixture.py) with its own spec."""
+    return {**config(), "denoiser": {"sigma_range": [0.0, 55.0], "halo": 0, "min_size": 1}}
 
 
 def _artifact(root: Path, **graph_kw) -> Path:

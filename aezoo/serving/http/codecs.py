@@ -200,16 +200,26 @@ def _npy_header(body: bytes, what: str) -> tuple[tuple[int, ...], bool, np.dtype
     return tuple(shape), bool(fortran), dtype, f.tell()
 
 
-def read_npy(body: bytes, what: str = "body") -> np.ndarray:
-    """A ``.npy`` body as a float array viewing ``body`` (no pickle, no copy).
+def read_npy(body: bytes, what: str = "body", uint8: bool = False) -> np.ndarray:
+    """A ``.npy`` body as a float array viewing ``body`` (no pickle, no copy); with
+    ``uint8``, a uint8 array is accepted too and returned as uint8 (whole photographs).
 
     Raises:
         InputError: not ``.npy``, a header over ``NPY_HEADER_BYTES``, a dtype other than
-            float32/float64, or data shorter/longer than the header's shape needs.
+            float32/float64 (or uint8), or data shorter/longer than the header's shape needs.
     """
     shape, fortran, dtype, offset = _npy_header_fast(body) or _npy_header(body, what)
+    if uint8 and dtype == np.uint8:
+        count = math.prod(shape)
+        if len(body) - offset != count:
+            raise InputError(f"{what}: .npy header says shape {tuple(shape)} but "
+                             f"{len(body) - offset} data bytes follow")  # fmt: skip
+        return np.frombuffer(body, np.uint8, count, offset).reshape(
+            shape, order="F" if fortran else "C"
+        )
     if dtype.kind != "f" or dtype.itemsize not in (4, 8):
-        raise InputError(f"{what}: .npy dtype must be float32 or float64, got {dtype}")
+        want = "float32, float64 or uint8" if uint8 else "float32 or float64"
+        raise InputError(f"{what}: .npy dtype must be {want}, got {dtype}")
     # exact (Python ints): an int64 product can wrap, e.g. shape (2**62 + 196, 4) -> 784
     count = math.prod(shape)
     if len(body) - offset != count * dtype.itemsize:

@@ -9,6 +9,18 @@ the two routes added here::
     GET /v1/models/{name}/files          the model's public files: path, size, sha256
     GET /v1/models/{name}/files/{path}   one of them: figures/*.png or samples.json
 
+A whole-image denoiser (``config.denoiser``) gets the photo playground (``static/js/photo.js``)
+instead: its ``samples.json`` (``aezoo-samples/1``, ``inputs`` may be empty) carries
+``images``, small grayscale crops, each either a base64 PNG or rows of uint8 pixels::
+
+    {"format": "aezoo-samples/1", "source": "BSD68 test images, 96x96 centre crops",
+     "labels": ["test001", ...], "inputs": [],
+     "images": [{"label": "test001", "png": "<base64 of an 8-bit grey PNG>"},
+                {"label": "test002", "pixels": [[0..255, ...], ...]}]}
+
+Keep them small (a few crops of at most 256x256: the page shows them unscaled and the file
+is sent whole).
+
 Only files listed in the artifact's manifest and matching its sha256 are served;
 weights, graphs and everything else stay private. ``aezoo serve --no-ui`` drops
 the page (``/`` and ``/ui``); the file routes are API and stay.

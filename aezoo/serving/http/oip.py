@@ -2,7 +2,8 @@
 
 ``GET /v2`` (server metadata; extensions: ``binary_tensor_data``), ``/v2/health/live``,
 ``/v2/health/ready``, ``/v2/models/{name}[/versions/{v}]`` (model metadata),
-``.../ready`` and ``POST .../infer``. Versions are registry versions: a request for a
+``.../ready`` and ``POST .../infer`` (whole-image denoisers: an image tensor in and out,
+:mod:`aezoo.serving.http.oip_photo`). Versions are registry versions: a request for a
 version other than the one serving gets 404. Bodies are parsed by
 :mod:`aezoo.serving.http.oip_codec`; everything else is shared with v1: the body caps and
 budget (:mod:`aezoo.serving.limits`), each model's batcher (``Engine.infer``), the
@@ -28,6 +29,7 @@ from aezoo.serving import schemas as s
 from aezoo.serving.engine import INLINE_BYTES, Engine, timing_headers
 from aezoo.serving.http.codecs import check_encoding
 from aezoo.serving.http.oip_codec import build_response, error_body, parse_infer, tensor_metadata
+from aezoo.serving.http.oip_photo import infer_photo, photo_metadata
 from aezoo.serving.http.protocol import arrived_at
 from aezoo.serving.limits import ClientDisconnect, body_cap, check_json_numbers
 from aezoo.serving.redact import without_paths
@@ -91,7 +93,11 @@ def add_oip_routes(app: FastAPI, engine: Engine) -> dict[tuple[str, ...], Any]:
             "name": name,
             "versions": [served.version],
             "platform": "onnxruntime_onnx",
-            **tensor_metadata(served.model),
+            **(
+                photo_metadata(served.model)
+                if served.model.config.denoiser is not None
+                else tensor_metadata(served.model)
+            ),
         }
         return JSONResponse(body)
 
@@ -140,6 +146,10 @@ def _infer_endpoint(engine: Engine) -> Any:
                     "application/octet-stream with Inference-Header-Content-Length"
                 )
             check_encoding(request.headers.get("content-encoding"))
+            if served.model.config.denoiser is not None:  # whole images: oip_photo.py
+                response = await infer_photo(engine, name, served, request, start)
+                status = 200
+                return response
             header_length = request.headers.get("inference-header-content-length")
             images = served.model.config.input.image is not None  # may send encoded images
             cap, why = (

@@ -10,6 +10,8 @@ of the served models:
   the schema is a valid request. The templated inference paths are not listed (the row
   length depends on ``{name}``, which a schema cannot tie to the body). An image model's
   v1 routes also list ``image/png``, ``image/jpeg`` and ``multipart/form-data`` bodies.
+- A whole-image denoiser's routes are described by :mod:`aezoo.serving.http.openapi_photo`
+  (image bodies of any size, the required ``?sigma=``, the ``image`` tensor on v2).
 - Every route lists every status it can answer, with its error body: the v1 routes
   ``{"error": {"type", "message"}}``, the v2 routes the protocol's ``{"error": "..."}``;
   401 wherever an API key is required.
@@ -25,6 +27,7 @@ from fastapi import FastAPI
 from aezoo.runtime.model import OnnxModel
 from aezoo.serving.engine import Engine
 from aezoo.serving.http.oip_codec import DATATYPES, INPUT, output_names
+from aezoo.serving.http.openapi_photo import photo_oip_schema, photo_v1_operation
 from aezoo.serving.schemas import MAX_INTERPOLATION_STEPS
 
 V1_OPS = ("encode", "denoise", "classify", "interpolate")
@@ -192,7 +195,12 @@ def build(base: dict[str, Any], engine: Engine) -> dict[str, Any]:
         infer = paths.pop(f"/v2/models/{{name}}{suffix}/infer")["post"]
         infer["responses"] = {"200": infer["responses"]["200"], **_oip_errors(_OIP_INFER)}
         for m in served:  # the version served, too: any other is a 404
-            op = _concrete(infer, m.name, oip_request_schema(m.model))
+            schema = (
+                photo_oip_schema(m.model)
+                if m.model.config.denoiser is not None
+                else oip_request_schema(m.model)
+            )
+            op = _concrete(infer, m.name, schema)
             op["parameters"] = [p for p in op["parameters"] if p.get("name") != "version"]
             path = f"/v2/models/{m.name}{suffix.replace('{version}', m.version)}/infer"
             paths[path] = {"post": op}
@@ -203,7 +211,12 @@ def build(base: dict[str, Any], engine: Engine) -> dict[str, Any]:
     for op in V1_OPS:
         template = paths.pop(f"/v1/models/{{name}}/{op}")["post"]
         for m in served:
-            if op in m.model.operations:
+            if m.model.config.denoiser is not None:  # whole images: openapi_photo.py
+                if op == "denoise":
+                    paths[f"/v1/models/{m.name}/{op}"] = {"post": photo_v1_operation(
+                        template, m.model, m.name, engine.settings.max_image_pixels
+                    )}  # fmt: skip
+            elif op in m.model.operations:
                 schema = v1_request_schema(m.model, op, engine.settings.max_batch_size)
                 concrete = _concrete(template, m.name, schema)
                 if m.model.config.input.image is not None:

@@ -32,6 +32,7 @@ from aezoo.serving import schemas as s
 from aezoo.serving.engine import INLINE_BYTES, Engine, timing_headers
 from aezoo.serving.http import codecs
 from aezoo.serving.http.image_codecs import IMAGE_BODY_TYPES, image_batch
+from aezoo.serving.http.photo import denoise_photo
 from aezoo.serving.http.protocol import arrived_at
 from aezoo.serving.limits import ClientDisconnect, body_cap, check_json_numbers
 
@@ -154,6 +155,10 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
         try:
             served = engine.served(name, op)
             model = served.model
+            if model.config.denoiser is not None:  # whole photographs: serving/http/photo.py
+                response = await denoise_photo(engine, name, served, request, start)
+                status = 200
+                return response
             ctype = request.headers.get("content-type") or ""
             kind = codecs.media_type(ctype)
             npy, image = kind == codecs.NPY, kind in IMAGE_BODY_TYPES

@@ -4,6 +4,7 @@
 import { api, ApiError, fileUrl, showImage } from "./api.js";
 import { frontMatter, renderCard } from "./card.js";
 import { fill, fmt, h } from "./dom.js";
+import { mountPhotoPlayground } from "./photo.js";
 import { mountPlayground } from "./playground.js";
 import { inputMode } from "./rows.js";
 
@@ -43,7 +44,8 @@ function opsBadges(ops) {
   return h("span", { class: "ops" }, ops.map((op) => h("span", { class: "badge", text: op })));
 }
 
-function inputSummary(spec) {
+function inputSummary(spec, denoiser) {
+  if (denoiser) return `photographs of any size (>= ${denoiser.min_size} px a side), noise sigma ${denoiser.sigma_range.join("-")}`;
   const shape = spec.shape ? spec.shape.join("x") : String(spec.n_features);
   if (inputMode(spec) === "table") return `${spec.n_features} columns, any finite values`;
   return `${shape} in [${spec.value_range.join(", ")}]`;
@@ -83,7 +85,7 @@ async function listPage() {
         h("h2", {}, h("a", { href: link, testid: `open-${card.name}`, text: card.name }),
           h("small", { class: "muted", text: ` v${card.version} · ${card.family}` })),
         opsBadges(card.operations),
-        h("p", { class: "muted", text: `input ${inputSummary(card.input)}; code ${card.n_components} units` }),
+        h("p", { class: "muted", text: `input ${inputSummary(card.input, card.denoiser)}; code ${card.n_components} units` }),
         metricList(card.metrics),
         preview && h("a", { href: link }, showImage(h("img", { alt: `${card.name}: ${preview}`, loading: "lazy" }), fileUrl(card.name, preview))));
     })));
@@ -101,7 +103,7 @@ async function modelPage(name) {
     h("p", {}, h("a", { href: "#/", text: "← all models" })),
     h("h1", { testid: "model-name" }, name, h("small", { class: "muted", text: ` v${info.version} · ${info.family}` })),
     opsBadges(info.operations),
-    h("p", { class: "muted", text: `input ${inputSummary(info.input)} (${info.input.preprocessing || "see the card"}); code ${info.n_components} units` }),
+    h("p", { class: "muted", text: `input ${inputSummary(info.input, info.denoiser)} (${info.input.preprocessing || "see the card"}); code ${info.n_components} units` }),
     metricList(info.metrics),
     h("h2", { text: "Playground" }),
     playground,
@@ -114,7 +116,8 @@ async function modelPage(name) {
     renderCard(info.card || "*This artifact has no README.md.*", name),
     meta && h("details", {}, h("summary", { text: "card metadata (YAML)" }), h("pre", { text: meta })));
   try {
-    await mountPlayground(playground, info, files);
+    if (info.denoiser) await mountPhotoPlayground(playground, info, files, api.samples);
+    else await mountPlayground(playground, info, files);
   } catch (e) {
     fill(playground, problem(e));
   }
