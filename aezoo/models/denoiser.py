@@ -130,7 +130,9 @@ class CSCDenoiser(nn.Module):
             raise ValueError(f"noisy must be (N, 1, H, W), got {tuple(noisy.shape)}")
         m = self.config.min_size
         if noisy.shape[-1] < m or noisy.shape[-2] < m:
-            raise ValueError(f"noisy must be at least {m}x{m} pixels, got {tuple(noisy.shape[-2:])}")
+            raise ValueError(
+                f"noisy must be at least {m}x{m} pixels, got {tuple(noisy.shape[-2:])}"
+            )
         level = (sigma.reshape(-1, 1, 1, 1) / 255.0).to(noisy.dtype)  # (N, 1, 1, 1)
         eta = self.eta
         c = F.relu(self.threshold) * eta  # (T + 1, K)

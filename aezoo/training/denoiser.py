@@ -79,7 +79,9 @@ def training_batch(
         clean[i, 0] = _augment(im[r : r + p, c : c + p], rng) / 255.0
     lo, hi = cfg.sigma_range
     sigma = rng.uniform(lo, hi, B).astype(np.float32)
-    noise = rng.standard_normal(clean.shape).astype(np.float32) * (sigma[:, None, None, None] / 255.0)
+    noise = rng.standard_normal(clean.shape).astype(np.float32) * (
+        sigma[:, None, None, None] / 255.0
+    )
     return torch.from_numpy(clean), torch.from_numpy(clean + noise), torch.from_numpy(sigma)
 
 
@@ -105,8 +107,12 @@ def initial_model(cfg: DenoiserTrainConfig, train: list[np.ndarray]) -> CSCDenoi
     k = cfg.model.kernel_size
     patches = sample_patches(train, k, cfg.dict_patches, seed=cfg.seed)
     atoms = learn_patch_dictionary(
-        patches, cfg.model.n_filters, cfg.dictionary,
-        lam=cfg.dict_lam, steps=cfg.dict_steps, seed=cfg.seed,
+        patches,
+        cfg.model.n_filters,
+        cfg.dictionary,
+        lam=cfg.dict_lam,
+        steps=cfg.dict_steps,
+        seed=cfg.seed,
     )
     model = CSCDenoiser(cfg.model)
     model.init_from_dictionary(atoms, lam=cfg.init_lam)
@@ -166,11 +172,18 @@ def train_denoiser(
         dict_seconds = state["dictionary_seconds"]
 
     def checkpoint(step: int, seconds: float) -> None:
-        save_checkpoint(run_dir, {
-            "config": cfg.model_dump(mode="json"), "model": model.state_dict(),
-            "optimizer": opt.state_dict(), "step": step, "history": history,
-            "train_seconds": seconds, "dictionary_seconds": dict_seconds,
-        })
+        save_checkpoint(
+            run_dir,
+            {
+                "config": cfg.model_dump(mode="json"),
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "step": step,
+                "history": history,
+                "train_seconds": seconds,
+                "dictionary_seconds": dict_seconds,
+            },
+        )
 
     def val_psnr() -> float:
         model.eval()
@@ -201,8 +214,14 @@ def train_denoiser(
         elapsed = time.perf_counter() - t_start
         if step % cfg.log_every == 0 or step == cfg.steps:
             mse = float(np.mean(losses))
-            rec = {"step": step, "seconds": round(elapsed, 1), "loss": mse,
-                   "train_psnr": psnr01(mse), "val_psnr": val_psnr(), "lr": lr_at(step - 1)}
+            rec = {
+                "step": step,
+                "seconds": round(elapsed, 1),
+                "loss": mse,
+                "train_psnr": psnr01(mse),
+                "val_psnr": val_psnr(),
+                "lr": lr_at(step - 1),
+            }
             history.append(rec)
             bar.set_postfix(val=f"{rec['val_psnr']:.2f}dB", train=f"{rec['train_psnr']:.2f}dB")
             losses = []
@@ -214,8 +233,10 @@ def train_denoiser(
     bar.close()
     model.eval()
     record = {
-        "config": cfg.model_dump(mode="json"), "history": history,
-        "train_seconds": round(time.perf_counter() - t_start, 1), "steps_done": step,
+        "config": cfg.model_dump(mode="json"),
+        "history": history,
+        "train_seconds": round(time.perf_counter() - t_start, 1),
+        "steps_done": step,
         "dictionary_seconds": round(dict_seconds, 1),
     }
     return model, record

@@ -26,9 +26,7 @@ from aezoo.models.lista import fista, variance_hinge_grad
 Kind = Literal["sdl", "vdl", "random"]
 
 
-def sample_patches(
-    images: list[np.ndarray], k: int, n: int, seed: int = 0
-) -> np.ndarray:
+def sample_patches(images: list[np.ndarray], k: int, n: int, seed: int = 0) -> np.ndarray:
     """``n`` random ``k x k`` patches, float32 ``(n, k * k)`` on the 0-1 scale (seeded)."""
     rng = np.random.default_rng(seed)
     out = np.empty((n, k * k), np.float32)
@@ -97,7 +95,12 @@ def learn_patch_dictionary(
             if kind == "vdl":
                 curv += 2.0 * beta / (batch_size - 1)
                 Z, _ = fista(
-                    Y, Dd, lam, step=1.0 / curv, max_steps=fista_steps, data_weight=w,
+                    Y,
+                    Dd,
+                    lam,
+                    step=1.0 / curv,
+                    max_steps=fista_steps,
+                    data_weight=w,
                     penalty_grad=lambda z: beta * variance_hinge_grad(z, hinge_threshold),
                 )
             else:
