@@ -89,7 +89,7 @@ def test_card_samples_and_record(built: tuple[Path, LocalStore]) -> None:
     samples = json.loads((artifact / "samples.json").read_text())
     arr = np.asarray(samples["inputs"])
     assert arr.shape == (3, *samples["shape"]) and len(samples["labels"]) == 3
-    assert 0 <= arr.min() and arr.max() <= 1
+    assert arr.min() >= 0 and arr.max() <= 1
     for fig in ("training_curve.png", "filters.png", "denoised.png"):
         assert (artifact / "figures" / fig).read_bytes()[:4] == b"\x89PNG"
 

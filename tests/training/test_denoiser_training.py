@@ -30,7 +30,7 @@ def _images(n: int = 4) -> list[np.ndarray]:
 @pytest.mark.parametrize("kind", ["sdl", "vdl", "random"])
 def test_dictionaries_are_unit_norm_with_a_dc_atom_first(kind: str) -> None:
     patches = sample_patches(_images(), 5, 2000, seed=0)
-    assert patches.shape == (2000, 25) and 0 <= patches.min() and patches.max() <= 1
+    assert patches.shape == (2000, 25) and patches.min() >= 0 and patches.max() <= 1
     atoms = learn_patch_dictionary(patches, 12, kind, steps=20, seed=0)
     assert atoms.shape == (12, 25)
     torch.testing.assert_close(atoms.norm(dim=1), torch.ones(12), atol=1e-5, rtol=0)
@@ -57,7 +57,7 @@ def test_training_batches_are_seeded_and_noise_follows_sigma() -> None:
         assert torch.equal(x, y)
     clean, noisy, sigma = a
     assert clean.shape == noisy.shape == (64, 1, 16, 16) and sigma.shape == (64,)
-    assert 20 <= sigma.min() and sigma.max() <= 30
+    assert sigma.min() >= 20 and sigma.max() <= 30
     resid_std = float((noisy - clean).std() * 255)
     assert 20 <= resid_std <= 30  # 16,384 draws: the std is within a few % of ~25
     black = [np.zeros((40, 50), np.uint8)]
