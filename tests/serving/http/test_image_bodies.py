@@ -67,9 +67,7 @@ def _multipart(images: list[bytes]) -> tuple[bytes, str]:
     boundary = "aezoo-test-boundary"
     body = b"".join(
         f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{i}.png"\r\n'
-        f"Content-Type: image/png\r\n\r\n".encode()
-        + img
-        + b"\r\n"
+        f"Content-Type: image/png\r\n\r\n".encode() + img + b"\r\n"
         for i, img in enumerate(images)
     )
     return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
