@@ -192,8 +192,7 @@ def render_card(
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _use(name: str, config: ModelConfig) -> list[str]:
-    spec = config.input
+def _use_header(name: str) -> list[str]:
     return [
         "",
         "## Use",
@@ -201,6 +200,13 @@ def _use(name: str, config: ModelConfig) -> list[str]:
         "```python",
         "import aezoo",
         f'model = aezoo.load("{name}")      # onnxruntime, no torch',
+    ]
+
+
+def _use(name: str, config: ModelConfig) -> list[str]:
+    spec = config.input
+    return [
+        *_use_header(name),
         f"codes = model.encode(X)          # X: (batch, {spec.n_features}) float32 "
         + (
             f"in [{spec.value_range[0]:g}, {spec.value_range[1]:g}]"
@@ -220,12 +226,7 @@ def _denoiser_use(name: str, config: ModelConfig) -> list[str]:
     assert d is not None
     lo, hi = d.sigma_range
     return [
-        "",
-        "## Use",
-        "",
-        "```python",
-        "import aezoo",
-        f'model = aezoo.load("{name}")      # onnxruntime, no torch',
+        *_use_header(name),
         "clean = model.denoise_image(image, sigma=25)  # HxW or HxWx3, uint8 or float",
         "```",
         "",

@@ -10,11 +10,7 @@ rejects the graph or onnxruntime and torch disagree by more than
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import shutil
-import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,23 +20,17 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from aezoo._version import __version__
 from aezoo.errors import ArtifactError, ExportError
-from aezoo.export.card import render_card
-from aezoo.export.onnx import OPSET, PARITY_ATOL
-from aezoo.export.samples import write_samples
+from aezoo.export.onnx import OPSET, PARITY_ATOL, export_versions
+from aezoo.export.torch_io import assemble_artifact
 from aezoo.models.denoiser import CSCDenoiser, CSCDenoiserConfig
 from aezoo.registry.artifact import (
-    CARD,
-    CONFIG,
     DENOISER,
-    EXPORT_RECORD,
-    TRAINING,
     WEIGHTS,
     read_config,
-    write_manifest,
 )
 from aezoo.registry.verify import check_graphs, check_weights, verify_artifact
 from aezoo.spec import DenoiserSpec, InputSpec, ModelConfig
@@ -130,11 +120,7 @@ def export_denoiser_onnx(model: CSCDenoiser, path: Path, seed: int = 0) -> dict[
                 f"{path.name}: parity failed on {key}: max |onnx - torch| = {err:.3g} > {tol:.3g}"
             )
     return {
-        "opset": OPSET,
-        "torch_version": torch.__version__,
-        "onnx_version": onnx.__version__,
-        "onnxruntime_version": ort.__version__,
-        "parity_atol": PARITY_ATOL,
+        **export_versions(),
         "parity_shapes": [list(s) for s in PARITY_SHAPES],
         "parity_max_abs_error": {DENOISER: errors},
     }
@@ -155,48 +141,25 @@ def build_denoiser_artifact(
     """Write a complete, verified denoiser artifact at ``out_dir`` (which must not exist).
 
     Assembled in a temporary sibling directory and renamed into place once the export,
-    the parity check, the manifest and the contract check (``check_graphs``) passed.
+    the parity check and the manifest succeeded (:func:`aezoo.export.torch_io.assemble_artifact`).
 
     Raises:
         ExportError: ONNX checker or parity failure.
         FileExistsError: ``out_dir`` exists.
     """
-    out_dir = Path(out_dir)
-    if out_dir.exists():
-        raise FileExistsError(f"{out_dir} already exists; choose a new directory")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)
-    try:
-        model = model.eval()
-        config = denoiser_config(model, sigma_range)
-        (tmp / CONFIG).write_text(config.model_dump_json(indent=2) + "\n")
-        state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-        save_file(state, str(tmp / WEIGHTS), metadata={"architecture": CSCDenoiser.architecture})
-        export_record = export_denoiser_onnx(model, tmp / DENOISER)
-        (tmp / EXPORT_RECORD).write_text(json.dumps(export_record, indent=2) + "\n")
-        record = dict(training or {})
-        (tmp / TRAINING).write_text(json.dumps(record, indent=2, default=str) + "\n")
-        for fname, data in (figures or {}).items():
-            (tmp / "figures").mkdir(exist_ok=True)
-            (tmp / "figures" / fname).write_bytes(data)
-        if samples is not None:
-            write_samples(tmp, dict(samples))
-        (tmp / CARD).write_text(
-            render_card(name, config, record, export_record, sorted(figures or {}), card_text)
-        )
-        for f in tmp.rglob("*"):
-            if f.is_file():
-                os.chmod(f, 0o666 & ~umask)
-        write_manifest(tmp, name, version)
-        check_graphs(tmp, read_config(tmp))
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+    model = model.eval()
+    return assemble_artifact(
+        out_dir,
+        name=name,
+        version=version,
+        config=denoiser_config(model, sigma_range),
+        state=model.state_dict(),
+        export=lambda root: export_denoiser_onnx(model, root / DENOISER),
+        training=training,
+        figures=figures,
+        card_text=card_text,
+        samples=samples,
+    )
 
 
 def load_denoiser(path: Path | str, verify: bool = True) -> CSCDenoiser:

@@ -10,16 +10,13 @@ BSD68 crops) and the artifact (:func:`aezoo.export.denoiser.build_denoiser_artif
 from __future__ import annotations
 
 import platform
-import shlex
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from aezoo._version import __version__
 from aezoo.data.denoising import TEST, image_paths, read_gray
 from aezoo.evaluation.denoising import evaluate, noisy_image
 from aezoo.export.denoiser import build_denoiser_artifact
@@ -27,6 +24,7 @@ from aezoo.export.figures import curves_figure, tile
 from aezoo.models.denoiser import CSCDenoiser
 from aezoo.registry.store import LocalStore, ModelVersion
 from aezoo.training.denoiser import DenoiserTrainConfig, train_denoiser
+from aezoo.training.pipeline import provenance
 
 SAMPLE_CROP = 64  # samples.json: centre crops of this many pixels a side
 N_SAMPLES = 3
@@ -144,15 +142,7 @@ def package_denoiser(
         "dictionary_seconds": record["dictionary_seconds"],
         "steps_done": record["steps_done"],
         "cpu": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
-        "command": "aezoo " + shlex.join(sys.argv[1:])
-        if Path(sys.argv[0]).name in ("aezoo", "__main__.py")
-        else "",
-        "versions": {
-            "aezoo": __version__,
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-        },
+        **provenance(),
     }
     out = Path(out)
     if out.exists():

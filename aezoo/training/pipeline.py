@@ -103,6 +103,21 @@ def make_figures(
     return out
 
 
+def provenance() -> dict[str, Any]:
+    """``command`` (the ``aezoo`` command line that runs, or "") and library ``versions``."""
+    return {
+        "command": "aezoo " + shlex.join(sys.argv[1:])
+        if Path(sys.argv[0]).name in ("aezoo", "__main__.py")
+        else "",
+        "versions": {
+            "aezoo": __version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+    }
+
+
 def package(
     model: AutoEncoder,
     cfg: Any,
@@ -124,15 +139,7 @@ def package(
         "metrics": metrics,
         "history": history or [],
         "train_seconds": None if train_seconds is None else round(train_seconds, 1),
-        "command": "aezoo " + shlex.join(sys.argv[1:])
-        if Path(sys.argv[0]).name in ("aezoo", "__main__.py")
-        else "",
-        "versions": {
-            "aezoo": __version__,
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-        },
+        **provenance(),
     }
     out = Path(out)
     if out.exists():
