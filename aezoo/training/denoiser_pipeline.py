@@ -24,7 +24,7 @@ from aezoo.export.figures import curves_figure, tile
 from aezoo.models.denoiser import CSCDenoiser
 from aezoo.registry.store import LocalStore, ModelVersion
 from aezoo.training.denoiser import DenoiserTrainConfig, train_denoiser
-from aezoo.training.pipeline import provenance
+from aezoo.training.pipeline import provenance, publish
 
 SAMPLE_CROP = 64  # samples.json: centre crops of this many pixels a side
 N_SAMPLES = 3
@@ -183,10 +183,4 @@ def run_denoiser(
     artifact = package_denoiser(
         model, record, data_dir, run_dir / "artifact", eval_images=eval_images
     )
-    version = (store or LocalStore()).add(artifact, cfg.name) if register else None
-    if export_to is not None:
-        export_to = Path(export_to)
-        if export_to.exists():
-            shutil.rmtree(export_to)
-        shutil.copytree(artifact, export_to)
-    return artifact, version
+    return artifact, publish(artifact, cfg.name, register, export_to, store)

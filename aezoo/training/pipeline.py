@@ -192,13 +192,25 @@ def run_recipe(
     artifact = package(
         model, cfg, splits, run_dir / "artifact", trainer.state["history"], time.perf_counter() - t0
     )
-    version = (store or LocalStore()).add(artifact, cfg.name) if register else None
+    return artifact, publish(artifact, cfg.name, register, export_to, store)
+
+
+def publish(
+    artifact: Path,
+    name: str,
+    register: bool,
+    export_to: Path | None,
+    store: LocalStore | None = None,
+) -> ModelVersion | None:
+    """Register ``artifact`` as the next version of ``name`` (when ``register``) and copy it
+    to ``export_to`` (replaced; e.g. ``aezoo/pretrained/NAME``). Returns the version."""
+    version = (store or LocalStore()).add(artifact, name) if register else None
     if export_to is not None:
         export_to = Path(export_to)
         if export_to.exists():
             shutil.rmtree(export_to)
         shutil.copytree(artifact, export_to)
-    return artifact, version
+    return version
 
 
 def export_run(run_dir: Path, out: Path | None = None, data_dir: str | None = None) -> Path:
