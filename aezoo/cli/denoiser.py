@@ -81,7 +81,7 @@ def _cmd(args: argparse.Namespace) -> int:
         print(f"registered: {version.name}@{version.version} ({version.path})")
     import json
 
-    metrics = json.loads((artifact / "training.json").read_text())["metrics"]["bsd68"]
+    metrics = json.loads((artifact / "training.json").read_text())["bsd68"]["by_sigma"]
     print("BSD68 PSNR: " + ", ".join(f"sigma {s}: {r['psnr']:.2f} dB" for s, r in metrics.items()))
     return 0
 

@@ -76,6 +76,11 @@ _METRIC_TEXT = {
     "to its nearest true line, mean over 16 pairs x 16 steps (lower is better)",
     "lines_smoothness": "ACAI Smoothness: largest angle step over the total angle change "
     "minus 1/15, mean over the 16 pairs (0 = perfectly even; lower is better)",
+    **{
+        f"bsd68_{m}_sigma{s}": f"BSD68 at sigma {s} (noise not clipped), mean {what} over the images"
+        for s in (15, 25, 50)
+        for m, what in (("psnr_db", "PSNR in dB"), ("ssim", "SSIM (scikit-image)"))
+    },
     "lines_undefined_pairs": "pairs whose decoded ends match the same line (smoothness "
     "undefined, counted as 0)",
 }
@@ -106,6 +111,13 @@ _FIGURE_TEXT = {
 _FAMILY_FIGURE_TEXT = {
     ("lista", "filters.png"): "Dictionary atoms: the columns of the decoder D (for the NL "
     "decoder, of its output layer W2), each scaled to its own range.",
+    ("lista-denoiser", "filters.png"): "The dictionary C: the K filters that build the "
+    "output from the sparse feature maps, each scaled to its own range.",
+    ("lista-denoiser", "denoised.png"): "A BSD68 crop: clean, with white Gaussian noise of "
+    "sigma 25 (not clipped; shown clipped), denoised.",
+    ("lista-denoiser", "training_curve.png"): "Training loss (MSE, 0-1 scale) and validation "
+    "PSNR at sigma 25 (held-out Train400 crops), each divided by its largest value, at every "
+    "logged step.",
 }
 
 
@@ -184,8 +196,13 @@ def render_card(
             "## Export",
             "",
             f"ONNX opset {export_record.get('opset')}; onnxruntime vs torch max abs error "
-            f"{worst:.2e} at batch sizes {export_record.get('parity_batch_sizes')} "
-            f"(tolerance {export_record.get('parity_atol')}).",
+            f"{worst:.2e} at "
+            + (
+                f"batch sizes {export_record['parity_batch_sizes']} "
+                if "parity_batch_sizes" in export_record
+                else f"(N, H, W) = {export_record.get('parity_shapes')} "
+            )
+            + f"(tolerance {export_record.get('parity_atol')}).",
         ]
     if training.get("command"):
         lines += ["", "## Reproduce", "", "```bash", str(training["command"]), "```"]

@@ -79,8 +79,8 @@ def figures(model: CSCDenoiser, history: list[dict], crop: np.ndarray) -> dict[s
 
 def card_body(record: dict[str, Any]) -> str:
     """The recipe, the time it took, and the BSD68 table beside the published numbers."""
-    cfg, m = record["recipe"], record["metrics"]["bsd68"]
-    n = record["metrics"]["bsd68_images"]
+    cfg, m = record["recipe"], record["bsd68"]["by_sigma"]
+    n = record["bsd68"]["images"]
     lines = [
         "## BSD68",
         "",
@@ -136,7 +136,12 @@ def package_denoiser(
         "dataset": "train400",
         "protocol": "BSD68, AWGN seeded per image, not clipped; PSNR per image averaged",
         "eval_seed": eval_seed,
-        "metrics": {"bsd68": metrics, "bsd68_images": len(images)},
+        "metrics": {
+            f"bsd68_{m}_sigma{s}": round(metrics[s][k], 4)
+            for s in metrics
+            for m, k in (("psnr_db", "psnr"), ("ssim", "ssim"))
+        },
+        "bsd68": {"images": len(images), "by_sigma": metrics},
         "history": record["history"],
         "train_seconds": record["train_seconds"],
         "dictionary_seconds": record["dictionary_seconds"],

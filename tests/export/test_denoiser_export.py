@@ -81,8 +81,12 @@ def test_card_samples_and_record(built: tuple[Path, LocalStore]) -> None:
     artifact, _ = built
     card = (artifact / "README.md").read_text()
     assert "denoise_image" in card and "| 25 |" in card and "28.57" in card
+    assert "{'" not in card  # no raw dicts in the card's tables
     record = json.loads((artifact / "training.json").read_text())
-    table = record["metrics"]["bsd68"]
+    assert set(record["metrics"]) == {
+        f"bsd68_{m}_sigma{s}" for s in (15, 25, 50) for m in ("psnr_db", "ssim")
+    }
+    table = record["bsd68"]["by_sigma"]
     assert set(table) == {"15", "25", "50"}
     assert all(np.isfinite(r["psnr"]) and 0 < r["ssim"] <= 1 for r in table.values())
     assert record["history"][-1]["step"] == 20 and record["train_seconds"] > 0
