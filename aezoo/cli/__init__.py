@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from aezoo._version import __version__
-from aezoo.cli import models, registry, serve, train
+from aezoo.cli import denoiser, models, registry, serve, train
 from aezoo.cli.locations import locations
 from aezoo.errors import AezooError, MissingExtraError, missing_extra
 from aezoo.extract.cli import add_denoise_images_parser, add_extract_parser
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     train.add_parsers(sub)
+    denoiser.add_parsers(sub)
     models.add_parsers(sub)
     registry.add_parsers(sub)
     serve.add_parsers(sub)

@@ -38,6 +38,14 @@ _FAMILY_TEXT = {
     "serving time the encoder alone gives the code (amortised inference: no FISTA), ReLU "
     "outputs, so exact zeros. Inputs are standardised inside the model; decode clamps to the "
     "input range.",
+    "lista-denoiser": "Convolutional LISTA image denoiser (CSCNet: Simon & Elad, NeurIPS 2019): "
+    "T unrolled iterations of convolutional ISTA, z <- soft(z + A(eta (x - B z)), eta c_t "
+    "sigma / 255), output C z, with encoder A, decoder B and dictionary C (K filters k x k) "
+    "started from a patch dictionary learned by SDL or VDL (Evtimova & LeCun, "
+    "arXiv:2112.09214) and trained end to end on Train400 with additive white Gaussian "
+    "noise. The thresholds scale with the noise level sigma, an input of the graph, so one "
+    "model covers the whole sigma range; no biases, so the output scales with the input. "
+    "Whole images of any size; reflection padding at the borders.",
     "conv-ae": "Convolutional autoencoder of the ACAI paper (Berthelot et al., arXiv:1807.07543, "
     "§4): strided-by-pooling 3x3 convolutions down to a small latent image, mirrored with "
     "nearest-neighbour upsampling. Trained on reconstruction, optionally with the ACAI critic "
@@ -68,6 +76,11 @@ _METRIC_TEXT = {
     "to its nearest true line, mean over 16 pairs x 16 steps (lower is better)",
     "lines_smoothness": "ACAI Smoothness: largest angle step over the total angle change "
     "minus 1/15, mean over the 16 pairs (0 = perfectly even; lower is better)",
+    **{
+        f"bsd68_{m}_sigma{s}": f"BSD68 at sigma {s} (noise not clipped), mean {what} over the images"
+        for s in (15, 25, 50)
+        for m, what in (("psnr_db", "PSNR in dB"), ("ssim", "SSIM (scikit-image)"))
+    },
     "lines_undefined_pairs": "pairs whose decoded ends match the same line (smoothness "
     "undefined, counted as 0)",
 }
@@ -98,6 +111,13 @@ _FIGURE_TEXT = {
 _FAMILY_FIGURE_TEXT = {
     ("lista", "filters.png"): "Dictionary atoms: the columns of the decoder D (for the NL "
     "decoder, of its output layer W2), each scaled to its own range.",
+    ("lista-denoiser", "filters.png"): "The dictionary C: the K filters that build the "
+    "output from the sparse feature maps, each scaled to its own range.",
+    ("lista-denoiser", "denoised.png"): "A BSD68 crop: clean, with white Gaussian noise of "
+    "sigma 25 (not clipped; shown clipped), denoised.",
+    ("lista-denoiser", "training_curve.png"): "Training loss (MSE, 0-1 scale) and validation "
+    "PSNR at sigma 25 (held-out Train400 crops), each divided by its largest value, at every "
+    "logged step.",
 }
 
 
@@ -144,25 +164,11 @@ def render_card(
     )
     lines = [f"---\n{data.to_yaml()}\n---", f"# {name}", ""]
     lines.append(_FAMILY_TEXT.get(config.family, config.family))
-    spec = config.input
+    if config.denoiser is not None:
+        lines += _denoiser_use(name, config)
+    else:
+        lines += _use(name, config)
     lines += [
-        "",
-        "## Use",
-        "",
-        "```python",
-        "import aezoo",
-        f'model = aezoo.load("{name}")      # onnxruntime, no torch',
-        f"codes = model.encode(X)          # X: (batch, {spec.n_features}) float32 "
-        + (
-            f"in [{spec.value_range[0]:g}, {spec.value_range[1]:g}]"
-            if spec.bounded
-            else "(any finite values, in the table's own units)"
-        ),
-        "```",
-        "",
-        f"Operations: {', '.join(config.operations)}. Input: {spec.n_features} values"
-        + (f" ({'x'.join(map(str, spec.shape))})" if spec.shape else "")
-        + f", {spec.preprocessing}. Code width: {config.n_components}.",
         "",
         "## Architecture",
         "",
@@ -190,12 +196,63 @@ def render_card(
             "## Export",
             "",
             f"ONNX opset {export_record.get('opset')}; onnxruntime vs torch max abs error "
-            f"{worst:.2e} at batch sizes {export_record.get('parity_batch_sizes')} "
-            f"(tolerance {export_record.get('parity_atol')}).",
+            f"{worst:.2e} at "
+            + (
+                f"batch sizes {export_record['parity_batch_sizes']} "
+                if "parity_batch_sizes" in export_record
+                else f"(N, H, W) = {export_record.get('parity_shapes')} "
+            )
+            + f"(tolerance {export_record.get('parity_atol')}).",
         ]
     if training.get("command"):
         lines += ["", "## Reproduce", "", "```bash", str(training["command"]), "```"]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _use_header(name: str) -> list[str]:
+    return [
+        "",
+        "## Use",
+        "",
+        "```python",
+        "import aezoo",
+        f'model = aezoo.load("{name}")      # onnxruntime, no torch',
+    ]
+
+
+def _use(name: str, config: ModelConfig) -> list[str]:
+    spec = config.input
+    return [
+        *_use_header(name),
+        f"codes = model.encode(X)          # X: (batch, {spec.n_features}) float32 "
+        + (
+            f"in [{spec.value_range[0]:g}, {spec.value_range[1]:g}]"
+            if spec.bounded
+            else "(any finite values, in the table's own units)"
+        ),
+        "```",
+        "",
+        f"Operations: {', '.join(config.operations)}. Input: {spec.n_features} values"
+        + (f" ({'x'.join(map(str, spec.shape))})" if spec.shape else "")
+        + f", {spec.preprocessing}. Code width: {config.n_components}.",
+    ]
+
+
+def _denoiser_use(name: str, config: ModelConfig) -> list[str]:
+    d = config.denoiser
+    assert d is not None
+    lo, hi = d.sigma_range
+    return [
+        *_use_header(name),
+        "clean = model.denoise_image(image, sigma=25)  # HxW or HxWx3, uint8 or float",
+        "```",
+        "",
+        f"The graph `onnx/denoiser.onnx` takes `noisy` float32 (N, 1, H, W) on the uint8/255 "
+        f"scale (not clipped) and `sigma` float32 (N,), the noise standard deviation on the "
+        f"0-255 scale, within [{lo:g}, {hi:g}]; it returns `denoised` (N, 1, H, W). Any "
+        f"H, W >= {d.min_size}; receptive-field radius (halo) {d.halo} pixels; colour "
+        f"images {d.color.replace('_', ' ')}. Filters: {config.n_components}.",
+    ]
 
 
 def _fmt(v: Any) -> str:

@@ -61,7 +61,14 @@ def rows_figure(
     return tile(images, ncols=k)
 
 
-CURVE_KEYS = ("loss", "val_error", "val_mse", "val_recon", "val_energy")  # what a card plots
+CURVE_KEYS = (
+    "loss",
+    "val_error",
+    "val_mse",
+    "val_recon",
+    "val_energy",
+    "val_psnr",
+)  # what a card plots
 
 
 def curves_figure(history: list[dict], width: int = 560, height: int = 320) -> bytes | None:

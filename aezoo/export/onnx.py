@@ -111,6 +111,17 @@ def _parity(
     return errors
 
 
+def export_versions() -> dict[str, Any]:
+    """The opset, the library versions and the parity tolerance of an export record."""
+    return {
+        "opset": OPSET,
+        "torch_version": torch.__version__,
+        "onnx_version": onnx.__version__,
+        "onnxruntime_version": ort.__version__,
+        "parity_atol": PARITY_ATOL,
+    }
+
+
 def export_onnx(model: AutoEncoder, root: Path, seed: int = 0) -> dict[str, Any]:
     """Export encoder, decoder and (if present) classifier graphs under ``root/onnx/``.
 
@@ -140,11 +151,7 @@ def export_onnx(model: AutoEncoder, root: Path, seed: int = 0) -> dict[str, Any]
             getattr(model, op), path, lambda b, op=op: _random_input(model, op, b, gen)
         )
     return {
-        "opset": OPSET,
-        "torch_version": torch.__version__,
-        "onnx_version": onnx.__version__,
-        "onnxruntime_version": ort.__version__,
-        "parity_atol": PARITY_ATOL,
+        **export_versions(),
         "parity_batch_sizes": list(PARITY_BATCH_SIZES),
         "parity_max_abs_error": parity,
     }

@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,42 @@ def build_artifact(
         ExportError: ONNX checker or parity failure.
         FileExistsError: ``out_dir`` exists.
     """
+    model = model.eval()
+    return assemble_artifact(
+        out_dir,
+        name=name,
+        version=version,
+        config=model_config(model, input_spec),
+        state=model.state_dict(),
+        export=lambda root: export_onnx(model, root),
+        training=training,
+        figures=figures,
+        card_text=card_text,
+        samples=samples,
+    )
+
+
+def assemble_artifact(
+    out_dir: Path,
+    *,
+    name: str,
+    version: str,
+    config: ModelConfig,
+    state: Mapping[str, torch.Tensor],
+    export: Callable[[Path], dict[str, Any]],
+    training: Mapping[str, Any] | None = None,
+    figures: Mapping[str, bytes] | None = None,
+    card_text: str = "",
+    samples: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write config, weights, graphs (``export(root)`` returns the export record), record,
+    figures, samples, card and manifest into a temporary sibling of ``out_dir``, and rename
+    it into place once all of it succeeded.
+
+    Raises:
+        ExportError: from ``export``.
+        FileExistsError: ``out_dir`` exists.
+    """
     out_dir = Path(out_dir)
     if out_dir.exists():
         raise FileExistsError(f"{out_dir} already exists; choose a new directory")
@@ -93,12 +129,10 @@ def build_artifact(
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it owner-only; an artifact is shareable
     try:
-        model = model.eval()
-        config = model_config(model, input_spec)
         (tmp / CONFIG).write_text(config.model_dump_json(indent=2) + "\n")
-        state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-        save_file(state, str(tmp / WEIGHTS), metadata={"architecture": model.architecture})
-        export_record = export_onnx(model, tmp)
+        tensors = {k: v.detach().contiguous().cpu() for k, v in state.items()}
+        save_file(tensors, str(tmp / WEIGHTS), metadata={"architecture": config.architecture})
+        export_record = export(tmp)
         (tmp / EXPORT_RECORD).write_text(json.dumps(export_record, indent=2) + "\n")
         record = dict(training or {})
         (tmp / TRAINING).write_text(json.dumps(record, indent=2, default=str) + "\n")

@@ -72,7 +72,9 @@ class ConvAETrainConfig(BaseModel):
     lr_schedule: Literal["constant", "cosine"] = "constant"  # official: constant
     batch_size: int = Field(64, ge=1)  # official 64
     patience: int = Field(0, ge=0)  # unused: no stage is early-stopped (no classifier)
-    recon_patience: int = Field(0, ge=0)  # reconstruction stage: epochs without a lower val MSE; 0 = off
+    recon_patience: int = Field(
+        0, ge=0
+    )  # reconstruction stage: epochs without a lower val MSE; 0 = off
     input_noise_std: float = Field(0.0, ge=0.0)  # denoising baseline (official 1.0); 0 = off
     acai: ACAIConfig = ACAIConfig()  # the ACAI regulariser; off by default
 

@@ -68,7 +68,9 @@ class DrSAETrainConfig(BaseModel):
     batch_size: int = Field(64, ge=1)
     input_corruption: CorruptionConfig = CorruptionConfig(kind="none", level=0.0)  # phase 2 input
     patience: int = Field(15, ge=0)  # early stopping (phase 2) in epochs; 0 disables
-    recon_patience: int = Field(0, ge=0)  # reconstruction stage: epochs without a lower val MSE; 0 = off
+    recon_patience: int = Field(
+        0, ge=0
+    )  # reconstruction stage: epochs without a lower val MSE; 0 = off
     acai: ACAIConfig = ACAIConfig()  # ACAI on both phases' reconstruction; off by default
     max_train_samples: int | None = Field(None, ge=1)  # truncate the training set (quick runs)
 

@@ -103,6 +103,21 @@ def make_figures(
     return out
 
 
+def provenance() -> dict[str, Any]:
+    """``command`` (the ``aezoo`` command line that runs, or "") and library ``versions``."""
+    return {
+        "command": "aezoo " + shlex.join(sys.argv[1:])
+        if Path(sys.argv[0]).name in ("aezoo", "__main__.py")
+        else "",
+        "versions": {
+            "aezoo": __version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+    }
+
+
 def package(
     model: AutoEncoder,
     cfg: Any,
@@ -124,15 +139,7 @@ def package(
         "metrics": metrics,
         "history": history or [],
         "train_seconds": None if train_seconds is None else round(train_seconds, 1),
-        "command": "aezoo " + shlex.join(sys.argv[1:])
-        if Path(sys.argv[0]).name in ("aezoo", "__main__.py")
-        else "",
-        "versions": {
-            "aezoo": __version__,
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-        },
+        **provenance(),
     }
     out = Path(out)
     if out.exists():
@@ -185,13 +192,25 @@ def run_recipe(
     artifact = package(
         model, cfg, splits, run_dir / "artifact", trainer.state["history"], time.perf_counter() - t0
     )
-    version = (store or LocalStore()).add(artifact, cfg.name) if register else None
+    return artifact, publish(artifact, cfg.name, register, export_to, store)
+
+
+def publish(
+    artifact: Path,
+    name: str,
+    register: bool,
+    export_to: Path | None,
+    store: LocalStore | None = None,
+) -> ModelVersion | None:
+    """Register ``artifact`` as the next version of ``name`` (when ``register``) and copy it
+    to ``export_to`` (replaced; e.g. ``aezoo/pretrained/NAME``). Returns the version."""
+    version = (store or LocalStore()).add(artifact, name) if register else None
     if export_to is not None:
         export_to = Path(export_to)
         if export_to.exists():
             shutil.rmtree(export_to)
         shutil.copytree(artifact, export_to)
-    return artifact, version
+    return version
 
 
 def export_run(run_dir: Path, out: Path | None = None, data_dir: str | None = None) -> Path:

@@ -62,7 +62,9 @@ class SdATrainConfig(BaseModel):
     lr_schedule: Literal["constant", "cosine"] = "constant"  # per stage, over its max epochs
     batch_size: int = Field(128, ge=1)
     patience: int = Field(10, ge=0)  # early-stopping patience in epochs; 0 disables
-    recon_patience: int = Field(0, ge=0)  # reconstruction stage: epochs without a lower val MSE; 0 = off
+    recon_patience: int = Field(
+        0, ge=0
+    )  # reconstruction stage: epochs without a lower val MSE; 0 = off
     max_train_samples: int | None = Field(None, ge=1)  # truncate the training set (quick runs)
     # "train_full": refit on train + val (all training images) for the fixed epoch budget chosen
     # on the validation split; keeps the final weights (validation is then not held out).

@@ -1,0 +1,242 @@
+"""Trainer for the convolutional LISTA denoiser (:class:`aezoo.models.denoiser.CSCDenoiser`).
+
+Recipe (CSCNet, Simon & Elad 2019, §4, scaled to a CPU): Train400 (``<data_dir>/train400``;
+its last ``val_images`` images are held out for the validation curve), random ``crop x
+crop`` crops with a random flip and quarter turn, additive white Gaussian noise with
+``sigma ~ U(sigma_range)`` drawn per crop (0-255 scale, not clipped), mean squared error
+against the clean crop, Adam with a cosine learning-rate decay and gradient-norm clipping.
+The filters start from a ``k x k`` patch dictionary learned on Train400 patches
+(:mod:`aezoo.training.patch_dictionary`: SDL, VDL, or random atoms). Every random draw
+comes from generators seeded by ``seed``.
+
+The history (``history`` in the checkpoint and ``training.json``) holds, every
+``log_every`` steps: the step, wall seconds so far, the mean training loss and its PSNR
+(dB, 0-1 scale), and the validation PSNR at sigma 25 on fixed 96 x 96 centre crops.
+A checkpoint (``run_dir/checkpoint.pt``) is written every ``checkpoint_every`` steps, so
+a run stopped early leaves a usable model, and a run restarted on the same ``run_dir``
+resumes from it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+
+from aezoo.data.denoising import TRAIN, load_images
+from aezoo.models.denoiser import CSCDenoiser, CSCDenoiserConfig
+from aezoo.training.loop import load_checkpoint, progress, save_checkpoint, seed_everything
+from aezoo.training.patch_dictionary import Kind, learn_patch_dictionary, sample_patches
+
+
+class DenoiserTrainConfig(BaseModel):
+    """Recipe for a convolutional LISTA denoiser (unknown keys rejected)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "lista-denoiser-bsd"
+    model: CSCDenoiserConfig = CSCDenoiserConfig()
+    dictionary: Kind = "vdl"  # initial filters: a patch dictionary learned by SDL or VDL
+    dict_patches: int = Field(20_000, ge=100)  # Train400 patches the dictionary learns on
+    dict_steps: int = Field(300, ge=1)  # alternating FISTA / Adam steps
+    dict_lam: float = Field(0.05, gt=0.0)
+    init_lam: float = Field(1.0, gt=0.0)  # first thresholds: lam / L per unit of sigma
+    seed: int = 0
+    steps: int = Field(3000, ge=1)
+    batch_size: int = Field(16, ge=1)
+    crop: int = Field(48, ge=8)  # square training crops, pixels
+    lr: float = Field(5e-4, gt=0.0)
+    min_lr_ratio: float = Field(0.05, ge=0.0, le=1.0)  # cosine decays to lr * this
+    grad_clip: float = Field(1.0, gt=0.0)
+    sigma_range: tuple[float, float] = (5.0, 55.0)
+    val_images: int = Field(8, ge=1)  # last Train400 images held out for the curve
+    log_every: int = Field(50, ge=1)
+    checkpoint_every: int = Field(200, ge=1)
+
+
+def _augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    return np.rot90(crop, int(rng.integers(0, 4)))
+
+
+def training_batch(
+    images: list[np.ndarray], cfg: DenoiserTrainConfig, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(clean, noisy, sigma)``: ``(B, 1, crop, crop)`` twice on the 0-1 scale and ``(B,)``
+    on the 0-255 scale; noise ``N(0, (sigma/255)^2)`` per pixel, not clipped."""
+    B, p = cfg.batch_size, cfg.crop
+    clean = np.empty((B, 1, p, p), np.float32)
+    for i in range(B):
+        im = images[int(rng.integers(0, len(images)))]
+        r, c = rng.integers(0, im.shape[0] - p + 1), rng.integers(0, im.shape[1] - p + 1)
+        clean[i, 0] = _augment(im[r : r + p, c : c + p], rng) / 255.0
+    lo, hi = cfg.sigma_range
+    sigma = rng.uniform(lo, hi, B).astype(np.float32)
+    noise = rng.standard_normal(clean.shape).astype(np.float32) * (
+        sigma[:, None, None, None] / 255.0
+    )
+    return torch.from_numpy(clean), torch.from_numpy(clean + noise), torch.from_numpy(sigma)
+
+
+def validation_set(images: list[np.ndarray], size: int = 96, sigma: float = 25.0, seed: int = 0):
+    """Fixed centre crops of held-out images with fixed noise: ``(clean, noisy, sigma)``."""
+    crops = []
+    for im in images:
+        r, c = (im.shape[0] - size) // 2, (im.shape[1] - size) // 2
+        crops.append(im[r : r + size, c : c + size] / 255.0)
+    clean = torch.tensor(np.stack(crops)[:, None], dtype=torch.float32)
+    gen = torch.Generator().manual_seed(seed)
+    noisy = clean + torch.randn(clean.shape, generator=gen) * (sigma / 255.0)
+    return clean, noisy, torch.full((len(images),), sigma)
+
+
+def psnr01(mse: float) -> float:
+    """PSNR in dB of a mean squared error on the 0-1 scale."""
+    return 10.0 * math.log10(1.0 / max(mse, 1e-12))
+
+
+def initial_model(cfg: DenoiserTrainConfig, train: list[np.ndarray]) -> CSCDenoiser:
+    """The model with its filters set from a patch dictionary of ``cfg.dictionary``."""
+    k = cfg.model.kernel_size
+    patches = sample_patches(train, k, cfg.dict_patches, seed=cfg.seed)
+    atoms = learn_patch_dictionary(
+        patches,
+        cfg.model.n_filters,
+        cfg.dictionary,
+        lam=cfg.dict_lam,
+        steps=cfg.dict_steps,
+        seed=cfg.seed,
+    )
+    model = CSCDenoiser(cfg.model)
+    model.init_from_dictionary(atoms, lam=cfg.init_lam)
+    return model
+
+
+def train_denoiser(
+    cfg: DenoiserTrainConfig,
+    data_dir: Path | str,
+    run_dir: Path | str,
+    *,
+    show_progress: bool = True,
+    max_seconds: float | None = None,
+) -> tuple[CSCDenoiser, dict[str, Any]]:
+    """Train (or resume from ``run_dir/checkpoint.pt``) and return ``(model, record)``.
+
+    Args:
+        cfg: the recipe.
+        data_dir: folder holding ``train400/`` (see :mod:`aezoo.data.denoising`).
+        run_dir: where checkpoints go.
+        show_progress: a tqdm bar on stderr.
+        max_seconds: stop after this much training time (the checkpoint is written).
+
+    Returns:
+        The model (eval mode) and ``{"config", "history", "train_seconds", "steps_done",
+        "dictionary_seconds"}``.
+
+    Raises:
+        DataError: ``data_dir`` lacks the Train400 images.
+        ValueError: fewer Train400 images than ``val_images + 1``, or crops larger than them.
+    """
+    run_dir = Path(run_dir)
+    images = load_images(data_dir, TRAIN)
+    if len(images) <= cfg.val_images:
+        raise ValueError(f"need more than {cfg.val_images} training images, found {len(images)}")
+    train, val = images[: -cfg.val_images], images[-cfg.val_images :]
+    if min(min(im.shape) for im in images) < max(cfg.crop, 96):
+        raise ValueError(f"crops of {cfg.crop} (and 96 for validation) exceed the smallest image")
+    seed_everything(cfg.seed)
+    val_clean, val_noisy, val_sigma = validation_set(val, seed=cfg.seed)
+
+    t0 = time.perf_counter()
+    model = initial_model(cfg, train)
+    dict_seconds = time.perf_counter() - t0
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+
+    def lr_at(step: int) -> float:
+        frac = 0.5 * (1 + math.cos(math.pi * min(step / cfg.steps, 1.0)))
+        return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * frac)
+
+    start, history, spent = 0, [], 0.0
+    if (run_dir / "checkpoint.pt").is_file():
+        state = load_checkpoint(run_dir)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        start, history, spent = state["step"], state["history"], state["train_seconds"]
+        dict_seconds = state["dictionary_seconds"]
+
+    def checkpoint(step: int, seconds: float) -> None:
+        save_checkpoint(
+            run_dir,
+            {
+                "config": cfg.model_dump(mode="json"),
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "step": step,
+                "history": history,
+                "train_seconds": seconds,
+                "dictionary_seconds": dict_seconds,
+            },
+        )
+
+    def val_psnr() -> float:
+        model.eval()
+        with torch.no_grad():
+            out = model(val_noisy, val_sigma)
+        model.train()
+        return psnr01(float(F.mse_loss(out, val_clean)))
+
+    if not history:
+        history.append({"step": 0, "seconds": 0.0, "val_psnr": val_psnr()})
+    rng = np.random.default_rng([cfg.seed, start])  # a resumed run draws fresh, seeded batches
+    bar = progress(cfg.steps - start, f"{cfg.name} ({cfg.dictionary})", show_progress)
+    t_start, losses, step = time.perf_counter() - spent, [], start
+    model.train()
+    for step in range(start + 1, cfg.steps + 1):
+        clean, noisy, sigma = training_batch(train, cfg, rng)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step - 1)
+        loss = F.mse_loss(model(noisy, sigma), clean)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"training loss became {float(loss)} at step {step}")
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        losses.append(float(loss.detach()))
+        bar.update(1)
+        elapsed = time.perf_counter() - t_start
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            mse = float(np.mean(losses))
+            rec = {
+                "step": step,
+                "seconds": round(elapsed, 1),
+                "loss": mse,
+                "train_psnr": psnr01(mse),
+                "val_psnr": val_psnr(),
+                "lr": lr_at(step - 1),
+            }
+            history.append(rec)
+            bar.set_postfix(val=f"{rec['val_psnr']:.2f}dB", train=f"{rec['train_psnr']:.2f}dB")
+            losses = []
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            checkpoint(step, elapsed)
+        if max_seconds is not None and elapsed >= max_seconds:
+            checkpoint(step, elapsed)
+            break
+    bar.close()
+    model.eval()
+    record = {
+        "config": cfg.model_dump(mode="json"),
+        "history": history,
+        "train_seconds": round(time.perf_counter() - t_start, 1),
+        "steps_done": step,
+        "dictionary_seconds": round(dict_seconds, 1),
+    }
+    return model, record
