@@ -18,7 +18,7 @@ import numpy as np
 import onnxruntime as ort
 
 from aezoo.errors import ConfigError, InputError, OperationNotSupportedError
-from aezoo.registry.artifact import CLASSIFIER, DECODER, ENCODER, read_config
+from aezoo.registry.artifact import CLASSIFIER, DECODER, ENCODER, SCORER, read_config
 from aezoo.registry.verify import check_graphs, verify_artifact
 from aezoo.spec import ModelConfig, Operation
 
@@ -140,6 +140,8 @@ class OnnxModel:
         graphs = {"encoder": ENCODER, "decoder": DECODER}
         if "classify" in self.config.operations:
             graphs["classifier"] = CLASSIFIER
+        if (self.path / SCORER).is_file():  # optional (aezoo.models.score)
+            graphs["scorer"] = SCORER
         for key, rel in graphs.items():
             sess = ort.InferenceSession(
                 str(self.path / rel), sess_options=opts, providers=requested
@@ -309,6 +311,30 @@ class OnnxModel:
     def classify(self, x: Any) -> np.ndarray:
         """Predicted label indices ``(batch,)`` int64 (names in ``config.class_names``)."""
         return self.predict_proba(x).argmax(axis=1)
+
+    @property
+    def has_scorer(self) -> bool:
+        """Whether the artifact carries ``onnx/scorer.onnx`` (older artifacts do not)."""
+        return "scorer" in self._sessions
+
+    def score_contributions(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Anomaly scores ``(batch,)`` and per-feature contributions ``(batch, n_features)``,
+        float32, >= 0, higher = more anomalous; defined per family in
+        :mod:`aezoo.models.score` and computed in the space the model sees (a table
+        model: its scaled inputs).
+
+        Raises:
+            InputError: bad inputs (as :meth:`encode`).
+            OperationNotSupportedError: the artifact has no scorer graph (re-export it).
+        """
+        if not self.has_scorer:
+            raise OperationNotSupportedError(
+                f"model {self.name!r} has no {SCORER}; it was exported before scores existed"
+            )
+        x = self.check_inputs(x)
+        name, outputs = self._io["scorer"]
+        scores, contributions = self._sessions["scorer"].run(outputs, {name: x})
+        return scores, contributions
 
     def interpolate(self, a: Any, b: Any, steps: int = 8) -> np.ndarray:
         """Decode ``steps`` codes evenly mixed from ``encode(a)`` to ``encode(b)``.

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aezoo.errors import ArtifactError, ConfigError, missing_extra
+from aezoo.integrations.torchserve import torchserve_handler
 from aezoo.registry import resolve
 from aezoo.registry.artifact import MANIFEST, verify_artifact
-from aezoo.integrations.torchserve import torchserve_handler
 
 HANDLER_FILE = Path(torchserve_handler.__file__)
 
