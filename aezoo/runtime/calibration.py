@@ -24,7 +24,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -70,6 +70,19 @@ class Calibration(BaseModel):
         table = np.asarray(self.table)
         n_ge = table.size - np.searchsorted(table, np.asarray(scores, np.float64), side="left")
         return (1.0 + n_ge) / (table.size + 1.0)
+
+
+def judge(scores: np.ndarray, calibration: Calibration | None) -> dict[str, Any]:
+    """``{"scores", "threshold", "p_values"[, "is_outlier"]}`` of scores ``(B,)`` (see
+    :meth:`aezoo.runtime.model.OnnxModel.score`); no ``is_outlier`` without calibration."""
+    if calibration is None:
+        return {"scores": scores, "threshold": None, "p_values": None}
+    return {
+        "scores": scores,
+        "threshold": calibration.threshold,
+        "p_values": calibration.p_values(scores),
+        "is_outlier": scores > calibration.threshold,
+    }
 
 
 def data_hash(x: np.ndarray) -> str:

@@ -20,6 +20,7 @@ import onnxruntime as ort
 from aezoo.errors import ConfigError, InputError, OperationNotSupportedError
 from aezoo.registry.artifact import CLASSIFIER, DECODER, ENCODER, SCORER, read_config
 from aezoo.registry.verify import check_graphs, verify_artifact
+from aezoo.runtime.calibration import judge, read_calibration
 from aezoo.spec import ModelConfig, Operation
 
 MAX_INTERPOLATION_STEPS = 1024
@@ -159,6 +160,7 @@ class OnnxModel:
         self._n_features = spec.n_features
         self._image_shape = tuple(spec.shape or ())
         self._lo, self._hi = spec.value_range[0] - _RANGE_TOL, spec.value_range[1] + _RANGE_TOL
+        self.calibration = read_calibration(self.path)  # None: scores without a threshold
 
     def __repr__(self) -> str:
         return f"OnnxModel({self.name!r}, version={self.version!r}, family={self.config.family!r})"
@@ -335,6 +337,22 @@ class OnnxModel:
         name, outputs = self._io["scorer"]
         scores, contributions = self._sessions["scorer"].run(outputs, {name: x})
         return scores, contributions
+
+    def score(self, x: Any) -> dict[str, Any]:
+        """Anomaly scores of inputs ``(batch, n_features)``, judged by the calibration.
+
+        Returns:
+            ``{"scores": (batch,) float32, "threshold": float | None, "p_values":
+            (batch,) float64 in (0, 1] | None, "is_outlier": (batch,) bool}``; an
+            uncalibrated model (no ``calibration.json``) answers ``threshold`` and
+            ``p_values`` ``None`` and no ``is_outlier`` key
+            (:mod:`aezoo.runtime.calibration`).
+
+        Raises:
+            InputError, OperationNotSupportedError: as :meth:`score_contributions`.
+        """
+        scores, _ = self.score_contributions(x)
+        return judge(scores, self.calibration)
 
     def interpolate(self, a: Any, b: Any, steps: int = 8) -> np.ndarray:
         """Decode ``steps`` codes evenly mixed from ``encode(a)`` to ``encode(b)``.
