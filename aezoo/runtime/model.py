@@ -39,13 +39,14 @@ def _within(arr: np.ndarray, lo: float, hi: float) -> bool:
     return lo <= arr.item(arr.argmin()) and arr.item(arr.argmax()) <= hi
 
 
-BatchOp = Literal["encode", "denoise", "predict_proba"]
-BATCH_OPS: tuple[BatchOp, ...] = ("encode", "denoise", "predict_proba")
+BatchOp = Literal["encode", "denoise", "predict_proba", "score"]
+BATCH_OPS: tuple[BatchOp, ...] = ("encode", "denoise", "predict_proba", "score")
 """Operations that take a batch and answer one row per sample, so requests can be merged."""
 _OP_OF: dict[str, Operation] = {
     "encode": "encode",
     "denoise": "denoise",
     "predict_proba": "classify",
+    "score": "score",
 }
 
 
@@ -167,7 +168,9 @@ class OnnxModel:
 
     @property
     def operations(self) -> list[Operation]:
-        return list(self.config.operations)
+        """``config.operations``, plus ``"score"`` when the artifact has a scorer graph."""
+        ops = list(self.config.operations)
+        return [*ops, "score"] if "scorer" in self._sessions and "score" not in ops else ops
 
     # -- input checking ----------------------------------------------------
     def check_inputs(self, x: Any, what: str = "inputs") -> np.ndarray:
@@ -231,9 +234,9 @@ class OnnxModel:
         return arr
 
     def _require(self, op: Operation) -> None:
-        if op not in self.config.operations:
+        if op not in self.operations:
             raise OperationNotSupportedError(
-                f"model {self.name!r} does not offer {op!r}; it offers {', '.join(self.config.operations)}"
+                f"model {self.name!r} does not offer {op!r}; it offers {', '.join(self.operations)}"
             )
 
     def _run(self, key: str, x: np.ndarray) -> np.ndarray:
@@ -248,7 +251,8 @@ class OnnxModel:
 
         Args:
             op: ``"encode"`` -> codes ``(batch, n_components)``, ``"denoise"`` ->
-                ``(batch, n_features)``, ``"predict_proba"`` -> ``(batch, n_classes)``.
+                ``(batch, n_features)``, ``"predict_proba"`` -> ``(batch, n_classes)``,
+                ``"score"`` -> anomaly scores ``(batch,)``.
             x: float32 ``(batch, n_features)`` from :meth:`check_inputs`.
 
         Raises:
@@ -263,6 +267,9 @@ class OnnxModel:
         if op == "predict_proba":
             self._require("classify")
             return _softmax(self._run("classifier", x))
+        if op == "score":
+            self._require("score")
+            return self._run("scorer", x)  # scores (batch,); judge() adds the calibration
         raise OperationNotSupportedError(f"unknown batch operation {op!r}; expected {BATCH_OPS}")
 
     def blank_inputs(self, batch: int = 1) -> np.ndarray:
@@ -278,7 +285,7 @@ class OnnxModel:
         """
         x = self.blank_inputs(2)
         for op in BATCH_OPS:
-            if _OP_OF[op] in self.config.operations:
+            if _OP_OF[op] in self.operations:
                 out = self.compute(op, x)
                 if out.shape[0] != 2 or not np.isfinite(out).all():
                     raise ConfigError(
@@ -329,10 +336,7 @@ class OnnxModel:
             InputError: bad inputs (as :meth:`encode`).
             OperationNotSupportedError: the artifact has no scorer graph (re-export it).
         """
-        if not self.has_scorer:
-            raise OperationNotSupportedError(
-                f"model {self.name!r} has no {SCORER}; it was exported before scores existed"
-            )
+        self._require("score")
         x = self.check_inputs(x)
         name, outputs = self._io["scorer"]
         scores, contributions = self._sessions["scorer"].run(outputs, {name: x})
