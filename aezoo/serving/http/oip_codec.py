@@ -12,7 +12,9 @@ BYTES elements are a 4-byte little-endian length and the bytes).
 Each aezoo model is one OIP model with one input, ``inputs`` (FP32, or FP64 converted;
 shape ``[batch, n_features]`` or ``[batch, *input.shape]``), and outputs chosen by the
 request's ``outputs`` list: ``codes`` (encode), ``reconstructions`` (denoise),
-``probabilities`` and ``labels`` (classify; labels are BYTES class names); an image model's
+``probabilities`` and ``labels`` (classify; labels are BYTES class names), ``scores``
+(FP32 ``[batch]``, anomaly scores; models with a scorer graph) and ``is_outlier`` (BOOL
+``[batch]``, ``scores > threshold``; calibrated models only); an image model's
 ``inputs`` may instead be a BYTES tensor of encoded images (:func:`parse_infer`). No list means
 ``codes`` (computing every output would run every graph; the protocol leaves the default
 to the server). Interpolation is left to v1's ``/interpolate``.
@@ -44,6 +46,8 @@ OUTPUTS: dict[str, tuple[BatchOp, str]] = {
     "reconstructions": ("denoise", "denoise"),
     "probabilities": ("predict_proba", "classify"),
     "labels": ("predict_proba", "classify"),
+    "scores": ("score", "score"),
+    "is_outlier": ("score", "score"),
 }
 
 
@@ -63,8 +67,12 @@ class InferRequest:
 
 def output_names(model: OnnxModel) -> list[str]:
     """Outputs ``model`` can compute, in metadata order."""
-    offered = model.config.operations
-    return [name for name, (_, op) in OUTPUTS.items() if op in offered]
+    offered = model.operations
+    return [
+        name
+        for name, (_, op) in OUTPUTS.items()
+        if op in offered and (name != "is_outlier" or model.calibration is not None)
+    ]
 
 
 def tensor_metadata(model: OnnxModel) -> dict[str, list[dict[str, Any]]]:
@@ -75,9 +83,10 @@ def tensor_metadata(model: OnnxModel) -> dict[str, list[dict[str, Any]]]:
         "reconstructions": cfg.input.n_features,
         "probabilities": len(cfg.class_names or []),
     }
+    kinds = {"labels": "BYTES", "is_outlier": "BOOL", "scores": "FP32"}
     outputs = [
-        {"name": n, "datatype": "BYTES", "shape": [-1]}
-        if n == "labels"
+        {"name": n, "datatype": kinds[n], "shape": [-1]}
+        if n in kinds
         else {"name": n, "datatype": "FP32", "shape": [-1, widths[n]]}
         for n in output_names(model)
     ]
@@ -299,6 +308,14 @@ def build_response(
                 blobs.append(blob)
             else:
                 entry["data"] = labels
+        elif name == "is_outlier":
+            flags = np.ascontiguousarray(results[op] > model.calibration.threshold)  # type: ignore[union-attr]
+            entry = {"name": name, "datatype": "BOOL", "shape": [flags.shape[0]]}
+            if binary:
+                entry["parameters"] = {"binary_data_size": flags.nbytes}
+                blobs.append(flags.astype(np.uint8).tobytes())
+            else:
+                entry["data"] = flags
         else:
             arr = np.ascontiguousarray(results[op], dtype="<f4")
             entry = {"name": name, "datatype": "FP32", "shape": list(arr.shape)}

@@ -81,3 +81,38 @@ def test_calibrated_score_answers_outliers_and_counts_them(calibrated: OnnxModel
     assert 'aezoo_scored_samples_total{model="sda-tiny"} 16.0' in metrics
     assert f'aezoo_outliers_total{{model="sda-tiny"}} {float(flagged)}' in metrics
     assert 'aezoo_anomaly_score_count{model="sda-tiny"} 16.0' in metrics
+
+
+def test_oip_scores_and_is_outlier_match_v1(calibrated: OnnxModel) -> None:
+    settings = ServeSettings(max_batch_size=64, max_body_bytes=2_000_000)
+    x = np.random.default_rng(3).random((5, 784), dtype=np.float32)
+    x[:2] = 0.5
+    with TestClient(create_app({"sda-tiny": calibrated}, settings)) as c:
+        v1 = c.post("/v1/models/sda-tiny/score", json={"inputs": x.tolist()}).json()
+        meta = c.get("/v2/models/sda-tiny").json()
+        body = {
+            "inputs": [
+                {
+                    "name": "inputs",
+                    "datatype": "FP32",
+                    "shape": [5, 784],
+                    "data": x.ravel().tolist(),
+                }
+            ],
+            "outputs": [{"name": "scores"}, {"name": "is_outlier"}],
+        }
+        r = c.post("/v2/models/sda-tiny/infer", json=body)
+    assert r.status_code == 200, r.text
+    out = {o["name"]: o for o in r.json()["outputs"]}
+    assert {"name": "is_outlier", "datatype": "BOOL", "shape": [-1]} in meta["outputs"]
+    assert out["scores"]["shape"] == [5] and out["is_outlier"]["datatype"] == "BOOL"
+    np.testing.assert_array_equal(
+        np.asarray(out["scores"]["data"], np.float32), np.asarray(v1["scores"], np.float32)
+    )
+    assert out["is_outlier"]["data"] == v1["is_outlier"]
+
+
+def test_oip_uncalibrated_model_offers_no_is_outlier(client: TestClient) -> None:
+    meta = client.get("/v2/models/sda-tiny").json()
+    names = [o["name"] for o in meta["outputs"]]
+    assert "scores" in names and "is_outlier" not in names
