@@ -12,7 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Operation = Literal["encode", "denoise", "classify", "interpolate"]
+Operation = Literal["encode", "denoise", "classify", "interpolate", "score"]
+# "score" is offered by an artifact with onnx/scorer.onnx (aezoo.models.score), whatever
+# config.json lists; ALL_OPERATIONS are those a config may list.
 # value_range of a model that takes any finite float32 (a table scaled inside its graphs):
 # the largest finite float32, so that the range check is exactly the finiteness check.
 FLOAT32_MAX = 3.4028234663852886e38

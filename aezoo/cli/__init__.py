@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from aezoo._version import __version__
-from aezoo.cli import denoiser, models, registry, serve, train
+from aezoo.cli import calibrate, denoiser, models, registry, serve, train
 from aezoo.cli.locations import locations
 from aezoo.errors import AezooError, MissingExtraError, missing_extra
 from aezoo.extract.cli import add_denoise_images_parser, add_extract_parser
@@ -39,6 +39,8 @@ EPILOG = """examples:
   aezoo register path/to/artifact --alias production
                                                 add an artifact directory as the next version
   aezoo alias sda-mnist production 2            point an alias at a version (recorded)
+  aezoo calibrate sda-mnist --data normal.npy --fpr 0.005
+                                                anomaly threshold at 0.5% false positives (new version)
   aezoo models sda-mnist                        every version, alias and alias move of a model
   aezoo serve hf-hub:ORG/sda-mnist              serve a model straight from the Hub (cached)
   aezoo export-torchserve sda-mnist --to model-store
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     denoiser.add_parsers(sub)
     models.add_parsers(sub)
     registry.add_parsers(sub)
+    calibrate.add_parsers(sub)
     serve.add_parsers(sub)
     add_extract_parser(sub)
     add_denoise_images_parser(sub)

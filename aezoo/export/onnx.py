@@ -3,7 +3,9 @@
 Each graph has one input and one output with a dynamic batch axis:
 ``encoder.onnx`` inputs ``(batch, n_features)`` -> codes ``(batch, n_components)``;
 ``decoder.onnx`` codes -> outputs ``(batch, n_features)``;
-``classifier.onnx`` inputs -> logits ``(batch, n_classes)``.
+``classifier.onnx`` inputs -> logits ``(batch, n_classes)``;
+``scorer.onnx`` inputs -> ``scores`` ``(batch,)`` and ``contributions``
+``(batch, n_features)`` (:mod:`aezoo.models.score`; two outputs).
 Export fails loudly (:class:`~aezoo.errors.ExportError`) if the ONNX checker
 rejects a graph or onnxruntime and torch disagree by more than
 ``PARITY_ATOL x max(1, max |output|)`` on fresh random input at any of
@@ -26,7 +28,8 @@ from torch import nn
 
 from aezoo.errors import ExportError
 from aezoo.models.base import AutoEncoder
-from aezoo.registry.artifact import CLASSIFIER, DECODER, ENCODER
+from aezoo.models.score import Scorer, score
+from aezoo.registry.artifact import CLASSIFIER, DECODER, ENCODER, SCORER
 
 PARITY_BATCH_SIZES = (1, 7, 256)
 PARITY_ATOL = 1e-4
@@ -57,7 +60,7 @@ def _random_input(model: AutoEncoder, op: str, batch: int, gen: torch.Generator)
 
 
 def _export_one(
-    module: nn.Module, example: torch.Tensor, path: Path, names: tuple[str, str]
+    module: nn.Module, example: torch.Tensor, path: Path, names: tuple[str, ...]
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     batch = torch.export.Dim("batch", min=1)
@@ -72,7 +75,7 @@ def _export_one(
             external_data=False,
             opset_version=OPSET,
             input_names=[names[0]],
-            output_names=[names[1]],
+            output_names=list(names[1:]),
             dynamic_shapes={"x": {0: batch}},
             verbose=False,
         )
@@ -83,26 +86,29 @@ def _export_one(
 
 
 def _parity(
-    fn: Callable[[torch.Tensor], torch.Tensor],
+    fn: Callable[[torch.Tensor], Any],
     path: Path,
     make_input: Callable[[int], torch.Tensor],
 ) -> dict[str, float]:
+    """Max |onnxruntime - torch| per batch size over every output of the graph."""
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
     errors: dict[str, float] = {}
     for b in PARITY_BATCH_SIZES:
         x = make_input(b)
         with torch.no_grad():
-            want = fn(x).numpy()
-        got = sess.run(None, {name: x.numpy().astype(np.float32)})[0]
-        if got.shape != want.shape:
-            raise ExportError(
-                f"{path.name}: batch {b}: onnxruntime shape {got.shape} != torch {want.shape}"
-            )
-        err = float(np.abs(got - want).max())
+            out = fn(x)
+        wants = [t.numpy() for t in (out if isinstance(out, tuple) else (out,))]
+        gots = sess.run(None, {name: x.numpy().astype(np.float32)})
+        for got, want in zip(gots, wants, strict=True):
+            if got.shape != want.shape:
+                raise ExportError(
+                    f"{path.name}: batch {b}: onnxruntime shape {got.shape} != torch {want.shape}"
+                )
+        err = max(float(np.abs(g - w).max()) for g, w in zip(gots, wants, strict=True))
         errors[str(b)] = err
         # relative to the outputs' size: a table model answers in its own units (1e3, 1e6)
-        tol = PARITY_ATOL * max(1.0, float(np.abs(want).max()))
+        tol = PARITY_ATOL * max(1.0, max(float(np.abs(w).max()) for w in wants))
         if not err <= tol:
             raise ExportError(
                 f"{path.name}: parity check failed at batch {b}: max |onnx - torch| = {err:.3g} "
@@ -123,7 +129,7 @@ def export_versions() -> dict[str, Any]:
 
 
 def export_onnx(model: AutoEncoder, root: Path, seed: int = 0) -> dict[str, Any]:
-    """Export encoder, decoder and (if present) classifier graphs under ``root/onnx/``.
+    """Export encoder, decoder, scorer and (if present) classifier graphs under ``root/onnx/``.
 
     Args:
         model: a trained model; it is put in eval mode.
@@ -150,6 +156,16 @@ def export_onnx(model: AutoEncoder, root: Path, seed: int = 0) -> dict[str, Any]
         parity[rel] = _parity(
             getattr(model, op), path, lambda b, op=op: _random_input(model, op, b, gen)
         )
+    path = Path(root) / SCORER
+    _export_one(
+        Scorer(model),
+        _random_input(model, "encode", 2, gen),
+        path,
+        ("inputs", "scores", "contributions"),
+    )
+    parity[SCORER] = _parity(
+        lambda x: score(model, x), path, lambda b: _random_input(model, "encode", b, gen)
+    )
     return {
         **export_versions(),
         "parity_batch_sizes": list(PARITY_BATCH_SIZES),

@@ -106,9 +106,10 @@ def add_extract_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     )
     e.add_argument(
         "--operation",
-        choices=["encode", "denoise", "classify"],
+        choices=["encode", "denoise", "classify", "score"],
         default="encode",
-        help="encode: codes (default); denoise: decode(encode(x)); "
+        help="encode: codes (default); denoise: decode(encode(x)); score: anomaly scores, "
+        "one column (n, 1); "
         "classify (ray engine): labels and probabilities",
     )
     e.add_argument(

@@ -30,8 +30,9 @@ from aezoo.errors import ConfigError, DataError, InputError, OperationNotSupport
 from aezoo.runtime.loading import load_model
 from aezoo.runtime.model import OnnxModel
 
-ExtractOperation = Literal["encode", "denoise"]
-OUTPUT_COLUMNS = {"encode": "codes", "denoise": "outputs"}  # the HTTP API's names
+ExtractOperation = Literal["encode", "denoise", "score"]
+# the HTTP API's names; "score" writes the anomaly scores as one column, (n, 1)
+OUTPUT_COLUMNS = {"encode": "codes", "denoise": "outputs", "score": "scores"}
 _SCALE_HINT = "divide by 255 first (scale=1/255; aezoo extract --scale 1/255)"
 _IDX_IMAGES = ("t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte")  # MNIST test images
 Reader = Callable[[int, int], np.ndarray]  # read(start, stop) -> rows [start, stop)
@@ -66,7 +67,7 @@ def _load(model: OnnxModel | str | os.PathLike[str], threads: int = 0) -> OnnxMo
 def _check_args(model: OnnxModel, operation: str, batch_size: Any, scale: float | None) -> int:
     """Validate the options; return the width of the output rows."""
     if operation not in OUTPUT_COLUMNS:
-        raise ConfigError(f"operation must be 'encode' or 'denoise', got {operation!r}")
+        raise ConfigError(f"operation must be 'encode', 'denoise' or 'score', got {operation!r}")
     if operation not in model.operations:
         raise OperationNotSupportedError(
             f"model {model.name!r} does not offer {operation!r}; it offers {', '.join(model.operations)}"
@@ -79,6 +80,8 @@ def _check_args(model: OnnxModel, operation: str, batch_size: Any, scale: float 
         raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     if scale is not None and not (np.isfinite(scale) and scale > 0):
         raise ConfigError(f"scale must be a finite number > 0, got {scale!r}")
+    if operation == "score":
+        return 1
     return model.config.n_components if operation == "encode" else model.config.input.n_features
 
 
@@ -127,7 +130,11 @@ def _stream(
     on_rows: Callable[[int], Any] = int,
 ) -> None:
     """For each batch of rows ``[start, stop)`` of ``[0, n)``: ``write(start, op(read(start, stop)))``."""
-    run = model.encode if operation == "encode" else model.denoise
+    run = {
+        "encode": model.encode,
+        "denoise": model.denoise,
+        "score": lambda x: model.score_contributions(x)[0][:, None],  # (batch, 1)
+    }[operation]
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         x = _prepare(read(start, stop), scale, model, where, start)
@@ -253,7 +260,8 @@ def extract_features(
             to it, fsynced and renamed into place: ``dest`` is never half-written,
             and a failed run leaves an existing ``dest`` as it was.
         batch_size: rows per model call; memory is a few batches whatever ``n``.
-        operation: ``"encode"`` (codes) or ``"denoise"`` (``decode(encode(x))``).
+        operation: ``"encode"`` (codes), ``"denoise"`` (``decode(encode(x))``) or
+            ``"score"`` (anomaly scores, :mod:`aezoo.models.score`, written ``(n, 1)``).
         progress: a tqdm progress bar over rows, on stderr.
         scale: multiply inputs by this (> 0) first; ``1/N`` divides by N exactly.
             ``None``: 1 for ``.npy``, 1/255 for IDX.

@@ -7,6 +7,8 @@ Layout (ARCHITECTURE.md; also the layout of the model's Hub repo)::
     onnx/encoder.onnx    x -> z       (dynamic batch axis)
     onnx/decoder.onnx    z -> x_hat   (dynamic batch axis)
     onnx/classifier.onnx x -> logits  (only with a supervised head)
+    onnx/scorer.onnx     x -> scores (B,), contributions (B, n_features)  (optional;
+                         aezoo.models.score: the anomaly score in the model's input space)
     onnx/export.json     opset, versions and the torch-vs-onnxruntime parity record
     README.md            model card
     training.json        recipe, seed, data fingerprint, metrics, library versions
@@ -45,10 +47,12 @@ TRAINING = "training.json"
 ENCODER = "onnx/encoder.onnx"
 DECODER = "onnx/decoder.onnx"
 CLASSIFIER = "onnx/classifier.onnx"
+SCORER = "onnx/scorer.onnx"  # optional anomaly scorer (aezoo.models.score)
 DENOISER = (
     "onnx/denoiser.onnx"  # whole-image denoisers (spec.DenoiserSpec) instead of ENCODER/DECODER
 )
 EXPORT_RECORD = "onnx/export.json"
+CALIBRATION = "calibration.json"  # optional: threshold + p-value table (aezoo.runtime.calibration)
 SAMPLES = "samples.json"
 FORMAT = "aezoo-artifact/1"
 REQUIRED = (CONFIG, WEIGHTS, ENCODER, DECODER)

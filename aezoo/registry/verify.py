@@ -45,6 +45,7 @@ from aezoo.registry.format import (
     DENOISER,
     ENCODER,
     MANIFEST,
+    SCORER,
     WEIGHTS,
     Manifest,
     read_config,
@@ -339,6 +340,43 @@ def check_graphs(
                     rel,
                     f"{root / rel} {what} a fixed batch of {shape[0]}; expected a dynamic batch axis",
                 )
+    if (root / SCORER).is_file():
+        sess = sessions.get(SCORER) or sessions.get("scorer") or _open(root, SCORER)
+        check_scorer_graph(root, sess, config.input.n_features)
+
+
+SCORER_OUTPUTS = ("scores", "contributions")
+
+
+def check_scorer_graph(root: Path, sess: Any, n_features: int) -> None:
+    """The optional scorer (:mod:`aezoo.models.score`) takes float32 ``inputs``
+    ``(batch, n_features)`` and returns float32 ``scores`` ``(batch,)`` and
+    ``contributions`` ``(batch, n_features)``.
+
+    Raises:
+        ConfigMismatchError: names ``onnx/scorer.onnx`` and the argument that differs.
+    """
+    inputs, outputs = sess.get_inputs(), sess.get_outputs()
+    names = tuple(o.name for o in outputs)
+    if len(inputs) != 1 or names != SCORER_OUTPUTS:
+        raise ConfigMismatchError(
+            SCORER,
+            f"{root / SCORER} has inputs {[i.name for i in inputs]} and outputs {list(names)}; "
+            f"expected one input and outputs {list(SCORER_OUTPUTS)}",
+        )
+    for arg, rank in ((inputs[0], 2), (outputs[0], 1), (outputs[1], 2)):
+        shape = list(arg.shape or [])
+        if (
+            arg.type != "tensor(float)"
+            or len(shape) != rank
+            or (rank == 2 and shape[1] != n_features)
+        ):
+            want = "(batch, n_features)" if rank == 2 else "(batch,)"
+            raise ConfigMismatchError(
+                SCORER,
+                f"{root / SCORER}: {_describe(arg)}; expected float32 {want} with "
+                f"n_features = {n_features} from {CONFIG}",
+            )
 
 
 DENOISER_INPUTS = ("noisy", "sigma")

@@ -18,8 +18,9 @@ import numpy as np
 import onnxruntime as ort
 
 from aezoo.errors import ConfigError, InputError, OperationNotSupportedError
-from aezoo.registry.artifact import CLASSIFIER, DECODER, DENOISER, ENCODER, read_config
+from aezoo.registry.artifact import CLASSIFIER, DECODER, DENOISER, ENCODER, SCORER, read_config
 from aezoo.registry.verify import DENOISER_OUTPUT, check_graphs, verify_artifact
+from aezoo.runtime.calibration import judge, read_calibration
 from aezoo.runtime.tiling import DEFAULT_TILE, denoise_image
 from aezoo.spec import ModelConfig, Operation
 
@@ -39,13 +40,14 @@ def _within(arr: np.ndarray, lo: float, hi: float) -> bool:
     return lo <= arr.item(arr.argmin()) and arr.item(arr.argmax()) <= hi
 
 
-BatchOp = Literal["encode", "denoise", "predict_proba"]
-BATCH_OPS: tuple[BatchOp, ...] = ("encode", "denoise", "predict_proba")
+BatchOp = Literal["encode", "denoise", "predict_proba", "score"]
+BATCH_OPS: tuple[BatchOp, ...] = ("encode", "denoise", "predict_proba", "score")
 """Operations that take a batch and answer one row per sample, so requests can be merged."""
 _OP_OF: dict[str, Operation] = {
     "encode": "encode",
     "denoise": "denoise",
     "predict_proba": "classify",
+    "score": "score",
 }
 
 
@@ -143,6 +145,8 @@ class OnnxModel:
             graphs = {"denoiser": DENOISER}
         elif "classify" in self.config.operations:
             graphs["classifier"] = CLASSIFIER
+        if (self.path / SCORER).is_file():  # optional (aezoo.models.score)
+            graphs["scorer"] = SCORER
         for key, rel in graphs.items():
             sess = ort.InferenceSession(
                 str(self.path / rel), sess_options=opts, providers=requested
@@ -160,13 +164,16 @@ class OnnxModel:
         self._n_features = spec.n_features
         self._image_shape = tuple(spec.shape or ())
         self._lo, self._hi = spec.value_range[0] - _RANGE_TOL, spec.value_range[1] + _RANGE_TOL
+        self.calibration = read_calibration(self.path)  # None: scores without a threshold
 
     def __repr__(self) -> str:
         return f"OnnxModel({self.name!r}, version={self.version!r}, family={self.config.family!r})"
 
     @property
     def operations(self) -> list[Operation]:
-        return list(self.config.operations)
+        """``config.operations``, plus ``"score"`` when the artifact has a scorer graph."""
+        ops = list(self.config.operations)
+        return [*ops, "score"] if "scorer" in self._sessions and "score" not in ops else ops
 
     # -- input checking ----------------------------------------------------
     def check_inputs(self, x: Any, what: str = "inputs") -> np.ndarray:
@@ -230,9 +237,9 @@ class OnnxModel:
         return arr
 
     def _require(self, op: Operation) -> None:
-        if op not in self.config.operations:
+        if op not in self.operations:
             raise OperationNotSupportedError(
-                f"model {self.name!r} does not offer {op!r}; it offers {', '.join(self.config.operations)}"
+                f"model {self.name!r} does not offer {op!r}; it offers {', '.join(self.operations)}"
             )
 
     def _run(self, key: str, x: np.ndarray) -> np.ndarray:
@@ -252,7 +259,8 @@ class OnnxModel:
 
         Args:
             op: ``"encode"`` -> codes ``(batch, n_components)``, ``"denoise"`` ->
-                ``(batch, n_features)``, ``"predict_proba"`` -> ``(batch, n_classes)``.
+                ``(batch, n_features)``, ``"predict_proba"`` -> ``(batch, n_classes)``,
+                ``"score"`` -> anomaly scores ``(batch,)``.
             x: float32 ``(batch, n_features)`` from :meth:`check_inputs`.
 
         Raises:
@@ -267,6 +275,9 @@ class OnnxModel:
         if op == "predict_proba":
             self._require("classify")
             return _softmax(self._run("classifier", x))
+        if op == "score":
+            self._require("score")
+            return self._run("scorer", x)  # scores (batch,); judge() adds the calibration
         raise OperationNotSupportedError(f"unknown batch operation {op!r}; expected {BATCH_OPS}")
 
     def denoise_image(
@@ -326,7 +337,7 @@ class OnnxModel:
             return
         x = self.blank_inputs(2)
         for op in BATCH_OPS:
-            if _OP_OF[op] in self.config.operations:
+            if _OP_OF[op] in self.operations:
                 out = self.compute(op, x)
                 if out.shape[0] != 2 or not np.isfinite(out).all():
                     raise ConfigError(
@@ -361,6 +372,43 @@ class OnnxModel:
     def classify(self, x: Any) -> np.ndarray:
         """Predicted label indices ``(batch,)`` int64 (names in ``config.class_names``)."""
         return self.predict_proba(x).argmax(axis=1)
+
+    @property
+    def has_scorer(self) -> bool:
+        """Whether the artifact carries ``onnx/scorer.onnx`` (older artifacts do not)."""
+        return "scorer" in self._sessions
+
+    def score_contributions(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Anomaly scores ``(batch,)`` and per-feature contributions ``(batch, n_features)``,
+        float32, >= 0, higher = more anomalous; defined per family in
+        :mod:`aezoo.models.score` and computed in the space the model sees (a table
+        model: its scaled inputs).
+
+        Raises:
+            InputError: bad inputs (as :meth:`encode`).
+            OperationNotSupportedError: the artifact has no scorer graph (re-export it).
+        """
+        self._require("score")
+        x = self.check_inputs(x)
+        name, outputs = self._io["scorer"]
+        scores, contributions = self._sessions["scorer"].run(outputs, {name: x})
+        return scores, contributions
+
+    def score(self, x: Any) -> dict[str, Any]:
+        """Anomaly scores of inputs ``(batch, n_features)``, judged by the calibration.
+
+        Returns:
+            ``{"scores": (batch,) float32, "threshold": float | None, "p_values":
+            (batch,) float64 in (0, 1] | None, "is_outlier": (batch,) bool}``; an
+            uncalibrated model (no ``calibration.json``) answers ``threshold`` and
+            ``p_values`` ``None`` and no ``is_outlier`` key
+            (:mod:`aezoo.runtime.calibration`).
+
+        Raises:
+            InputError, OperationNotSupportedError: as :meth:`score_contributions`.
+        """
+        scores, _ = self.score_contributions(x)
+        return judge(scores, self.calibration)
 
     def interpolate(self, a: Any, b: Any, steps: int = 8) -> np.ndarray:
         """Decode ``steps`` codes evenly mixed from ``encode(a)`` to ``encode(b)``.

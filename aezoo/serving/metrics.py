@@ -14,11 +14,17 @@ clash). Names follow Prometheus conventions (``_total`` counters, ``_seconds`` u
   model's queue)
 - ``aezoo_model_loads_total{model,outcome}``, ``aezoo_model_swaps_total{model}``,
   ``aezoo_model_info{model,version}`` (1 for the version serving)
+- ``aezoo_anomaly_score{model}``: anomaly scores answered (``score``; decade buckets, since a
+  score's unit is the model's), ``aezoo_scored_samples_total{model}`` and
+  ``aezoo_outliers_total{model}`` (calibrated models): the outlier rate is
+  ``rate(aezoo_outliers_total[5m]) / rate(aezoo_scored_samples_total[5m])``, which drifts
+  up from the calibrated false-positive rate when the inputs drift
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -29,6 +35,7 @@ from aezoo.runtime.pool import ModelPool
 
 OP_LABEL = {"predict_proba": "classify", "task": "interpolate"}
 """Batcher op -> the ``operation`` label (the route's name)."""
+_SCORES = tuple(10.0**k for k in range(-6, 7))  # 1e-6 .. 1e6, decades
 _SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 _SECONDS = (
     0.0001,
@@ -128,7 +135,26 @@ class Metrics:
         self.swaps = Counter(
             "aezoo_model_swaps", "Hot swaps to a new version.", ["model"], registry=r
         )
+        self.scores = Histogram(
+            "aezoo_anomaly_score", "Anomaly scores answered (model units).", ["model"],
+            buckets=_SCORES, registry=r,
+        )  # fmt: skip
+        self.scored = Counter(
+            "aezoo_scored_samples", "Samples scored by a calibrated model.", ["model"], registry=r
+        )
+        self.outliers = Counter(
+            "aezoo_outliers", "Samples above the calibrated threshold.", ["model"], registry=r
+        )
         r.register(_PoolCollector(pool))
+
+    def observe_scores(self, model: str, scores: Any, is_outlier: Any | None) -> None:
+        """Record a request's scores ``(B,)`` and, when calibrated, its outliers ``(B,)`` bool."""
+        hist = self.scores.labels(model)
+        for v in scores.tolist():
+            hist.observe(v)
+        if is_outlier is not None:
+            self.scored.labels(model).inc(len(is_outlier))
+            self.outliers.labels(model).inc(int(is_outlier.sum()))
 
     def observer(self, model: str) -> BatchObserver:
         """The batcher hook of ``model``: formed batch size, queue and compute times."""

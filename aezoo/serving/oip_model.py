@@ -26,6 +26,8 @@ OUTPUTS: dict[str, tuple[BatchOp, str]] = {
     "reconstructions": ("denoise", "denoise"),
     "probabilities": ("predict_proba", "classify"),
     "labels": ("predict_proba", "classify"),
+    "scores": ("score", "score"),
+    "is_outlier": ("score", "score"),
 }
 
 
@@ -41,8 +43,12 @@ class InferRequest:
 
 def output_names(model: OnnxModel) -> list[str]:
     """Outputs ``model`` can compute, in metadata order."""
-    offered = model.config.operations
-    return [name for name, (_, op) in OUTPUTS.items() if op in offered]
+    offered = model.operations
+    return [
+        name
+        for name, (_, op) in OUTPUTS.items()
+        if op in offered and (name != "is_outlier" or model.calibration is not None)
+    ]
 
 
 def tensor_metadata(model: OnnxModel) -> dict[str, list[dict[str, Any]]]:
@@ -53,9 +59,10 @@ def tensor_metadata(model: OnnxModel) -> dict[str, list[dict[str, Any]]]:
         "reconstructions": cfg.input.n_features,
         "probabilities": len(cfg.class_names or []),
     }
+    kinds = {"labels": "BYTES", "is_outlier": "BOOL", "scores": "FP32"}
     outputs = [
-        {"name": n, "datatype": "BYTES", "shape": [-1]}
-        if n == "labels"
+        {"name": n, "datatype": kinds[n], "shape": [-1]}
+        if n in kinds
         else {"name": n, "datatype": "FP32", "shape": [-1, widths[n]]}
         for n in output_names(model)
     ]

@@ -240,6 +240,23 @@ class EncodeResponse(BaseModel):
     codes: list[list[float]] = Field(description="Codes, shape (batch, n_components).")
 
 
+class ScoreResponse(BaseModel):
+    scores: list[float] = Field(
+        description="Anomaly score of each sample, shape (batch,), >= 0, higher = more "
+        "anomalous; defined per family (aezoo.models.score)."
+    )
+    threshold: float | None = Field(
+        description="Calibrated threshold (calibration.json); null when the model has none."
+    )
+    p_values: list[float] | None = Field(
+        description="Conformal p-value of each sample in (0, 1] (small = unlike the "
+        "calibration data); null without calibration."
+    )
+    is_outlier: list[bool] | None = Field(
+        None, description="scores > threshold; absent without calibration."
+    )
+
+
 class DenoiseResponse(BaseModel):
     outputs: list[list[float]] = Field(
         description="decode(encode(x)), shape (batch, n_features), in input.value_range."

@@ -11,7 +11,7 @@ a check or pass that fails fails the load, so TorchServe never serves the model.
 Routes (TorchServe's inference API; the operation is the path after the version)::
 
     POST /predictions/{name}                         encode
-    POST /predictions/{name}/{version}/{operation}   encode | denoise | classify
+    POST /predictions/{name}/{version}/{operation}   encode | denoise | classify | score
 
 Request body, one per request:
   ``application/json``   ``{"inputs": [[...], ...]}`` as aezoo's v1 API, parsed in
@@ -27,7 +27,8 @@ range), at most ``max_batch_size`` samples per request.
 Answer: JSON as aezoo's v1 API (``{"codes"}``, ``{"outputs"}``, ``{"labels",
 "probabilities"}``), or with ``Accept: application/x-npy`` a ``.npy`` array (codes,
 outputs, or probabilities; classify puts the labels in the ``X-Aezoo-Labels`` header
-as a JSON list). Errors answer ``{"error": {"type", "message"[, "details"]}}`` with the
+as a JSON list). ``score`` answers ``{"scores", "threshold", "p_values"[, "is_outlier"]}``
+as v1's ``/score`` (``.npy``: the scores ``(batch,)``). Errors answer ``{"error": {"type", "message"[, "details"]}}`` with the
 status of :data:`aezoo.serving.schemas.ERROR_TABLE` (400, 404, 413, 422), and 415 for
 an unsupported content type.
 
@@ -52,12 +53,13 @@ import pydantic_core
 
 from aezoo.errors import AezooError, ArtifactError, InputError, OperationNotSupportedError
 from aezoo.runtime import OnnxModel
+from aezoo.runtime.calibration import judge
 from aezoo.serving import schemas
 
 log = logging.getLogger("aezoo.torchserve")
 
 ARTIFACT_DIR = "artifact"  # where the artifact's files sit inside the archive
-OPERATIONS = ("encode", "denoise", "classify")
+OPERATIONS = ("encode", "denoise", "classify", "score")
 NPY = "application/x-npy"
 LABELS_HEADER = "X-Aezoo-Labels"
 ACCEPTED = ("application/json", NPY, "")  # "": no Content-Type sent, read as JSON
@@ -176,6 +178,8 @@ class AezooHandler:
             return self.model.encode(x)
         if op == "denoise":
             return self.model.denoise(x)
+        if op == "score":
+            return self.model.score_contributions(x)[0]  # (batch,)
         return self.model.predict_proba(x)
 
     def _answer(self, op: str, out: np.ndarray, context: Any, idx: int) -> bytes:
@@ -193,6 +197,11 @@ class AezooHandler:
                 context.set_response_header(idx, LABELS_HEADER, json.dumps(labels))
             return buf.getvalue()
         context.set_response_content_type(idx, "application/json")
+        if op == "score":
+            judged = judge(out, self.model.calibration)
+            return pydantic_core.to_json(
+                {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in judged.items()}
+            )
         if op == "classify":
             return pydantic_core.to_json({"labels": labels, "probabilities": out.tolist()})
         return pydantic_core.to_json({"codes" if op == "encode" else "outputs": out.tolist()})

@@ -12,7 +12,9 @@ BYTES elements are a 4-byte little-endian length and the bytes).
 Each aezoo model is one OIP model with one input, ``inputs`` (FP32, or FP64 converted;
 shape ``[batch, n_features]`` or ``[batch, *input.shape]``), and outputs chosen by the
 request's ``outputs`` list: ``codes`` (encode), ``reconstructions`` (denoise),
-``probabilities`` and ``labels`` (classify; labels are BYTES class names); an image model's
+``probabilities`` and ``labels`` (classify; labels are BYTES class names), ``scores``
+(FP32 ``[batch]``, anomaly scores; models with a scorer graph) and ``is_outlier`` (BOOL
+``[batch]``, ``scores > threshold``; calibrated models only); an image model's
 ``inputs`` may instead be a BYTES tensor of encoded images (:func:`parse_infer`). No list means
 ``codes`` (computing every output would run every graph; the protocol leaves the default
 to the server). Interpolation is left to v1's ``/interpolate``.
@@ -257,6 +259,14 @@ def build_response(
                 blobs.append(blob)
             else:
                 entry["data"] = labels
+        elif name == "is_outlier":
+            flags = np.ascontiguousarray(results[op] > model.calibration.threshold)  # type: ignore[union-attr]
+            entry = {"name": name, "datatype": "BOOL", "shape": [flags.shape[0]]}
+            if binary:
+                entry["parameters"] = {"binary_data_size": flags.nbytes}
+                blobs.append(flags.astype(np.uint8).tobytes())
+            else:
+                entry["data"] = flags
         else:
             arr = np.ascontiguousarray(results[op], dtype="<f4")
             entry = {"name": name, "datatype": "FP32", "shape": list(arr.shape)}

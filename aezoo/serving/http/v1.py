@@ -1,4 +1,4 @@
-"""aezoo's v1 inference routes: ``POST /v1/models/{name}/{encode|denoise|classify|interpolate}``.
+"""aezoo's v1 inference routes: ``POST /v1/models/{name}/{encode|denoise|classify|interpolate|score}``.
 
 Per request: look the model up, pick the codec from ``Content-Type`` (JSON, or
 ``application/x-npy``; anything else 415), reserve and read the body under the model's
@@ -9,7 +9,10 @@ submit it to the model's batcher (429 when its queue is full), and answer in JSO
 
 ``.npy`` specifics: classify answers the probabilities ``(batch, n_classes)`` and puts the
 class names, in column order, in the ``X-Class-Names`` header (a JSON list); the label of
-a row is ``class_names[argmax(row)]``. Interpolate takes a and b stacked,
+a row is ``class_names[argmax(row)]``. Score answers the scores ``(batch,)`` and, when the
+model is calibrated, the threshold in ``X-Threshold`` (JSON answers carry ``is_outlier`` and
+``p_values`` too; an uncalibrated model answers ``threshold: null`` and no ``is_outlier``).
+Interpolate takes a and b stacked,
 ``(2, n_features)`` or ``(2, *input.shape)``, with ``?steps=N`` (default 8).
 """
 
@@ -26,6 +29,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from aezoo.errors import AezooError, InputError
+from aezoo.runtime.calibration import judge
 from aezoo.runtime.images import png_bytes
 from aezoo.runtime.model import BatchOp, OnnxModel
 from aezoo.serving import schemas as s
@@ -47,6 +51,12 @@ OPERATIONS: dict[str, tuple[type[BaseModel], type[BaseModel], BatchOp | None, st
         s.ClassifyResponse,
         "predict_proba",
         "Class names and probabilities.",
+    ),
+    "score": (
+        s.BatchRequest,
+        s.ScoreResponse,
+        "score",
+        "Anomaly scores; threshold, p-values and is_outlier when calibrated.",
     ),
     "interpolate": (
         s.InterpolateRequest,
@@ -117,6 +127,14 @@ def answer(
             )
         labels = [names[i] for i in out.argmax(axis=1)]
         return codecs.json_bytes({"labels": labels, "probabilities": out}), codecs.JSON, {}
+    if op == "score":
+        judged = judge(out, model.calibration)
+        if npy:
+            cal = model.calibration
+            return codecs.npy_bytes(out), codecs.NPY, (
+                {"x-threshold": repr(cal.threshold)} if cal is not None else {}
+            )
+        return codecs.json_bytes(judged), codecs.JSON, {}
     if npy:
         return codecs.npy_bytes(out), codecs.NPY, {}
     key = "codes" if op == "encode" else "outputs"
@@ -203,6 +221,12 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
                         )  # fmt: skip
                         samples = x.shape[0]
                         result, served = await engine.infer(name, served, batch_op, x, waited)
+                        if op == "score":
+                            cal = served.model.calibration
+                            metrics.observe_scores(
+                                label, result.output,
+                                None if cal is None else result.output > cal.threshold,
+                            )  # fmt: skip
                     png = op == "denoise" and codecs.wants_png(request.headers.get("accept"))
                     content, media, headers = await engine.offload(
                         png or result.output.size > INLINE_BYTES // 4,

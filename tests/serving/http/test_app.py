@@ -68,7 +68,7 @@ def test_list_models_and_card(client: TestClient) -> None:
     assert tiny["input"]["n_features"] == N and tiny["input"]["shape"] == [28, 28]
     assert tiny["input"]["value_range"] == [0.0, 1.0] and tiny["input"]["dtype"] == "float32"
     assert tiny["n_components"] == 16 and tiny["class_names"] == [str(i) for i in range(10)]
-    assert listed[1]["operations"] == ["encode", "denoise", "interpolate"]
+    assert listed[1]["operations"] == ["encode", "denoise", "interpolate", "score"]
     card = client.get("/v1/models/sda-tiny").json()
     assert {k: card[k] for k in tiny} == tiny
     assert card["metrics"] == {"test_error": 0.9}

@@ -1,0 +1,106 @@
+"""A scikit-learn style outlier detector with PyOD's method names, trained on your array.
+
+``Detector(family="sda", contamination=0.1, random_state=0).fit(X)`` trains the family on
+``X`` through the own-data training (:func:`aezoo.training.own_data.train_on_data`: the
+table is min-max scaled in the graph, the model exported to ONNX), then scores with the
+exported scorer graph (:mod:`aezoo.models.score`) on onnxruntime. PyOD's conventions
+(pyod.models.base.BaseDetector): ``decision_scores_`` are the training rows' scores,
+``threshold_`` their ``(1 - contamination)`` quantile, ``predict`` 1 for outliers, 0 else.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aezoo.errors import AezooError, ConfigError
+from aezoo.runtime.model import OnnxModel
+
+
+class NotFittedError(AezooError, AttributeError):
+    """``decision_function``/``predict`` before ``fit``."""
+
+
+DEFAULT_FAMILY = "sda"  # best aezoo family in benchmarks/anomaly_adbench.py (novelty median)
+
+
+class Detector:
+    """Autoencoder outlier detector (fit / decision_function / predict).
+
+    Args:
+        family: ``"sda"`` (default), ``"lista"`` or ``"drsae"``.
+        contamination: share of outliers in the training data, in (0, 0.5]; sets
+            ``threshold_``.
+        random_state: seed of the split and the training.
+        overrides: recipe overrides (``("pretrain_epochs=5",)``), as ``aezoo train --set``.
+
+    Attributes (after ``fit``):
+        decision_scores_: ``(n,)`` float32 scores of the training rows (higher = more
+            anomalous); threshold_: float; labels_: ``(n,)`` int 0/1; model_: the
+            :class:`~aezoo.runtime.model.OnnxModel`; artifact_: its directory.
+    """
+
+    def __init__(
+        self,
+        family: str = DEFAULT_FAMILY,
+        contamination: float = 0.1,
+        random_state: int = 0,
+        overrides: tuple[str, ...] = (),
+    ) -> None:
+        self.family = family
+        self.contamination = contamination
+        self.random_state = random_state
+        self.overrides = overrides
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {
+            "family": self.family,
+            "contamination": self.contamination,
+            "random_state": self.random_state,
+            "overrides": self.overrides,
+        }
+
+    def set_params(self, **params: Any) -> Detector:
+        for key, value in params.items():
+            setattr(self, key, value)
+        return self
+
+    def fit(self, X: Any, y: Any = None) -> Detector:
+        """Train on ``X`` ``(n, n_features)`` (finite floats; ``y`` ignored).
+
+        Raises:
+            ConfigError: contamination outside (0, 0.5], unknown family.
+            DataError: unusable ``X`` (too few rows, NaN, ...).
+        """
+        from aezoo.training.own_data import train_on_data
+
+        if not 0.0 < float(self.contamination) <= 0.5:
+            raise ConfigError(f"contamination = {self.contamination}; expected (0, 0.5]")
+        X = np.asarray(X, dtype=np.float32)
+        run_dir = Path(tempfile.mkdtemp(prefix="aezoo-detector-"))
+        artifact, _ = train_on_data(
+            self.family, X, overrides=self.overrides, run_dir=run_dir, register=False,
+            show_progress=False, seed=int(self.random_state),
+        )  # fmt: skip
+        self.artifact_ = Path(artifact)
+        self.model_ = OnnxModel(self.artifact_)
+        self.decision_scores_ = self.model_.score_contributions(X)[0]
+        self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - self.contamination))
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+        return self
+
+    def _fitted(self) -> OnnxModel:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("this Detector is not fitted yet; call fit(X) first")
+        return self.model_
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Anomaly scores ``(n,)`` float32 of ``X`` (higher = more anomalous)."""
+        return self._fitted().score_contributions(np.asarray(X, dtype=np.float32))[0]
+
+    def predict(self, X: Any) -> np.ndarray:
+        """``(n,)`` int64: 1 where the score exceeds ``threshold_``, else 0 (PyOD)."""
+        return (self.decision_function(X) > self.threshold_).astype(np.int64)
