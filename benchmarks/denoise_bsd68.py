@@ -42,35 +42,12 @@ PUBLISHED_SIGMAS = (15.0, 25.0, 50.0)
 
 
 def aezoo_denoiser(name: str, threads: int) -> Denoise:
-    """``name``'s ONNX graph as a ``(noisy 0-255, sigma) -> estimate`` function."""
+    """``name`` through ``aezoo.load`` (its verified ONNX graph, onnxruntime, no torch) as a
+    ``(noisy 0-255, sigma) -> estimate`` function, with ``threads`` intra-op threads."""
     import aezoo
 
-    try:
-        model = aezoo.load(name)
-        if hasattr(model, "denoise_image"):
-            return lambda noisy, sigma: model.denoise_image(noisy / 255.0, sigma=sigma) * 255.0
-    except Exception:  # a runtime without whole-image denoisers: open the graph below
-        pass
-    import onnxruntime as ort
-
-    from aezoo.registry import resolve
-    from aezoo.registry.artifact import DENOISER
-    from aezoo.registry.format import read_config
-    from aezoo.registry.verify import check_graphs, verify_artifact
-
-    root = resolve(name)
-    verify_artifact(root)
-    check_graphs(root, read_config(root))
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    sess = ort.InferenceSession(str(root / DENOISER), opts, providers=["CPUExecutionProvider"])
-
-    def fn(noisy: np.ndarray, sigma: float) -> np.ndarray:
-        x = (noisy / 255.0).astype(np.float32)[None, None]
-        s = np.array([sigma], np.float32)
-        return sess.run(["denoised"], {"noisy": x, "sigma": s})[0][0, 0] * 255.0
-
-    return fn
+    model = aezoo.load(name, intra_op_threads=threads)
+    return lambda noisy, sigma: model.denoise_image(noisy / 255.0, sigma=sigma) * 255.0
 
 
 def sklearn_denoiser(train: list[np.ndarray], n_patches: int, seed: int) -> Denoise:

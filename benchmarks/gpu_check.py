@@ -109,8 +109,12 @@ def parity_rows(gpu: bool) -> tuple[list[Row], bool]:
                 )
                 ok = False
                 continue
-        x = np.asarray(json.loads((path / "samples.json").read_text())["inputs"], np.float32)
-        x = cpu_model.check_inputs(x)
+        samples = json.loads((path / "samples.json").read_text())
+        if cpu_model.config.denoiser is not None:  # whole-image denoiser: its sample photos
+            rows.append(_denoiser_parity(path, cpu_model, other, samples))
+            ok &= rows[-1]["result"] == "ok"
+            continue
+        x = cpu_model.check_inputs(np.asarray(samples["inputs"], np.float32))
         for op in OPS:
             if op == "predict_proba" and "classify" not in cpu_model.operations:
                 continue
@@ -136,6 +140,31 @@ def parity_rows(gpu: bool) -> tuple[list[Row], bool]:
                 )
             )
     return rows, ok
+
+
+def _denoiser_parity(
+    path: Path, cpu_model: OnnxModel, other: OnnxModel | None, samples: dict
+) -> Row:
+    """``denoise_image`` of the first sample photo at sigma 25: CUDA vs CPU, or (no GPU)
+    tiled in 16-pixel blocks vs one pass, on the 0-1 float scale."""
+    image = np.asarray(samples["images"][0]["pixels"], np.float32) / np.float32(255)
+    y = cpu_model.denoise_image(image, sigma=25.0)
+    if other is not None:
+        y2, how, device = other.denoise_image(image, sigma=25.0), "cuda vs cpu", "cuda"
+    else:
+        y2, how, device = (
+            cpu_model.denoise_image(image, sigma=25.0, tile=16),
+            "tiled vs one pass",
+            "cpu",
+        )
+    diff, atol = float(np.abs(y - y2).max()), tolerance(path, y)
+    verdict = "ok" if diff <= atol else "FAIL"
+    return _row(
+        "parity",
+        device,
+        verdict,
+        f"{path.name} denoise_image {y.shape}: {how}, max abs diff {diff:.2e} vs atol {atol:.2e}",
+    )
 
 
 def encode_rows(devices: list[str], batches: list[int], seconds: float) -> list[Row]:

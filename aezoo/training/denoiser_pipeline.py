@@ -49,15 +49,18 @@ def centre_crop(im: np.ndarray, size: int) -> np.ndarray:
 
 
 def make_samples(names: list[str], crops: list[np.ndarray]) -> dict[str, Any]:
-    """``samples.json`` for a whole-image denoiser: clean 2-D images (uint8 / 255), the
-    gallery adds the noise. ``inputs``: ``[H][W]`` nested lists, ``shape``: ``[H, W]``."""
+    """``samples.json`` for a whole-image denoiser, in the gallery's photo format
+    (:mod:`aezoo.serving.http.gallery`): no row ``inputs``; ``images``, clean grey crops as
+    ``[H][W]`` uint8 pixel rows with their BSD68 names; the gallery adds the noise."""
     return {
         "format": "aezoo-samples/1",
         "source": f"BSD68 test images: {SAMPLE_CROP}x{SAMPLE_CROP} centre crops, clean "
         "(add noise of the chosen sigma before denoising)",
-        "labels": names,
-        "shape": [SAMPLE_CROP, SAMPLE_CROP],
-        "inputs": [np.round(c / 255.0, 6).tolist() for c in crops],
+        "inputs": [],
+        "images": [
+            {"label": name, "pixels": np.clip(np.round(c), 0, 255).astype(int).tolist()}
+            for name, c in zip(names, crops, strict=True)
+        ],
     }
 
 
