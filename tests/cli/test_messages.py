@@ -52,6 +52,7 @@ NEEDS_EXTRA = [
     (("train", "sda-mnist", "--data-dir", "nowhere"), "torch", "train"),
     (("train", "sda-mnist", "--set", "seed=3"), "torch", "train"),
     (("export", "runs/none"), "torch", "train"),
+    (("train-denoiser", "--data-dir", "../shared/data/denoising", "--steps", "1"), "torch", "train"),
     (("serve", "--port", "0"), "fastapi", "serve"),
     (("serve",), "uvicorn", "serve"),
     (("serve", "--engine", "ray", "sda-mnist", "--port", "0"), "ray", "ray"),
@@ -61,7 +62,7 @@ NEEDS_EXTRA = [
     (("denoise-images", "sda-mnist", "in/", "out/", "--sigma", "25"), "PIL", "data"),
 ]
 # Commands that run on the core install alone (numpy, onnxruntime, huggingface_hub).
-CORE_COMMANDS = {"evaluate", "models", "publish", "pull", "register", "alias"}
+CORE_COMMANDS = {"evaluate", "models", "publish", "pull", "register", "alias", "calibrate"}
 TORCH_CPU_INDEX = "--index-url https://download.pytorch.org/whl/cpu"
 
 

@@ -46,6 +46,15 @@ _TRAIN = "trains for minutes to hours; tests/training runs the trainers on tiny 
 _HUB = "needs a Hugging Face account and network; tests/hub/test_cli.py runs it on a fake Hub"
 _RAY = "needs [ray] and a cluster; tests/extract/test_ray_data.py, test_ray_serve.py (slow)"
 ELSEWHERE = {
+    'curl -s -X POST "http://127.0.0.1:8000/v1/models/lista-denoiser-bsd/denoise?sigma=25" \\': (
+        "tests/serving/test_photo_server.py posts PNG and JPEG bodies with ?sigma= to a real server"
+    ),
+    '-H "Content-Type: image/png" --data-binary @noisy.png -o denoised.png': "the same",
+    '-H "Content-Type: image/jpeg" -H "Accept: application/x-npy" --data-binary @noisy.jpg '
+    "-o denoised.npy": "the same (JPEG in, .npy out)",
+    "aezoo denoise-images lista-denoiser-bsd photos/ denoised/ --sigma 25": (
+        "tests/extract/test_denoise_images.py runs the command over a folder"
+    ),
     'python3 -m venv .venv && .venv/bin/pip install -q -e ".[serve]" && .venv/bin/aezoo serve': (
         "a fresh venv, then serves until interrupted: tests/cli/test_without_extras.py (slow) "
         "installs [serve] alone and runs `aezoo serve` from it"

@@ -91,9 +91,9 @@ def test_card_samples_and_record(built: tuple[Path, LocalStore]) -> None:
     assert all(np.isfinite(r["psnr"]) and 0 < r["ssim"] <= 1 for r in table.values())
     assert record["history"][-1]["step"] == 20 and record["train_seconds"] > 0
     samples = json.loads((artifact / "samples.json").read_text())
-    arr = np.asarray(samples["inputs"])
-    assert arr.shape == (3, *samples["shape"]) and len(samples["labels"]) == 3
-    assert arr.min() >= 0 and arr.max() <= 1
+    assert samples["inputs"] == [] and len(samples["images"]) == 3  # the gallery's photo format
+    arr = np.asarray([im["pixels"] for im in samples["images"]])
+    assert arr.shape[1:] == (64, 64) and arr.min() >= 0 and arr.max() <= 255
     for fig in ("training_curve.png", "filters.png", "denoised.png"):
         assert (artifact / "figures" / fig).read_bytes()[:4] == b"\x89PNG"
 

@@ -132,7 +132,7 @@ def test_onnx_export_parity_and_clamp(tmp_path: Path) -> None:
     model = create_variant("conv_ae_tiny", init_gain=2.0)  # outputs beyond +-1: clamp in the graph
     record = export.export_onnx(model, tmp_path)
     parity = record["parity_max_abs_error"]
-    assert set(parity) == {"onnx/encoder.onnx", "onnx/decoder.onnx"}
+    assert set(parity) == {"onnx/encoder.onnx", "onnx/decoder.onnx", "onnx/scorer.onnx"}
     # the export's own gate (aezoo.export.onnx.PARITY_ATOL)
     assert all(
         set(g) == {"1", "7", "256"} and max(g.values()) <= export.PARITY_ATOL

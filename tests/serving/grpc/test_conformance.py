@@ -51,7 +51,13 @@ def triton(server: GrpcServer) -> Iterator[Any]:
 def names(server: GrpcServer) -> list[str]:
     listing = httpx.get(f"{server.http.url}/v1/models", timeout=30).json()
     models = listing["models"] if isinstance(listing, dict) else listing
-    return sorted(m["name"] for m in models)
+    # whole-image denoisers take photographs, not OIP row tensors (tests/serving/test_photo_server.py)
+    names = sorted(m["name"] for m in models)
+    return [
+        n
+        for n in names
+        if httpx.get(f"{server.http.url}/v1/models/{n}", timeout=30).json().get("denoiser") is None
+    ]
 
 
 def _batch(client: Any, name: str, n: int = 8) -> np.ndarray:
