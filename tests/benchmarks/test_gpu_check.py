@@ -18,6 +18,7 @@ from tests.conftest import REPO_ROOT
 BUNDLED = sorted(p.name for p in BUNDLED_DIR.iterdir() if (p / "manifest.json").is_file())
 
 
+@pytest.mark.slow  # over 8 s: the README test command stays under 6 minutes
 def test_cpu_half_runs_every_check(tmp_path: Path) -> None:
     env = {**os.environ, "AEZOO_HOME": str(tmp_path / "home")}
     out = subprocess.run(

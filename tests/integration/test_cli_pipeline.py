@@ -90,6 +90,7 @@ def test_models_lists_and_evaluate_measures(trained: tuple[Path, Path], mnist_di
     assert metrics["recon_psnr_db"] > 0
 
 
+@pytest.mark.slow  # over 8 s: the README test command stays under 6 minutes
 def test_export_rebuilds_from_the_checkpoint(
     trained: tuple[Path, Path], tmp_path: Path, mnist_dir: Path
 ) -> None:

@@ -22,6 +22,7 @@ def _run(*args: str, home: Path) -> str:
     return proc.stdout
 
 
+@pytest.mark.slow  # over 8 s: the README test command stays under 6 minutes
 @pytest.mark.parametrize("recipe", ["lista-vdl-mnist", "lista-sdl-nl-mnist"])
 def test_lista_recipe_trains_registers_and_evaluates(
     recipe: str, tmp_path: Path, mnist_dir: Path
@@ -68,6 +69,7 @@ def test_lista_recipe_trains_registers_and_evaluates(
     assert got["pixels_probe100_accuracy_pct"] == card["pixels_probe100_accuracy_pct"]
 
 
+@pytest.mark.slow  # over 8 s: the README test command stays under 6 minutes
 def test_lista_on_patches_declares_the_lcn_input_range(tmp_path: Path) -> None:
     recipe = {
         "family": "lista",

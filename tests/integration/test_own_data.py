@@ -99,6 +99,7 @@ def test_sda_on_a_csv_table_takes_raw_units_and_names_its_classes(
     np.testing.assert_array_equal(np.load(tmp_path / "f.npy")[:500], model.encode(X[:500]))
 
 
+@pytest.mark.slow  # over 8 s: the README test command stays under 6 minutes
 def test_lista_on_parquet_and_drsae_on_npy_without_labels(
     digits: dict[str, Path], store: LocalStore
 ) -> None:
