@@ -6,7 +6,7 @@ and again after one image is denoised.
     python benchmarks/denoise_image_memory.py MODEL [--sides 1000 2000 4000]
 
 MODEL: a registry reference or an artifact directory of a whole-image denoiser
-(``lista-denoiser-bsd`` once bundled). ``--tiny DIR`` writes the tests' tiny denoiser
+(``lista-denoiser-bsd``, the bundled one). ``--tiny DIR`` writes the tests' tiny denoiser
 (tests/denoiser_fixture.py: two chained 3x3 convolutions) to DIR and measures it.
 Prints a table: image side, megapixels, mode, peak growth (MiB), MiB per megapixel, seconds.
 """

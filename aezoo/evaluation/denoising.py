@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from aezoo.evaluation.metrics import psnr
+
 Denoise = Callable[[np.ndarray, float], np.ndarray]  # (noisy (H, W) 0-255, sigma) -> (H, W)
 
 
@@ -29,8 +31,7 @@ def noisy_image(clean: np.ndarray, sigma: float, index: int, seed: int = 0) -> n
 
 def psnr255(clean: np.ndarray, estimate: np.ndarray) -> float:
     """PSNR in dB on the 0-255 scale: ``10 log10(255^2 / mean((clean - estimate)^2))``."""
-    mse = float(np.mean((clean.astype(np.float64) - estimate.astype(np.float64)) ** 2))
-    return 10.0 * np.log10(255.0**2 / max(mse, 1e-12))
+    return psnr(np.ravel(clean)[None], np.ravel(estimate)[None], data_range=255.0)
 
 
 def ssim255(clean: np.ndarray, estimate: np.ndarray) -> float:

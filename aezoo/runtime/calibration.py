@@ -65,6 +65,10 @@ class Calibration(BaseModel):
             raise ValueError("table must be a non-empty ascending list of scores")
         return self
 
+    def is_outlier(self, scores: np.ndarray) -> np.ndarray:
+        """bool ``(B,)``: ``scores > threshold`` (the one definition every surface answers)."""
+        return np.asarray(scores) > self.threshold
+
     def p_values(self, scores: np.ndarray) -> np.ndarray:
         """Conformal p-values ``(B,)`` float64 in ``(0, 1]`` of scores ``(B,)``."""
         table = np.asarray(self.table)
@@ -81,7 +85,7 @@ def judge(scores: np.ndarray, calibration: Calibration | None) -> dict[str, Any]
         "scores": scores,
         "threshold": calibration.threshold,
         "p_values": calibration.p_values(scores),
-        "is_outlier": scores > calibration.threshold,
+        "is_outlier": calibration.is_outlier(scores),
     }
 
 

@@ -15,6 +15,7 @@ inflate to gigabytes), and so is an image Pillow cannot read.
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +37,27 @@ def _pil():
     return Image
 
 
+def open_image(data: bytes, max_pixels: int) -> Any:
+    """A lazily decoded ``PIL.Image`` of ``data``, refused from its header alone when it has
+    more than ``max_pixels`` pixels (a decompression bomb is never decoded).
+
+    Raises:
+        InputError: not an image Pillow can read, or more than ``max_pixels`` pixels.
+    """
+    Image = _pil()
+    try:
+        img = Image.open(io.BytesIO(data))
+    except Exception as e:  # UnidentifiedImageError, DecompressionBombError, OSError
+        raise InputError(f"body is not a readable image ({type(e).__name__}: {e})") from None
+    w, h = img.size
+    if w * h > max_pixels:
+        raise InputError(
+            f"image is {w}x{h} = {w * h:,} pixels, above the limit of {max_pixels:,} "
+            "(max_image_pixels; refused before decoding)"
+        )
+    return img
+
+
 def image_row(data: bytes, spec: ImageInput, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """One encoded image as a model input row.
 
@@ -51,17 +73,9 @@ def image_row(data: bytes, spec: ImageInput, max_pixels: int = MAX_IMAGE_PIXELS)
         InputError: not an image Pillow can read, more than ``max_pixels`` pixels, or a
             truncated file.
     """
-    Image = _pil()
+    img = open_image(data, max_pixels)
     try:
-        img = Image.open(io.BytesIO(data))
-        w, h = img.size
-        if w * h > max_pixels:
-            raise InputError(
-                f"image is {w}x{h} = {w * h:,} pixels, above the limit of {max_pixels:,}"
-            )
         pixels = image_pixels(img, spec.mode, (spec.height, spec.width))  # as training saw
-    except InputError:
-        raise
     except Exception as e:  # PIL raises UnidentifiedImageError, OSError, DecompressionBomb*
         raise InputError(f"body is not a readable image ({type(e).__name__}: {e})") from None
     return to_unit(pixels).reshape(1, spec.n_features)

@@ -14,29 +14,13 @@ alpha is dropped.
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import numpy as np
 
 from aezoo.errors import InputError
-from aezoo.runtime.images import _pil
+from aezoo.runtime.images import _pil, open_image
 
 GRAY_MODES = ("L", "1", "LA", "I;16", "I", "F")
-
-
-def _open(data: bytes, max_pixels: int) -> Any:
-    Image = _pil()
-    try:
-        img = Image.open(io.BytesIO(data))
-    except Exception as e:  # UnidentifiedImageError, DecompressionBombError, OSError
-        raise InputError(f"body is not a readable image ({type(e).__name__}: {e})") from None
-    w, h = img.size
-    if w * h > max_pixels:
-        raise InputError(
-            f"image is {w}x{h} = {w * h:,} pixels, above the limit of {max_pixels:,} "
-            "(max_image_pixels; refused before decoding)"
-        )
-    return img
 
 
 def probe_photo(data: bytes, max_pixels: int) -> tuple[int, int, int]:
@@ -45,7 +29,7 @@ def probe_photo(data: bytes, max_pixels: int) -> tuple[int, int, int]:
     Raises:
         InputError: not an image Pillow can read, or more than ``max_pixels`` pixels.
     """
-    img = _open(data, max_pixels)
+    img = open_image(data, max_pixels)
     w, h = img.size
     return h, w, 1 if img.mode in GRAY_MODES else 3
 
@@ -59,7 +43,7 @@ def decode_photo(data: bytes, max_pixels: int) -> np.ndarray:
     Raises:
         InputError: unreadable, truncated or corrupt data, or more than ``max_pixels`` pixels.
     """
-    img = _open(data, max_pixels)
+    img = open_image(data, max_pixels)
     try:
         if img.mode in ("I;16", "I", "F"):  # 16-bit or float greys: to 8 bits by scaling
             arr = np.asarray(img, dtype=np.float64)

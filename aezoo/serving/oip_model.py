@@ -78,6 +78,30 @@ def labels_of(model: OnnxModel, probabilities: np.ndarray) -> list[str]:
     return [names[i] for i in probabilities.argmax(axis=1)]
 
 
+def output_tensor(
+    model: OnnxModel, name: str, results: dict[str, np.ndarray]
+) -> tuple[str, np.ndarray | list[str]]:
+    """Datatype and value of output ``name`` from the batch operations' ``results``:
+    ``BYTES`` class names (a list), ``BOOL`` ``is_outlier`` (needs a calibrated model), or
+    ``FP32`` little-endian C-contiguous arrays. Both transports serialise only these."""
+    op = OUTPUTS[name][0]
+    if name == "labels":
+        return "BYTES", labels_of(model, results[op])
+    if name == "is_outlier":
+        return "BOOL", np.ascontiguousarray(model.calibration.is_outlier(results[op]))  # type: ignore[union-attr]
+    return "FP32", np.ascontiguousarray(results[op], dtype="<f4")
+
+
+def tensor_shape(value: np.ndarray | list[str]) -> list[int]:
+    """The protocol ``shape`` of an :func:`output_tensor` value."""
+    return [len(value)] if isinstance(value, list) else list(value.shape)
+
+
+def raw_tensor(value: np.ndarray | list[str]) -> bytes:
+    """An :func:`output_tensor` value in the protocol's raw layout (BOOL: one byte each)."""
+    return bytes_tensor(value) if isinstance(value, list) else value.tobytes()
+
+
 def bytes_tensor(items: list[str]) -> bytes:
     """BYTES elements in the protocol's raw layout: 4-byte little-endian length, then UTF-8."""
     return b"".join(struct.pack("<I", len(b)) + b for b in (x.encode() for x in items))

@@ -27,10 +27,11 @@ from aezoo.serving.oip_model import (
     INPUT,
     OUTPUTS,
     InferRequest,
-    bytes_tensor,
     check_batch_size,
-    labels_of,
     output_names,
+    output_tensor,
+    raw_tensor,
+    tensor_shape,
 )
 
 # datatype -> (dtype of raw bytes, typed contents field or None when raw only)
@@ -134,7 +135,8 @@ def _outputs(req: Any, model: OnnxModel) -> list[tuple[str, bool]]:
 
 
 def build_response(model: OnnxModel, req: InferRequest, results: dict[str, np.ndarray]) -> Any:
-    """The ``ModelInferResponse``: FP32 outputs and BYTES ``labels``, raw or typed as asked.
+    """The ``ModelInferResponse``: FP32 outputs, BYTES ``labels`` and BOOL ``is_outlier``
+    (:func:`~aezoo.serving.oip_model.output_tensor`), raw or typed as asked.
 
     When any output is raw, every output is raw (the protocol requires
     ``raw_output_contents`` to hold one entry per output when it is used).
@@ -144,20 +146,15 @@ def build_response(model: OnnxModel, req: InferRequest, results: dict[str, np.nd
         resp.id = req.id
     raw = any(binary for _, binary in req.outputs)
     for name, _ in req.outputs:
-        op = OUTPUTS[name][0]
+        datatype, value = output_tensor(model, name, results)
         out = resp.outputs.add(name=name)
-        if name == "labels":
-            labels = labels_of(model, results[op])
-            out.datatype, out.shape[:] = "BYTES", [len(labels)]
-            if raw:
-                resp.raw_output_contents.append(bytes_tensor(labels))
-            else:
-                out.contents.bytes_contents.extend(s.encode() for s in labels)
+        out.datatype, out.shape[:] = datatype, tensor_shape(value)
+        if raw:
+            resp.raw_output_contents.append(raw_tensor(value))
+        elif isinstance(value, list):  # BYTES
+            out.contents.bytes_contents.extend(s.encode() for s in value)
+        elif datatype == "BOOL":
+            out.contents.bool_contents.extend(value.tolist())
         else:
-            arr = np.ascontiguousarray(results[op], dtype="<f4")
-            out.datatype, out.shape[:] = "FP32", list(arr.shape)
-            if raw:
-                resp.raw_output_contents.append(arr.tobytes())
-            else:
-                out.contents.fp32_contents.extend(arr.ravel().tolist())
+            out.contents.fp32_contents.extend(value.ravel().tolist())
     return resp

@@ -41,10 +41,11 @@ from aezoo.serving.oip_model import (  # noqa: F401  (INPUT, DATATYPES: this mod
     INPUT,
     OUTPUTS,
     InferRequest,
-    bytes_tensor,
-    labels_of,
     output_names,
+    output_tensor,
+    raw_tensor,
     tensor_metadata,
+    tensor_shape,
 )
 
 
@@ -249,32 +250,14 @@ def build_response(
     when any output is binary)."""
     outputs, blobs = [], []
     for name, binary in req.outputs:
-        op = OUTPUTS[name][0]
-        if name == "labels":
-            labels = labels_of(model, results[op])
-            entry: dict[str, Any] = {"name": name, "datatype": "BYTES", "shape": [len(labels)]}
-            if binary:
-                blob = bytes_tensor(labels)
-                entry["parameters"] = {"binary_data_size": len(blob)}
-                blobs.append(blob)
-            else:
-                entry["data"] = labels
-        elif name == "is_outlier":
-            flags = np.ascontiguousarray(results[op] > model.calibration.threshold)  # type: ignore[union-attr]
-            entry = {"name": name, "datatype": "BOOL", "shape": [flags.shape[0]]}
-            if binary:
-                entry["parameters"] = {"binary_data_size": flags.nbytes}
-                blobs.append(flags.astype(np.uint8).tobytes())
-            else:
-                entry["data"] = flags
+        datatype, value = output_tensor(model, name, results)
+        entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": tensor_shape(value)}
+        if binary:
+            blob = raw_tensor(value)
+            entry["parameters"] = {"binary_data_size": len(blob)}
+            blobs.append(blob)
         else:
-            arr = np.ascontiguousarray(results[op], dtype="<f4")
-            entry = {"name": name, "datatype": "FP32", "shape": list(arr.shape)}
-            if binary:
-                entry["parameters"] = {"binary_data_size": arr.nbytes}
-                blobs.append(arr.tobytes())
-            else:
-                entry["data"] = arr.ravel()
+            entry["data"] = value if isinstance(value, list) else value.ravel()
         outputs.append(entry)
     payload: dict[str, Any] = {
         "model_name": model.name,

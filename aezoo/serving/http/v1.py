@@ -128,13 +128,11 @@ def answer(
         labels = [names[i] for i in out.argmax(axis=1)]
         return codecs.json_bytes({"labels": labels, "probabilities": out}), codecs.JSON, {}
     if op == "score":
-        judged = judge(out, model.calibration)
-        if npy:
-            cal = model.calibration
-            return codecs.npy_bytes(out), codecs.NPY, (
-                {"x-threshold": repr(cal.threshold)} if cal is not None else {}
-            )
-        return codecs.json_bytes(judged), codecs.JSON, {}
+        cal = model.calibration
+        if npy:  # scores only: p-values and flags are for the JSON answer
+            headers = {"x-threshold": repr(cal.threshold)} if cal is not None else {}
+            return codecs.npy_bytes(out), codecs.NPY, headers
+        return codecs.json_bytes(judge(out, cal)), codecs.JSON, {}
     if npy:
         return codecs.npy_bytes(out), codecs.NPY, {}
     key = "codes" if op == "encode" else "outputs"
@@ -225,7 +223,7 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
                             cal = served.model.calibration
                             metrics.observe_scores(
                                 label, result.output,
-                                None if cal is None else result.output > cal.threshold,
+                                None if cal is None else cal.is_outlier(result.output),
                             )  # fmt: skip
                     png = op == "denoise" and codecs.wants_png(request.headers.get("accept"))
                     content, media, headers = await engine.offload(
