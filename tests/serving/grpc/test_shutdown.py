@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
 import numpy as np
 import pytest
 
@@ -17,6 +18,19 @@ from tests.serving.grpc.conftest import grpc_server
 pytestmark = pytest.mark.integration
 service_pb2 = pytest.importorskip("tritonclient.grpc.service_pb2")
 service_pb2_grpc = pytest.importorskip("tritonclient.grpc.service_pb2_grpc")
+
+
+def _received_samples(url: str) -> float:
+    """Samples the server holds or has answered: queued in the batcher plus answered
+    (one request in compute at a time is in neither)."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    queued = answered = 0.0
+    for line in text.splitlines():
+        if line.startswith('aezoo_queue_depth_samples{model="sda-mnist"}'):
+            queued = float(line.split()[-1])
+        elif line.startswith("aezoo_request_samples_sum") and 'model="sda-mnist"' in line:
+            answered += float(line.split()[-1])
+    return queued + answered
 
 
 def test_sigterm_drains_in_flight_calls(tmp_path: Path) -> None:
@@ -39,7 +53,11 @@ def test_sigterm_drains_in_flight_calls(tmp_path: Path) -> None:
         threads = [threading.Thread(target=call) for _ in range(16)]
         for t in threads:
             t.start()
-        time.sleep(0.1)  # all sent; the model works through them a batch at a time
+        # SIGTERM only once every call has reached the server (a call that arrives after it is
+        # refused, as it should be): all but the one in compute are queued or answered
+        deadline = time.monotonic() + 30
+        while _received_samples(server.http.url) < 15 * 1024 and time.monotonic() < deadline:
+            time.sleep(0.01)
         server.http.process.send_signal(signal.SIGTERM)
         for t in threads:
             t.join(60)
