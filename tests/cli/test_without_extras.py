@@ -74,7 +74,8 @@ def test_train_names_the_extra(serve_venv: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "args,hidden,extra",
-    [a for a in NEEDS_EXTRA if a[2] != "serve"],  # this venv has [serve]
+    # this venv has [serve], and [serve] brings Pillow (image bodies), so PIL is no missing extra
+    [a for a in NEEDS_EXTRA if a[2] != "serve" and a[1] != "PIL"],
     ids=lambda a: " ".join(a) if isinstance(a, tuple) else str(a),
 )
 def test_every_command_without_its_extra_is_one_line_and_exit_2(
@@ -88,6 +89,15 @@ def test_every_command_without_its_extra_is_one_line_and_exit_2(
     assert line.endswith(
         f"needs the [{extra}] extra ({hidden} is not installed); {hint}pip install 'aezoo[{extra}]'"
     )
+
+
+def test_denoise_images_runs_on_serve_alone(serve_venv: Path, tmp_path: Path) -> None:
+    """[serve] has Pillow: denoise-images needs no other extra and gets as far as the model."""
+    result = run(serve_venv, "aezoo", "denoise-images", "sda-mnist", "in/", "out/",
+                 "--sigma", "25", home=tmp_path)  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "'sda-mnist' is not a whole-image denoiser" in result.stderr
+    assert "extra" not in result.stderr
 
 
 def test_list_and_key_checks_work_without_torch(serve_venv: Path, tmp_path: Path) -> None:
