@@ -7,14 +7,16 @@ usage() {
 Usage: scripts/container/smoke.sh [--base-image IMAGE] [--tag TAG] [--pip-cert FILE]
                                   [--no-cache] [--json FILE]
 
-Builds the serving image from ./Dockerfile, runs it publishing port 8000 on 127.0.0.1
-only, and checks:
+Builds the serving image from ./Dockerfile, runs it with gRPC enabled (`aezoo serve
+--grpc-port 8001`), publishing ports 8000 and 8001 on 127.0.0.1 only, and checks:
   build      `docker build` succeeds (BuildKit; pip inside the build reaches PyPI)
   non-root   the server process (pid 1 in the container) runs with uid != 0
   ready      GET /health/ready answers 200
   healthcheck the image's HEALTHCHECK command succeeds inside the container
   encode     POST /v1/models/sda-mnist/encode with one 784-pixel sample answers 200
              with 200 codes
+  grpc       the published gRPC port accepts a TCP connection from the host, and the
+             standard gRPC health service answers SERVING inside the container
   no-torch   `import torch` fails inside the image
 and prints the build time and the image size. The container is always removed; the
 image is kept (TAG), so a second run reuses the build cache.
@@ -129,8 +131,10 @@ echo "image size: $tag $((result[image_size_bytes] / 1000000)) MB" \
   "(base $base $((result[base_size_bytes] / 1000000)) MB)"
 
 # -- run on loopback ----------------------------------------------------------------------
-"$docker" run -d --name "$container" -p 127.0.0.1::8000 "$tag" >/dev/null
+"$docker" run -d --name "$container" -p 127.0.0.1::8000 -p 127.0.0.1::8001 "$tag" \
+  aezoo serve --host 0.0.0.0 --port 8000 --grpc-port 8001 >/dev/null
 address=$("$docker" port "$container" 8000/tcp | head -n 1)
+grpc_address=$("$docker" port "$container" 8001/tcp | head -n 1)
 echo "container $container on http://$address"
 start=$SECONDS
 status=000
@@ -168,6 +172,22 @@ result[encode_status]=$status
 result[n_codes]=$n_codes
 check encode "$([ "$status" = 200 ] && [ "$n_codes" = 200 ] && echo 1 || echo 0)" \
   "POST /v1/models/sda-mnist/encode (1 x 784) -> $status, $n_codes codes"
+
+# gRPC: published (a TCP connect from the host) and serving (grpc.health.v1 inside the image,
+# whose Python has grpcio-health-checking from the [grpc] extra; the host's python3 may not).
+tcp_ok=$(python3 -c 'import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+socket.create_connection((host, int(port)), timeout=5).close()
+print(1)' "$grpc_address" 2>/dev/null) || tcp_ok=0
+health=$("$docker" exec "$container" python -c 'import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+channel = grpc.insecure_channel("127.0.0.1:8001")
+stub = health_pb2_grpc.HealthStub(channel)
+print(health_pb2.HealthCheckResponse.ServingStatus.Name(
+    stub.Check(health_pb2.HealthCheckRequest(), timeout=10).status))' 2>&1 | tail -n 1) || true
+result[grpc_health]=$health
+check grpc "$([ "$tcp_ok" = 1 ] && [ "$health" = SERVING ] && echo 1 || echo 0)" \
+  "port 8001 published at ${grpc_address:-nowhere} (tcp connect: $tcp_ok), health: $health"
 
 torch_err=$("$docker" exec "$container" python -c 'import torch' 2>&1) && torch_err="imported"
 check no-torch "$(grep -q "No module named 'torch'" <<<"$torch_err" && echo 1 || echo 0)" \

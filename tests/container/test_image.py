@@ -52,5 +52,6 @@ def test_serving_image_builds_runs_as_non_root_and_encodes(
     assert r["ready_status"] == 200
     assert r["healthcheck"] == 1
     assert (r["encode_status"], r["n_codes"]) == (200, 200)
+    assert (r["grpc"], r["grpc_health"]) == (1, "SERVING")
     assert r["no-torch"] == 1
     assert r["image_size_bytes"] > r["base_size_bytes"] > 0
