@@ -71,7 +71,7 @@ def test_adbench_threshold_holds_its_rate_on_held_out_normals(dataset: str) -> N
     scores = det.decision_function(held)  # the exported scorer graph, on onnxruntime
     half = len(held) // 2
     rates = []
-    for r in range(40):
+    for _ in range(40):
         split = rng.permutation(len(held))
         cal_rows, test_rows = split[:half], split[half:]
         cal = calibrate(scores[cal_rows], data_hash(held[cal_rows]), fpr=FPR)
