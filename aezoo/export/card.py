@@ -145,8 +145,10 @@ def render_card(
     export_record: Mapping[str, Any],
     figures: Sequence[str],
     body: str = "",
+    score: str | None = None,
 ) -> str:
-    """Markdown model card with a YAML front matter the Hugging Face Hub understands."""
+    """Markdown model card with a YAML front matter the Hugging Face Hub understands;
+    ``score`` is the markdown of its "Anomaly score" section (:func:`score_section`)."""
     metrics: Mapping[str, Any] = training.get("metrics", {})
     dataset = training.get("dataset", "mnist")
     if dataset == "user":  # the user's own data: its name (hf:NAME -> NAME), never "user"
@@ -204,6 +206,8 @@ def render_card(
             )
             + f"(tolerance {export_record.get('parity_atol')}).",
         ]
+    if score is not None:
+        lines += ["", "## Anomaly score", "", score.strip()]
     if training.get("command"):
         lines += ["", "## Reproduce", "", "```bash", str(training["command"]), "```"]
     return "\n".join(lines).rstrip() + "\n"
@@ -261,3 +265,51 @@ def _fmt(v: Any) -> str:
 
 def _json(obj: Any) -> str:
     return json.dumps(obj, indent=2)
+
+
+def score_section(
+    score_text: str,
+    calibration: Mapping[str, Any] | None,
+    held_out: tuple[str, int, int] | None = None,
+) -> str:
+    """The card's "Anomaly score" section.
+
+    Args:
+        score_text: the family's score formula and source
+            (:data:`aezoo.models.score.SCORE_TEXT`).
+        calibration: ``calibration.json`` as a dict, or None for a model without one.
+        held_out: ``(what, outliers, rows)``: the rows of a second held-out normal set that
+            the threshold flags, measured when the card was written.
+    """
+    lines = [
+        "```python",
+        "result = model.score(X)  # scores (batch,), higher = more anomalous",
+        "```",
+        "",
+        f"Score: {score_text}, from `onnx/scorer.onnx` (also per-feature contributions).",
+    ]
+    if calibration is None:
+        lines += ["", "No calibration: scores only, no threshold (`aezoo calibrate` sets one)."]
+        return "\n".join(lines)
+    target = (
+        f"false-positive rate {calibration['fpr']:g}"
+        if calibration.get("fpr") is not None
+        else f"contamination {calibration['contamination']:g}"
+    )
+    lines += [
+        "",
+        f"Threshold {calibration['threshold']:.6g} (`is_outlier = score > threshold`), set at "
+        f"a {target} by the split-conformal quantile of the scores of "
+        f"{calibration['rows']:,} held-out normal rows"
+        + (f": {calibration['source']}" if calibration.get("source") else "")
+        + f" (sha256 of the float32 rows {str(calibration['data_sha256'])[:16]}...; "
+        "`calibration.json` also holds the p-value table).",
+    ]
+    if held_out is not None:
+        what, k, n = held_out
+        lines += [
+            "",
+            f"Measured on {what}: {k} of {n:,} rows above the threshold "
+            f"({100.0 * k / n:.2f}% false positives).",
+        ]
+    return "\n".join(lines)

@@ -128,6 +128,35 @@ def export_versions() -> dict[str, Any]:
     }
 
 
+def export_scorer(
+    model: AutoEncoder, root: Path, gen: torch.Generator | None = None
+) -> dict[str, float]:
+    """Export ``onnx/scorer.onnx`` (:mod:`aezoo.models.score`) of ``model`` under ``root``.
+
+    Args:
+        model: the model in eval mode.
+        root: artifact directory; other graphs there are left untouched.
+        gen: source of the random parity inputs (default: seeded with 0).
+
+    Returns:
+        Max |onnxruntime - torch| over both outputs, per batch size (as strings).
+
+    Raises:
+        ExportError: checker failure or parity error above ``PARITY_ATOL``.
+    """
+    gen = gen or torch.Generator().manual_seed(0)
+    path = Path(root) / SCORER
+    _export_one(
+        Scorer(model),
+        _random_input(model, "encode", 2, gen),
+        path,
+        ("inputs", "scores", "contributions"),
+    )
+    return _parity(
+        lambda x: score(model, x), path, lambda b: _random_input(model, "encode", b, gen)
+    )
+
+
 def export_onnx(model: AutoEncoder, root: Path, seed: int = 0) -> dict[str, Any]:
     """Export encoder, decoder, scorer and (if present) classifier graphs under ``root/onnx/``.
 
@@ -156,16 +185,7 @@ def export_onnx(model: AutoEncoder, root: Path, seed: int = 0) -> dict[str, Any]
         parity[rel] = _parity(
             getattr(model, op), path, lambda b, op=op: _random_input(model, op, b, gen)
         )
-    path = Path(root) / SCORER
-    _export_one(
-        Scorer(model),
-        _random_input(model, "encode", 2, gen),
-        path,
-        ("inputs", "scores", "contributions"),
-    )
-    parity[SCORER] = _parity(
-        lambda x: score(model, x), path, lambda b: _random_input(model, "encode", b, gen)
-    )
+    parity[SCORER] = export_scorer(model, root, gen)
     return {
         **export_versions(),
         "parity_batch_sizes": list(PARITY_BATCH_SIZES),

@@ -50,16 +50,21 @@ def read_rows(source: Any, model: OnnxModel) -> np.ndarray:
 
 
 def calibrate_model(
-    model: OnnxModel, rows: np.ndarray, fpr: float | None = None, contamination: float | None = None
+    model: OnnxModel,
+    rows: np.ndarray,
+    fpr: float | None = None,
+    contamination: float | None = None,
+    source: str | None = None,
 ) -> Calibration:
-    """The calibration of ``model`` on ``rows`` ``(n, n_features)`` (normal rows for ``fpr``).
+    """The calibration of ``model`` on ``rows`` ``(n, n_features)`` (normal rows for ``fpr``);
+    ``source`` says what the rows were (recorded in ``calibration.json``).
 
     Raises:
         OperationNotSupportedError: the model has no scorer graph.
         ConfigError: see :func:`aezoo.runtime.calibration.calibrate`.
     """
     scores, _ = model.score_contributions(rows)
-    return calibrate(scores, data_hash(rows), fpr=fpr, contamination=contamination)
+    return calibrate(scores, data_hash(rows), fpr=fpr, contamination=contamination, source=source)
 
 
 def calibrate_version(
@@ -93,7 +98,10 @@ def calibrate_version(
             f"{ref}: the artifact has no onnx/scorer.onnx; re-export it with this version of "
             "aezoo before calibrating"
         )
-    cal = calibrate_model(model, read_rows(data, model), fpr=fpr, contamination=contamination)
+    source = None if isinstance(data, np.ndarray) else str(data)
+    cal = calibrate_model(
+        model, read_rows(data, model), fpr=fpr, contamination=contamination, source=source
+    )
     manifest = read_manifest(src.path)
     with tempfile.TemporaryDirectory(prefix="aezoo-calibrate-") as tmp:
         stage = Path(tmp) / "artifact"

@@ -12,7 +12,8 @@ takes the scores of held-out *normal* rows ``v_1 <= ... <= v_n`` and stores:
 * ``table``: the sorted validation scores (or, above :data:`MAX_TABLE` rows, that many
   evenly spaced order statistics), for conformal p-values
   ``p(s) = (1 + #{v_i >= s}) / (n + 1)`` in ``(0, 1]``: small = unlike the normal data.
-* ``rows`` and ``data_sha256`` of the calibration data, so the number can be traced.
+* ``rows`` and ``data_sha256`` of the calibration data, so the number can be traced, and
+  ``source``: what the rows were (a path, or a split of a named data set), when known.
 
 ``is_outlier = scores > threshold``. A model without ``calibration.json`` answers scores
 only: threshold ``None``, no ``is_outlier``, no ``p_values``.
@@ -45,6 +46,8 @@ class Calibration(BaseModel):
         threshold: score above which a row is an outlier (score units, >= 0).
         table: ascending validation scores (<= MAX_TABLE entries).
         rows: calibration rows; data_sha256: hash of their float32 bytes.
+        source: what the rows were (``aezoo calibrate``'s ``--data``, or a sentence such as
+            "MNIST validation split"); ``None`` when the caller gave arrays only.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -56,6 +59,7 @@ class Calibration(BaseModel):
     table: list[float]
     rows: int = Field(gt=0)
     data_sha256: str
+    source: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Calibration:
@@ -102,6 +106,7 @@ def calibrate(
     data_sha256: str,
     fpr: float | None = None,
     contamination: float | None = None,
+    source: str | None = None,
 ) -> Calibration:
     """Threshold and p-value table from the scores ``(n,)`` of calibration rows.
 
@@ -112,6 +117,7 @@ def calibrate(
         fpr: target false-positive rate in (0, 0.5]; default :data:`DEFAULT_FPR` when
             ``contamination`` is not given.
         contamination: share of anomalies in the rows, in (0, 0.5].
+        source: what the rows were, recorded in ``calibration.json``.
 
     Raises:
         ConfigError: both targets given, a target out of range, non-finite scores, or too
@@ -150,6 +156,7 @@ def calibrate(
         table=[float(s) for s in v],
         rows=n,
         data_sha256=data_sha256,
+        source=source,
     )
 
 

@@ -18,16 +18,20 @@ clash). Names follow Prometheus conventions (``_total`` counters, ``_seconds`` u
   score's unit is the model's), ``aezoo_scored_samples_total{model}`` and
   ``aezoo_outliers_total{model}`` (calibrated models): the outlier rate is
   ``rate(aezoo_outliers_total[5m]) / rate(aezoo_scored_samples_total[5m])``, which drifts
-  up from the calibrated false-positive rate when the inputs drift
+  up from the calibrated false-positive rate when the inputs drift. v1 ``/score`` and OIP
+  requests for ``scores`` or ``is_outlier`` (REST and gRPC) feed the same families.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
+
+if TYPE_CHECKING:
+    from aezoo.runtime.calibration import Calibration
 from prometheus_client.registry import Collector
 
 from aezoo.runtime.batcher import BatchObserver
@@ -147,12 +151,15 @@ class Metrics:
         )
         r.register(_PoolCollector(pool))
 
-    def observe_scores(self, model: str, scores: Any, is_outlier: Any | None) -> None:
-        """Record a request's scores ``(B,)`` and, when calibrated, its outliers ``(B,)`` bool."""
+    def observe_scores(self, model: str, scores: Any, calibration: Calibration | None) -> None:
+        """Record a request's scores ``(B,)`` and, when ``calibration`` is given, its outliers
+        (``calibration.is_outlier``). Every transport that answers scores calls this: v1
+        ``/score``, OIP ``scores``/``is_outlier`` over REST and gRPC."""
         hist = self.scores.labels(model)
         for v in scores.tolist():
             hist.observe(v)
-        if is_outlier is not None:
+        if calibration is not None:
+            is_outlier = calibration.is_outlier(scores)
             self.scored.labels(model).inc(len(is_outlier))
             self.outliers.labels(model).inc(int(is_outlier.sum()))
 

@@ -2,8 +2,8 @@
 
 Opens the gallery, opens sda-mnist, draws a stroke, classifies it (a label and ten
 probabilities summing to 1, computed from the drawn input the page sent to the v1
-API), interpolates (N frames), runs encode and denoise, and opens a lines model at
-its own 32x32 frame. Every request must stay on the server: the page is offline.
+API), interpolates (N frames), runs encode and denoise, scores a sample and a drawing
+against the calibrated threshold, and opens a lines model at its own 32x32 frame. Every request must stay on the server: the page is offline.
 """
 
 from __future__ import annotations
@@ -133,3 +133,41 @@ def test_lines_model_draws_in_its_32x32_frame(page, shots) -> None:  # type: ign
     panel = run(page, "interpolate")
     assert panel.get_by_test_id("frame").count() == 8
     shots(page, "acai-lines-interpolate")
+
+
+def test_score_is_shown_against_the_threshold(page, shots) -> None:  # type: ignore[no-untyped-def]
+    import aezoo
+    from tests.tolerance import sum_atol
+
+    model = aezoo.load("sda-mnist")
+    page.goto("/#/models/sda-mnist")
+    page.get_by_test_id("sketchpad").wait_for()
+    verdicts = []
+    for pick in ("sample-7", "stroke"):
+        if pick == "stroke":
+            page.get_by_test_id("clear").click()
+            draw_stroke(page, [(0.2, 0.2), (0.8, 0.8), (0.2, 0.8), (0.8, 0.2)])
+        else:
+            page.get_by_test_id(pick).click()
+        page.posts.clear()
+        panel = run(page, "score")
+        sent = [r for r in page.posts if r.url.endswith("/v1/models/sda-mnist/score")][-1]
+        x = np.asarray(json.loads(sent.post_data)["inputs"], np.float32)
+        want = model.score(x)
+        shown = float(panel.get_by_test_id("score-value").get_attribute("data-score"))
+        # the page shows the server's float32 score: the same graph on the same one row
+        assert shown == pytest.approx(float(want["scores"][0]), rel=sum_atol(np.float32, 784))
+        # toPrecision(4) on the page: 4 significant digits, trailing zeros kept
+        assert f"anomaly score {shown:#.4g}" in panel.get_by_test_id("score-value").inner_text()
+        verdict = panel.get_by_test_id("score-verdict")
+        assert float(verdict.get_attribute("data-threshold")) == want["threshold"]
+        flag = verdict.get_attribute("data-verdict")
+        assert flag == ("outlier" if want["is_outlier"][0] else "normal")
+        assert verdict.inner_text().startswith(flag)
+        assert panel.get_by_test_id("score-gauge").is_visible()
+        assert float(panel.get_by_test_id("score-p").get_attribute("data-p")) == pytest.approx(
+            float(want["p_values"][0])
+        )
+        verdicts.append(flag)
+        shots(page, f"sda-mnist-score-{pick}")
+    assert verdicts[0] == "normal"  # a real test digit; the card: 1% of them are flagged

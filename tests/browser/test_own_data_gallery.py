@@ -68,6 +68,13 @@ def test_a_table_model_takes_a_row_of_numbers(page, shots) -> None:  # noqa: F81
     assert "temp" in compare and "pressure" in compare and "humidity" in compare
     shots(page, "table-denoise")
 
+    panel = run(page, "score")  # trained here, never calibrated: a score, no threshold
+    verdict = panel.get_by_test_id("score-verdict")
+    assert verdict.get_attribute("data-verdict") == "none"
+    assert verdict.inner_text().startswith("no threshold")
+    assert float(panel.get_by_test_id("score-value").get_attribute("data-score")) >= 0.0
+    assert panel.get_by_test_id("score-gauge").count() == 0
+
     text.fill("1, 2")
     text.dispatch_event("change")
     assert "3 comma-separated numbers, got 2" in page.get_by_role("alert").first.inner_text()

@@ -55,7 +55,7 @@ def _batched(
 def test_sda_mnist_is_listed_with_its_spec(bundled_server: LiveServer) -> None:
     models = httpx.get(f"{bundled_server.url}/v1/models").json()["models"]
     sda = next(m for m in models if m["name"] == "sda-mnist")
-    assert sda["operations"] == ["encode", "denoise", "classify", "interpolate"]
+    assert sda["operations"] == ["encode", "denoise", "classify", "interpolate", "score"]
     assert sda["input"]["n_features"] == 784 and sda["input"]["value_range"] == [0.0, 1.0]
 
 

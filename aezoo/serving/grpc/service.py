@@ -159,6 +159,8 @@ class InferenceService:
                 results = {op: r.output for op, (r, _) in zip(req.ops, answers, strict=True)}
                 served = answers[-1][1]
                 resp = await engine.offload(big, codec.build_response, served.model, req, results)
+            if "score" in results:
+                engine.metrics.observe_scores(label, results["score"], served.model.calibration)
             engine.metrics.request_samples.labels(label, "infer").observe(req.x.shape[0])
             status = 200
             return resp

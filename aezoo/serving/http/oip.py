@@ -178,6 +178,8 @@ def _infer_endpoint(engine: Engine) -> Any:
                     content, headers = await engine.offload(
                         big, build_response, served.model, req, results
                     )
+            if "score" in results:
+                metrics.observe_scores(label, results["score"], served.model.calibration)
             metrics.request_samples.labels(label, "infer").observe(req.x.shape[0])
             status = 200
             return Response(content, headers={**headers, **timing_headers(last, served)})

@@ -30,7 +30,7 @@ from aezoo.serving.http.oip_codec import DATATYPES, INPUT, output_names
 from aezoo.serving.http.openapi_photo import photo_oip_schema, photo_v1_operation
 from aezoo.serving.schemas import MAX_INTERPOLATION_STEPS
 
-V1_OPS = ("encode", "denoise", "classify", "interpolate")
+V1_OPS = ("encode", "denoise", "classify", "interpolate", "score")
 OIP_ERROR = {
     "type": "object",
     "title": "OipError",
@@ -135,6 +135,79 @@ def oip_request_schema(model: OnnxModel) -> dict[str, Any]:
     }
 
 
+def score_response_schema(model: OnnxModel) -> dict[str, Any]:
+    """The JSON answer of ``POST /v1/models/{model}/score`` for this model: its calibration's
+    threshold as a constant, with ``p_values`` and ``is_outlier``; without a calibration
+    ``threshold`` and ``p_values`` are null and ``is_outlier`` is absent
+    (:func:`aezoo.runtime.calibration.judge`)."""
+    scores = {
+        "type": "array",
+        "items": {"type": "number", "minimum": 0.0},
+        "description": "Anomaly score of each sample, shape (batch,), higher = more anomalous "
+        "(the energy the model was trained to lower; aezoo.models.score).",
+    }
+    cal = model.calibration
+    if cal is None:
+        return {
+            "type": "object",
+            "description": "This model has no calibration: scores only, no threshold.",
+            "required": ["scores", "threshold", "p_values"],
+            "properties": {
+                "scores": scores,
+                "threshold": {"type": "null", "description": "No calibration: no threshold."},
+                "p_values": {"type": "null"},
+            },
+            "additionalProperties": False,
+        }
+    target = f"fpr {cal.fpr:g}" if cal.fpr is not None else f"contamination {cal.contamination:g}"
+    return {
+        "type": "object",
+        "description": f"Calibrated at {target} on {cal.rows} held-out rows"
+        + (f" ({cal.source})" if cal.source else "")
+        + ": is_outlier = scores > threshold.",
+        "required": ["scores", "threshold", "p_values", "is_outlier"],
+        "properties": {
+            "scores": scores,
+            "threshold": {
+                "type": "number",
+                "const": cal.threshold,
+                "description": "The calibrated threshold (calibration.json), in score units.",
+            },
+            "p_values": {
+                "type": "array",
+                "items": {"type": "number", "exclusiveMinimum": 0.0, "maximum": 1.0},
+                "description": "Conformal p-value of each sample, (1 + #{calibration scores "
+                ">= score}) / (n + 1): small = unlike the calibration data.",
+            },
+            "is_outlier": {
+                "type": "array",
+                "items": {"type": "boolean"},
+                "description": "scores > threshold, per sample.",
+            },
+        },
+        "additionalProperties": False,
+    }
+
+
+def _score_responses(op: dict[str, Any], model: OnnxModel) -> None:
+    """Put this model's score answer (JSON and ``.npy``) into operation ``op``'s 200."""
+    ok = op["responses"]["200"]
+    ok["content"] = {
+        "application/json": {"schema": score_response_schema(model)},
+        "application/x-npy": {
+            "schema": {"type": "string", "format": "binary"},
+            "description": "with Accept: application/x-npy, the scores alone, float32 (batch,)",
+        },
+    }
+    if model.calibration is not None:
+        ok["headers"] = {
+            "X-Threshold": {
+                "description": "The calibrated threshold (on .npy answers).",
+                "schema": {"type": "string"},
+            }
+        }
+
+
 def image_bodies(op: str) -> dict[str, Any]:
     """An image model's other bodies: one encoded image, or several as multipart parts."""
     binary = {"type": "string", "format": "binary"}
@@ -221,6 +294,8 @@ def build(base: dict[str, Any], engine: Engine) -> dict[str, Any]:
                 concrete = _concrete(template, m.name, schema)
                 if m.model.config.input.image is not None:
                     concrete["requestBody"]["content"].update(image_bodies(op))
+                if op == "score":
+                    _score_responses(concrete, m.model)
                 paths[f"/v1/models/{m.name}/{op}"] = {"post": concrete}
     for path in ("/v1/models/{name}/files", "/v1/models/{name}/files/{path}"):
         responses = paths[path]["get"]["responses"]
@@ -255,4 +330,11 @@ def install_openapi(app: FastAPI, engine: Engine) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-__all__ = ["build", "install_openapi", "oip_request_schema", "sample_forms", "v1_request_schema"]
+__all__ = [
+    "build",
+    "install_openapi",
+    "oip_request_schema",
+    "sample_forms",
+    "score_response_schema",
+    "v1_request_schema",
+]

@@ -220,11 +220,7 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
                         samples = x.shape[0]
                         result, served = await engine.infer(name, served, batch_op, x, waited)
                         if op == "score":
-                            cal = served.model.calibration
-                            metrics.observe_scores(
-                                label, result.output,
-                                None if cal is None else cal.is_outlier(result.output),
-                            )  # fmt: skip
+                            metrics.observe_scores(label, result.output, served.model.calibration)
                     png = op == "denoise" and codecs.wants_png(request.headers.get("accept"))
                     content, media, headers = await engine.offload(
                         png or result.output.size > INLINE_BYTES // 4,

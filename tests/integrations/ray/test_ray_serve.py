@@ -22,6 +22,7 @@ import aezoo
 from aezoo.integrations.ray.settings import add_engine_arguments, ray_settings_from_args
 from aezoo.serving.settings import add_serve_arguments
 from tests.serving.conftest import REPO_ROOT, running_server
+from tests.tolerance import sum_atol
 
 RAY_SERVE = ("-m", "aezoo", "serve", "--engine", "ray")
 
@@ -63,6 +64,16 @@ def test_ray_serve_answers_like_the_uvicorn_server(
             assert r.status_code == 200, r.text[:300]
             codes = np.asarray(r.json()["codes"], dtype=np.float32)
             np.testing.assert_array_equal(codes, aezoo.load("sda-mnist").encode(X))
+            scored = client.post("/v1/models/sda-mnist/score", json={"inputs": X.tolist()})
+            assert scored.status_code == 200, scored.text[:300]
+            body, want = scored.json(), aezoo.load("sda-mnist").score(X)
+            # the replica runs the same scorer graph on the same 64 rows: at most the final
+            # sum over 784 non-negative terms is ordered otherwise
+            np.testing.assert_allclose(
+                body["scores"], want["scores"], rtol=sum_atol(np.float32, 784), atol=0
+            )
+            assert body["threshold"] == want["threshold"] is not None
+            assert body["is_outlier"] == want["is_outlier"].tolist()
             image = client.post(
                 "/v1/models/sda-mnist/classify", json={"inputs": X[:2].reshape(2, 28, 28).tolist()}
             )

@@ -33,7 +33,7 @@ import aezoo
 from aezoo.data.mnist import load_mnist
 from tests.cli.test_readme_commands import readme_commands
 from tests.serving.conftest import npy_bytes
-from tests.tolerance import sda_atol
+from tests.tolerance import sda_atol, sum_atol
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -184,6 +184,19 @@ def test_registered_archive_serves_what_aezoo_load_computes(
         ](rows)
         # TorchServe's batches are not ours: the same sums, blocked otherwise
         np.testing.assert_allclose(got, want, rtol=0, atol=sda_atol("sda-mnist", path[op]))
+
+    # score: the bundled model's calibration travels in the .mar (threshold, flags, p-values)
+    scored = httpx.post(f"{url}/{version}/score", json={"inputs": x[:16].tolist()}, timeout=60)
+    assert scored.status_code == 200, scored.text
+    body, want = scored.json(), model.score(x[:16])
+    # the same scorer graph; TorchServe may merge this request with none other (sent alone):
+    # only the order of the final sum over 784 non-negative terms may differ
+    np.testing.assert_allclose(
+        body["scores"], want["scores"], rtol=sum_atol(np.float32, 784), atol=0
+    )
+    assert body["threshold"] == want["threshold"] is not None
+    assert body["is_outlier"] == want["is_outlier"].tolist()
+    np.testing.assert_allclose(body["p_values"], want["p_values"], rtol=0, atol=1e-12)
 
     default = httpx.post(url, json={"inputs": x[:2].tolist()}, timeout=60)  # no operation: encode
     np.testing.assert_allclose(

@@ -85,7 +85,11 @@ def test_server_and_model_metadata(triton: object) -> None:
         "reconstructions",
         "probabilities",
         "labels",
+        "scores",  # the bundled model is calibrated: is_outlier too
+        "is_outlier",
     ]
+    kinds = {o["name"]: (o["datatype"], o["shape"]) for o in model["outputs"]}
+    assert kinds["scores"] == ("FP32", [-1]) and kinds["is_outlier"] == ("BOOL", [-1])
     version = model["versions"][0]
     assert triton.is_model_ready(MODEL, model_version=version)  # type: ignore[attr-defined]
     assert not triton.is_model_ready(MODEL, model_version="999")  # type: ignore[attr-defined]

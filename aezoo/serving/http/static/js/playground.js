@@ -12,12 +12,15 @@ const TITLES = {
   denoise: "Denoise",
   classify: "Classify",
   interpolate: "Interpolate",
+  score: "Score",
 };
 const HELP = {
   encode: "The code z = encoder(x) as bars (blue > 0, red < 0, gaps exactly 0) and as an image.",
   denoise: "Corrupt the input, then decoder(encoder(noisy)); PSNR against the clean input.",
   classify: "Class probabilities from the model's supervised head.",
   interpolate: "Decode codes mixed linearly from encode(a) to encode(b): a strip of N steps.",
+  score: "Anomaly score of the input (the energy the model was trained to lower: higher = less "
+    + "like its training data) against the threshold calibrated on held-out normal data.",
 };
 
 const NO_SAMPLES = { inputs: [], labels: [], source: null };
@@ -224,6 +227,13 @@ export async function mountPlayground(root, info, files) {
     ];
   });
 
+  // -- score ---------------------------------------------------------------------------
+  panels.score = new Panel("score", [], async () => {
+    const reply = await api.run(info.name, "score", { inputs: [input()] });
+    return scoreView(reply.scores[0], reply.threshold,
+      reply.is_outlier ? reply.is_outlier[0] : null, reply.p_values ? reply.p_values[0] : null);
+  });
+
   // -- layout ----------------------------------------------------------------------------
   const ops = info.operations.filter((op) => op in panels);
   const tabs = ops.map((op) => h("button", { role: "tab", class: "tab", testid: `tab-${op}`,
@@ -265,4 +275,33 @@ export async function mountPlayground(root, info, files) {
     if (pad.remember) pad.remember(samples.inputs[0]);
   }
   if (ops.length) select(ops.includes("classify") ? "classify" : ops[0]);
+}
+
+/**
+ * The score panel's output: the score, and against a calibrated threshold a gauge (the
+ * threshold at its middle), the verdict and the conformal p-value; an uncalibrated model
+ * (threshold null, POST /v1/models/{name}/score) says that it has no threshold.
+ */
+export function scoreView(score, threshold, outlier, pValue) {
+  const sig = (x) => Number(x).toPrecision(4); // a score's unit is the model's: any magnitude
+  const value = h("p", { class: "stat", testid: "score-value", "data-score": score },
+    `anomaly score ${sig(score)}`);
+  if (threshold === null || threshold === undefined) {
+    return [value, h("p", { class: "verdict none", testid: "score-verdict", "data-verdict": "none",
+      text: "no threshold: this model is not calibrated, so the score is not judged "
+        + "(aezoo calibrate sets one on held-out normal data)" })];
+  }
+  const share = Math.min(1, score / (2 * threshold)); // the threshold sits at 50%
+  return [
+    value,
+    h("div", { class: "gauge", testid: "score-gauge", role: "meter", "aria-valuenow": score,
+      "aria-label": "score against the threshold" },
+    h("span", { class: outlier ? "fill outlier" : "fill", style: { width: `${(100 * share).toFixed(1)}%` } }),
+    h("span", { class: "mark", title: `threshold ${sig(threshold)}` })),
+    h("p", { class: outlier ? "verdict outlier" : "verdict normal", testid: "score-verdict",
+      "data-verdict": outlier ? "outlier" : "normal", "data-threshold": threshold,
+      text: `${outlier ? "outlier" : "normal"}: score ${outlier ? ">" : "<="} threshold ${sig(threshold)}` }),
+    h("p", { class: "muted", testid: "score-p", "data-p": pValue,
+      text: `p-value ${fmt(pValue, 3)}: share of the calibration rows scoring at least this high` }),
+  ];
 }
