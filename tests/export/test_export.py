@@ -21,10 +21,7 @@ def test_artifact_records_parity_for_every_graph(tiny_artifact: Path) -> None:
     record = json.loads((tiny_artifact / "onnx" / "export.json").read_text())
     parity = record["parity_max_abs_error"]
     assert set(parity) == {
-        "onnx/encoder.onnx",
-        "onnx/decoder.onnx",
-        "onnx/classifier.onnx",
-        "onnx/scorer.onnx",
+        "onnx/encoder.onnx", "onnx/decoder.onnx", "onnx/classifier.onnx", "onnx/scorer.onnx"
     }
     for graph in parity.values():
         assert set(graph) == {"1", "7", "256"}
