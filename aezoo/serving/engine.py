@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -55,6 +55,9 @@ class Engine:
         self.metrics = Metrics(settings.max_batch_size, lambda: self.pool)
         self.budget = BodyBudget(settings.max_inflight_body_bytes)
         self.cpu = anyio.CapacityLimiter(max(1, os.cpu_count() or 1))
+        # awaited by the HTTP app's shutdown before it closes the models (another protocol's
+        # drain, e.g. gRPC's, whose in-flight calls still need them)
+        self.before_close: list[Awaitable[Any]] = []
         self._cards: dict[tuple[str, str], dict[str, Any]] = {}
 
     def new_pool(self) -> ModelPool:

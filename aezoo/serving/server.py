@@ -201,6 +201,7 @@ def serve(
                 return
             await self.grpc.begin_shutdown()
             stopping = asyncio.ensure_future(self.grpc.stop(config.timeout_graceful_shutdown))
+            engine.before_close.append(stopping)  # the app closes the models after the drain
             try:
                 await super().shutdown(sockets)
             finally:
