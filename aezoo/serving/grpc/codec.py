@@ -95,14 +95,8 @@ def parse_request(
         len(getattr(tensor.contents, f)) for f in ("fp32_contents", "fp64_contents", "bytes_contents",
                                                    "int_contents", "int64_contents")
     )  # fmt: skip
-    if req.raw_input_contents:
-        if has_typed:
-            raise GrpcRequestError("raw_input_contents and typed contents are exclusive; send one")
-        if len(req.raw_input_contents) != 1:
-            raise GrpcRequestError(
-                f"raw_input_contents holds {len(req.raw_input_contents)} entries for 1 input"
-            )
-        raw = req.raw_input_contents[0]
+    raw = _raw_entry(req, has_typed)
+    if raw is not None:
         itemsize = np.dtype(raw_dtype).itemsize
         if len(raw) != count * itemsize:
             raise GrpcRequestError(
@@ -131,6 +125,23 @@ def _checked(req: Any, model: OnnxModel, x: np.ndarray) -> InferRequest:
     return InferRequest(x=x, outputs=outputs, id=req.id or None, ops=ops)
 
 
+def _raw_entry(req: Any, has_typed: bool) -> bytes | None:
+    """The one input's raw bytes, or None when the request sends typed contents.
+
+    Raises:
+        GrpcRequestError: raw and typed contents both sent, or not one raw entry.
+    """
+    if not req.raw_input_contents:
+        return None
+    if has_typed:
+        raise GrpcRequestError("raw_input_contents and typed contents are exclusive; send one")
+    if len(req.raw_input_contents) != 1:
+        raise GrpcRequestError(
+            f"raw_input_contents holds {len(req.raw_input_contents)} entries for 1 input"
+        )
+    return bytes(req.raw_input_contents[0])
+
+
 def _images(
     req: Any, tensor: Any, model: OnnxModel, max_batch_size: int, max_pixels: int
 ) -> np.ndarray:
@@ -145,16 +156,8 @@ def _images(
         raise GrpcRequestError(f"a BYTES input of images has shape [batch], got {shape}")
     check_batch_size(shape[0], max_batch_size)
     typed = list(tensor.contents.bytes_contents) if tensor.HasField("contents") else []
-    if req.raw_input_contents:
-        if typed:
-            raise GrpcRequestError("raw_input_contents and typed contents are exclusive; send one")
-        if len(req.raw_input_contents) != 1:
-            raise GrpcRequestError(
-                f"raw_input_contents holds {len(req.raw_input_contents)} entries for 1 input"
-            )
-        files = split_bytes_tensor(req.raw_input_contents[0])
-    else:
-        files = typed
+    raw = _raw_entry(req, bool(typed))
+    files = typed if raw is None else split_bytes_tensor(raw)
     if len(files) != shape[0]:
         raise GrpcRequestError(
             f"shape {shape} needs {shape[0]} images, the tensor holds {len(files)}"

@@ -53,13 +53,6 @@ def server(
 
 
 @pytest.fixture(scope="module")
-def triton(server: GrpcServer) -> Iterator[Any]:
-    client = grpcclient.InferenceServerClient(server.address)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
 def stub(server: GrpcServer) -> Iterator[Any]:
     with grpc.insecure_channel(server.address) as channel:
         yield service_pb2_grpc.GRPCInferenceServiceStub(channel)
