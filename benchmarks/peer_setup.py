@@ -37,11 +37,15 @@ LITSERVE_BATCH = {"max_batch_size": 32, "batch_timeout_s": 0.005}
 TRITON_BATCH = {"max_batch_size": 1024, "max_queue_delay_us": 1000}
 
 
-def _aezoo(tmp: Path) -> tuple[ServerProcess, list[Arm], dict[str, Any]]:
+def _aezoo(tmp: Path, grpc: dict[str, str]) -> tuple[ServerProcess, list[Arm], dict[str, Any]]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "aezoo", "serve", MODEL, "--port", str(port)]
     cmd += ["--log-level", "warning"]
+    if _has_grpc():  # OIP over gRPC beside HTTP, in the same process
+        grpc_port = free_port()
+        cmd += ["--grpc-port", str(grpc_port)]
+        grpc["aezoo"] = f"127.0.0.1:{grpc_port}"
     probe = Arm("aezoo v1", "aezoo", f"{base}/v1/models/{MODEL}/encode", "json")
     home = tmp / "aezoo-home"
     server = ServerProcess("aezoo", cmd, probe, tmp / "aezoo.log", env={"AEZOO_HOME": str(home)})
@@ -107,8 +111,11 @@ def _litserve(venv: Path, tmp: Path) -> tuple[ServerProcess, list[Arm], dict[str
     return server, [probe], {"litserve": package_version(py, "litserve")}
 
 
-def _pytriton(venv: Path, tmp: Path) -> tuple[ServerProcess, list[Arm], dict[str, Any]]:
+def _pytriton(
+    venv: Path, tmp: Path, grpc: dict[str, str]
+) -> tuple[ServerProcess, list[Arm], dict[str, Any]]:
     port = free_port(span=3)
+    grpc["pytriton"] = f"127.0.0.1:{port + 1}"  # Triton's gRPC endpoint: HTTP port + 1
     py = venv_python(venv)
     cmd = [str(py), str(PEERS / "pytriton_server.py"), str(ENCODER), "--port", str(port)]
     cmd += ["--max-batch-size", str(TRITON_BATCH["max_batch_size"])]
@@ -119,6 +126,13 @@ def _pytriton(venv: Path, tmp: Path) -> tuple[ServerProcess, list[Arm], dict[str
     env = {"LD_LIBRARY_PATH": python_libdir(py)}
     server = ServerProcess("pytriton", cmd, probe, tmp / "pytriton.log", env=env)
     return server, [probe], {"nvidia-pytriton": package_version(py, "nvidia-pytriton")}
+
+
+def _has_grpc() -> bool:
+    """aezoo's [grpc] extra is installed (else aezoo serves HTTP only)."""
+    import importlib.util
+
+    return importlib.util.find_spec("grpc") is not None
 
 
 def _has_oip_binary(base_url: str) -> bool:
@@ -149,12 +163,14 @@ def _pick(server: ServerProcess, candidates: list[Arm], x: np.ndarray) -> list[A
 def start_servers(
     wanted: list[str], peers_dir: Path, tmp: Path, torchserve_workers: int = 0
 ) -> tuple[list[ServerProcess], list[Arm], dict[str, Any]]:
-    """Start every wanted server that is installed; returns them, their arms and versions."""
+    """Start every wanted server that is installed; returns them, their arms and versions
+    (``meta["grpc"]``: the gRPC address of each server that has one)."""
+    grpc: dict[str, str] = {}
     builders = {
-        "aezoo": lambda: _aezoo(tmp),
+        "aezoo": lambda: _aezoo(tmp, grpc),
         "torchserve": lambda: _torchserve(peers_dir / "torchserve", tmp, torchserve_workers),
         "litserve": lambda: _litserve(peers_dir / "litserve", tmp),
-        "pytriton": lambda: _pytriton(peers_dir / "pytriton", tmp),
+        "pytriton": lambda: _pytriton(peers_dir / "pytriton", tmp, grpc),
     }
     started: list[tuple[ServerProcess, list[Arm]]] = []
     meta: dict[str, Any] = {"versions": {}, "skipped": {}, "batching": {}}
@@ -188,6 +204,7 @@ def start_servers(
             server.stop()
         raise
     meta["formats"] = {a.name: a.fmt for a in arms}
+    meta["grpc"] = {name: grpc[name] for name in grpc if any(s.name == name for s, _ in started)}
     for arm in arms:  # Triton's own version, from its OIP server metadata
         if arm.server == "pytriton":
             with urllib.request.urlopen(arm.url.split("/v2/")[0] + "/v2", timeout=5) as r:

@@ -14,7 +14,10 @@ the binary tensor extension, TorchServe ``.npy`` through aezoo's handler, LitSer
 Every server runs onnxruntime on the CPU with its default intra-op threads.
 
 Scenarios (closed loop, ``hey`` via benchmarks/loadgen.py): single sample at 1, 16 and
-64 clients; 64-sample bodies at 8 clients; 1,024-sample bodies at 2 clients. Within a
+64 clients; 64-sample bodies at 8 clients; 1,024-sample bodies at 2 clients. Then the gRPC
+rows (benchmarks/grpc_peers.py): aezoo's gRPC endpoint and Triton's (PyTriton's, beside its
+HTTP), both driven by tritonclient.grpc, single sample at 1, 16 and 64 clients and
+1,024-sample requests at 4 clients. Within a
 scenario every arm is warmed up, then ``--rounds`` rounds run each arm in turn (the
 order rotates per round), each run sized to last about ``--seconds``; the table gives
 medians over rounds. Answers are first checked against onnxruntime in this process.
@@ -24,7 +27,8 @@ Peers come from ``benchmarks/peers/setup.sh``; a missing one is skipped and said
 
 Usage:
   python benchmarks/serving_peers.py [--quick] [--rounds 3] [--seconds 5]
-      [--servers aezoo,torchserve,litserve,pytriton] [--json out.json]
+      [--servers aezoo,torchserve,litserve,pytriton] [--grpc-scenarios 1,2,3,4]
+      [--json out.json]
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ import onnxruntime as ort
 
 import loadgen
 import peer_profile
+from grpc_peers import GRPC_SCENARIOS, run_grpc_scenarios
 from peer_servers import Arm
 from peer_setup import start_servers
 
@@ -156,7 +161,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         "aezoo / best peer by throughput |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
-    for label, _, _ in SCENARIOS:
+    for label, _, _ in SCENARIOS + GRPC_SCENARIOS:
         group = [r for r in rows if r["scenario"] == label]
         peers = [r for r in group if r["server"] != "aezoo"]
         best = max(peers, key=lambda r: r["samples_per_s"], default=None)
@@ -185,6 +190,11 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="smoke run: 1 round of ~1 s runs")
     p.add_argument(
         "--scenarios", default="1,2,3,4,5", help="which scenarios, 1-based (default all)"
+    )
+    p.add_argument(
+        "--grpc-scenarios",
+        default="1,2,3,4",
+        help="which gRPC scenarios (benchmarks/grpc_peers.py), 1-based; '' for none",
     )
     p.add_argument(
         "--torchserve-workers",
@@ -235,6 +245,10 @@ def main() -> int:
                 if str(i) not in args.scenarios.split(","):
                     continue
                 rows += run_scenario(arms, label, n, clients, args, tmp, pids)
+            if "pytriton" in wanted and "pytriton" not in meta["grpc"]:
+                print("gRPC: no Triton (PyTriton) to compare with; aezoo gRPC rows only")
+            wanted_grpc = [int(i) for i in args.grpc_scenarios.split(",") if i.strip()]
+            rows += run_grpc_scenarios(meta["grpc"], args.rounds, args.seconds, wanted_grpc)
         finally:
             for s in servers:
                 s.stop()

@@ -23,6 +23,10 @@ answers 429), so under overload latency stays bounded and the cores go to reques
 can still be answered in time. Time spent receiving or parsing a request is not waiting
 and never counts.
 
+A request may also carry its caller's deadline (a gRPC deadline): it is checked once more
+after the run lock is taken, the last moment before the model runs, and a request whose
+deadline has passed is left out of the run; its future raises :class:`DeadlineExceededError`.
+
 In-process use::
 
     from aezoo import load
@@ -75,6 +79,18 @@ class QueueTimeoutError(AezooError):
     def __init__(self, message: str, waited_s: float, retry_after_s: int = 1) -> None:
         super().__init__(message)
         self.waited_s, self.retry_after_s = waited_s, retry_after_s
+
+
+class DeadlineExceededError(AezooError):
+    """The request's deadline passed while it waited in the queue; it was not run.
+
+    Attributes:
+        late_s: seconds past the deadline when it was left out of its run.
+    """
+
+    def __init__(self, message: str, late_s: float) -> None:
+        super().__init__(message)
+        self.late_s = late_s
 
 
 class BatcherClosedError(AezooError):
@@ -133,6 +149,7 @@ class _Item:
     future: Future[BatchResult]
     t_submit: float  # perf_counter() at submit: batching delay and queue_s count from here
     arrived: float  # t_submit - the wait before submit: the queue-time deadline counts from here
+    deadline: float | None = None  # perf_counter() after which the caller no longer waits
 
 
 class Batcher:
@@ -193,7 +210,9 @@ class Batcher:
                 self._expected -= 1
                 self._cond.notify()
 
-    def submit(self, op: BatchOp, x: np.ndarray, waited_s: float = 0.0) -> Future[BatchResult]:
+    def submit(
+        self, op: BatchOp, x: np.ndarray, waited_s: float = 0.0, deadline: float | None = None
+    ) -> Future[BatchResult]:
         """Queue a checked batch for ``op`` (see :meth:`OnnxModel.compute`).
 
         Args:
@@ -203,16 +222,20 @@ class Batcher:
             waited_s: seconds the request already waited before this call (a server passes
                 the time it sat on the event loop before its route ran); counts towards
                 ``max_queue_time_ms`` with its time in this queue.
+            deadline: ``time.perf_counter()`` value after which the caller no longer wants
+                the answer (``None``: none); checked after the run lock is taken.
 
         Returns:
             A future of this request's :class:`BatchResult`; it raises what the run raised,
-            or :class:`QueueTimeoutError` when the request waited more than
-            ``max_queue_time_ms`` (then it was not run).
+            :class:`QueueTimeoutError` when the request waited more than
+            ``max_queue_time_ms``, or :class:`DeadlineExceededError` when its deadline
+            passed before its run began (then it was not run).
 
         Raises:
             ValueError: unknown op, or ``n`` outside ``[1, max_batch_size]``.
             QueueFullError: the queue would exceed ``max_queue`` samples.
             QueueTimeoutError: the request already waited ``max_queue_time_ms`` or longer.
+            DeadlineExceededError: ``deadline`` has passed already.
             BatcherClosedError: :meth:`close` was called.
         """
         if op not in BATCH_OPS:
@@ -220,14 +243,18 @@ class Batcher:
         n = int(x.shape[0])
         if not 1 <= n <= self.settings.max_batch_size:
             raise ValueError(f"batch of {n} samples; expected 1..{self.settings.max_batch_size}")
-        return self._put(_Item(op, x, n, Future(), *_times(waited_s)))
+        return self._put(_Item(op, x, n, Future(), *_times(waited_s), deadline))
 
     def submit_task(
-        self, fn: Callable[[], np.ndarray], samples: int = 1, waited_s: float = 0.0
+        self,
+        fn: Callable[[], np.ndarray],
+        samples: int = 1,
+        waited_s: float = 0.0,
+        deadline: float | None = None,
     ) -> Future[BatchResult]:
         """Queue a call that runs alone in the worker (e.g. interpolate), under the same
-        queue bounds (samples and time) and run lock as batched operations."""
-        return self._put(_Item("task", fn, samples, Future(), *_times(waited_s)))
+        queue bounds (samples, time, deadline) and run lock as batched operations."""
+        return self._put(_Item("task", fn, samples, Future(), *_times(waited_s), deadline))
 
     def check_wait(self, waited_s: float) -> None:
         """Refuse a request that has already waited ``max_queue_time_ms`` or longer.
@@ -266,6 +293,8 @@ class Batcher:
     # -- internals ---------------------------------------------------------
     def _put(self, item: _Item) -> Future[BatchResult]:
         self.check_wait(item.t_submit - item.arrived)
+        if item.deadline is not None and item.deadline <= item.t_submit:
+            raise self._past_deadline(item.t_submit - item.deadline)
         with self._cond:
             if self._closed:
                 raise BatcherClosedError(f"the batcher of {self.model.name!r} is closed")
@@ -315,6 +344,27 @@ class Batcher:
             waited,
         )
 
+    def _past_deadline(self, late: float) -> DeadlineExceededError:
+        return DeadlineExceededError(
+            f"the request's deadline passed {late * 1e3:.0f} ms before model "
+            f"{self.model.name!r} could run it; it was not run",
+            late,
+        )
+
+    def _within_deadline(self, batch: list[_Item]) -> list[_Item]:
+        """``batch`` less the items whose deadline has passed (their futures raise
+        :class:`DeadlineExceededError`); called with the run lock held."""
+        if all(i.deadline is None for i in batch):
+            return batch
+        now = time.perf_counter()
+        live = []
+        for item in batch:
+            if item.deadline is not None and item.deadline <= now:
+                item.future.set_exception(self._past_deadline(now - item.deadline))
+            else:
+                live.append(item)
+        return live
+
     def _refuse(self, expired: list[_Item]) -> None:
         now = time.perf_counter()
         for item in expired:
@@ -362,6 +412,9 @@ class Batcher:
         op, start = batch[0].op, time.perf_counter()
         try:
             with self._run_lock:
+                batch = self._within_deadline(batch)  # the last moment before the run
+                if not batch:
+                    return
                 start = time.perf_counter()
                 if op == "task":
                     outputs = [batch[0].x()]

@@ -28,6 +28,12 @@ from aezoo.errors import InputError
 from aezoo.spec import DenoiserSpec
 
 DEFAULT_TILE = 256  # output pixels per block side
+# bytes a tiled denoise holds beyond the image: one float32 block in and out with its halo,
+# and the graph's activations (a margin of 16x). onnxruntime keeps these buffers per model
+# and reuses them (one task runs at a time per model), so a server that reserves this per
+# request overcounts concurrent ones; benchmarks/denoise_image_memory.py measured ~28 MiB
+# for the whole tiled run of the tests' tiny graph
+TILE_BYTES = 16 * 4 * (DEFAULT_TILE + 64) ** 2
 
 # one block: (noisy (1, 1, h, w) float32, sigma (1,) float32) -> denoised (1, 1, h, w)
 RunBlock = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -141,4 +147,11 @@ def denoise_image(
     return out
 
 
-__all__ = ["DEFAULT_TILE", "RunBlock", "check_sigma", "denoise_image", "reflect_index"]
+__all__ = [
+    "DEFAULT_TILE",
+    "TILE_BYTES",
+    "RunBlock",
+    "check_sigma",
+    "denoise_image",
+    "reflect_index",
+]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ from aezoo.runtime.batcher import (
     BatcherClosedError,
     BatchResult,
     BatchSettings,
+    DeadlineExceededError,
     QueueFullError,
     QueueTimeoutError,
 )
@@ -54,6 +55,9 @@ class Engine:
         self.metrics = Metrics(settings.max_batch_size, lambda: self.pool)
         self.budget = BodyBudget(settings.max_inflight_body_bytes)
         self.cpu = anyio.CapacityLimiter(max(1, os.cpu_count() or 1))
+        # awaited by the HTTP app's shutdown before it closes the models (another protocol's
+        # drain, e.g. gRPC's, whose in-flight calls still need them)
+        self.before_close: list[Awaitable[Any]] = []
         self._cards: dict[tuple[str, str], dict[str, Any]] = {}
 
     def new_pool(self) -> ModelPool:
@@ -114,6 +118,7 @@ class Engine:
         x: np.ndarray,
         waited_s: float = 0.0,
         label: str | None = None,
+        deadline: float | None = None,
     ) -> tuple[BatchResult, Served]:
         """Submit a checked batch to the model's batcher and await its rows.
 
@@ -124,16 +129,19 @@ class Engine:
             waited_s: seconds the request waited before its route ran (on the event loop);
                 counts towards ``max_queue_time_ms`` with its time in the model's queue.
             label: the ``operation`` label of a refusal in the metrics (default: ``op``'s).
+            deadline: ``time.perf_counter()`` after which the caller no longer waits (a gRPC
+                deadline); the batcher does not run the request once it has passed.
 
         Raises:
             OverloadedError: the model's queue is full (reason ``queue_full``) or the request
                 waited ``max_queue_time_ms`` or longer (``queue_timeout``) (429).
+            DeadlineExceededError: ``deadline`` passed before the run began (not run; 504).
             whatever the run raised.
         """
 
         def submit(entry: Served, retry: bool) -> Future[BatchResult]:
             rows = entry.model.check_inputs(x) if retry else x
-            return entry.batcher.submit(op, rows, waited_s)
+            return entry.batcher.submit(op, rows, waited_s, deadline)
 
         return await self._submit(name, served, submit, label or op)
 
@@ -144,11 +152,13 @@ class Engine:
         fn: Callable[[OnnxModel], np.ndarray],
         samples: int,
         waited_s: float = 0.0,
+        deadline: float | None = None,
     ) -> tuple[BatchResult, Served]:
-        """Like :meth:`infer` for a call that runs alone in the batcher (interpolate)."""
+        """Like :meth:`infer` for a call that runs alone in the batcher (interpolate, a
+        whole-image denoise)."""
 
         def submit(entry: Served, retry: bool) -> Future[BatchResult]:
-            return entry.batcher.submit_task(lambda: fn(entry.model), samples, waited_s)
+            return entry.batcher.submit_task(lambda: fn(entry.model), samples, waited_s, deadline)
 
         return await self._submit(name, served, submit, "interpolate")
 
@@ -170,10 +180,16 @@ class Engine:
                 raise s.OverloadedError(str(e), "queue_full", e.retry_after_s) from None
             except QueueTimeoutError as e:
                 raise self._late(name, op, e) from None
+            except DeadlineExceededError:
+                self.metrics.rejections.labels("deadline").inc()
+                raise
             try:
                 return await asyncio.wrap_future(future), served
             except QueueTimeoutError as e:
                 raise self._late(name, op, e) from None
+            except DeadlineExceededError:
+                self.metrics.rejections.labels("deadline").inc()
+                raise
         raise s.NotReadyError(f"model {name!r} is being swapped; retry")
 
     def check_wait(self, name: str, served: Served, op: str, waited_s: float) -> None:

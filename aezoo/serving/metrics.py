@@ -1,14 +1,21 @@
 """Prometheus metrics of one app, in a registry of its own (several apps per process never
 clash). Names follow Prometheus conventions (``_total`` counters, ``_seconds`` units).
 
-- ``aezoo_requests_total{model,operation,status}``, ``aezoo_request_duration_seconds``
+- ``aezoo_requests_total{model,operation,status,protocol}``: every inference request by
+  outcome (the HTTP status; a gRPC call counts under the HTTP-equivalent status, refusals
+  included: 400 ``INVALID_ARGUMENT``, 401 ``UNAUTHENTICATED``, 404 ``NOT_FOUND``, 429
+  ``RESOURCE_EXHAUSTED``, 499 cancelled by the client, 503 ``UNAVAILABLE``, 504
+  ``DEADLINE_EXCEEDED``) and ``protocol`` (``http``, ``grpc``);
+  ``aezoo_request_duration_seconds{model,operation,protocol}``
 - ``aezoo_queue_depth_samples{model}``: samples waiting in the model's batcher (at scrape)
 - ``aezoo_batch_size{model,operation}``: samples per formed (merged) batch
-- ``aezoo_request_samples{model,operation}``: samples per request
+- ``aezoo_request_samples{model,operation,protocol}``: samples per answered request
 - ``aezoo_queue_seconds`` / ``aezoo_compute_seconds{model,operation}``: time a request
   waited in the queue; time each merged run took
 - ``aezoo_rejections_total{reason}``: 429s by bound hit (``queue_full``, ``queue_timeout``,
-  ``body_budget``, ``connections``), 413s (``too_large``), 401s (``unauthorized``)
+  ``body_budget``, ``connections``), 413s (``too_large``), 401s (``unauthorized``), requests
+  whose gRPC deadline passed before they ran (``deadline``); both protocols. A gRPC message
+  above ``max_body_bytes`` is refused by grpc itself before aezoo sees it: not counted
 - ``aezoo_queue_timeouts_total{model,operation}``: requests refused (429, never run) because
   they waited ``max_queue_time_ms`` (on the event loop before their route ran, then in the
   model's queue)
@@ -101,7 +108,11 @@ class Metrics:
             registry=r,
         )
         self.request_samples = Histogram(
-            "aezoo_request_samples", "Samples per request.", labels, buckets=sizes, registry=r
+            "aezoo_request_samples",
+            "Samples per answered request, by protocol (http, grpc).",
+            [*labels, "protocol"],
+            buckets=sizes,
+            registry=r,
         )
         self.batch = Histogram(
             "aezoo_batch_size",
@@ -150,6 +161,15 @@ class Metrics:
             "aezoo_outliers", "Samples above the calibrated threshold.", ["model"], registry=r
         )
         r.register(_PoolCollector(pool))
+
+    def count_refusal(self, status: int, exc: BaseException) -> None:
+        """Count a request refused with ``status`` in ``aezoo_rejections_total`` when a limit
+        refused it: 413 ``too_large``, 429 ``body_budget`` (the queue's 429s, deadlines and
+        401s are counted where they are met: the engine, the API key checks)."""
+        if status == 413:
+            self.rejections.labels("too_large").inc()
+        elif status == 429 and getattr(exc, "reason", "") == "body_budget":
+            self.rejections.labels("body_budget").inc()
 
     def observe_scores(self, model: str, scores: Any, calibration: Calibration | None) -> None:
         """Record a request's scores ``(B,)`` and, when ``calibration`` is given, its outliers

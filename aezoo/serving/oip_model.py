@@ -15,10 +15,17 @@ from typing import Any
 
 import numpy as np
 
+from aezoo.errors import InputError
 from aezoo.runtime.model import BatchOp, OnnxModel
 from aezoo.serving import schemas as s
 
 INPUT = "inputs"
+IMAGE, SIGMA, DENOISED = "image", "sigma", "denoised"  # a whole-image denoiser's tensors
+PHOTO_TYPES: dict[str, np.dtype] = {
+    "UINT8": np.dtype(np.uint8),
+    "FP32": np.dtype("<f4"),
+    "FP64": np.dtype("<f8"),
+}
 DATATYPES: dict[str, type[np.floating]] = {"FP32": np.float32, "FP64": np.float64}
 # output name -> (batch operation, the model operation that offers it)
 OUTPUTS: dict[str, tuple[BatchOp, str]] = {
@@ -105,6 +112,38 @@ def raw_tensor(value: np.ndarray | list[str]) -> bytes:
 def bytes_tensor(items: list[str]) -> bytes:
     """BYTES elements in the protocol's raw layout: 4-byte little-endian length, then UTF-8."""
     return b"".join(struct.pack("<I", len(b)) + b for b in (x.encode() for x in items))
+
+
+def split_bytes_tensor(blob: bytes | memoryview) -> list[bytes]:
+    """Raw BYTES elements (4-byte little-endian length, then the bytes; triton#3748) as a list.
+
+    Raises:
+        InputError: an element cut inside its length or its bytes.
+    """
+    items, view, pos = [], memoryview(blob), 0
+    while pos < len(view):
+        if pos + 4 > len(view):
+            raise InputError(f"BYTES element {len(items)} cut inside its 4-byte length")
+        (n,) = struct.unpack_from("<I", view, pos)
+        if pos + 4 + n > len(view):
+            raise InputError(f"BYTES element {len(items)} says {n} bytes; fewer follow")
+        items.append(bytes(view[pos + 4 : pos + 4 + n]))
+        pos += 4 + n
+    return items
+
+
+def photo_metadata(model: OnnxModel) -> dict[str, list[dict[str, Any]]]:
+    """Model metadata ``inputs``/``outputs`` of a whole-image denoiser (-1: any size;
+    ``[H, W, 3]`` too): ``image`` UINT8 (or FP32/FP64 on the 0-1 scale), ``sigma`` FP32
+    ``[1]`` in the model's range (0-255 scale), output ``denoised`` in the image's datatype."""
+    lo, hi = model.config.denoiser.sigma_range  # type: ignore[union-attr]
+    return {
+        "inputs": [
+            {"name": IMAGE, "datatype": "UINT8", "shape": [-1, -1]},
+            {"name": SIGMA, "datatype": "FP32", "shape": [1], "parameters": {"range": [lo, hi]}},
+        ],
+        "outputs": [{"name": DENOISED, "datatype": "UINT8", "shape": [-1, -1]}],
+    }
 
 
 def check_batch_size(n: int, max_batch_size: int) -> None:

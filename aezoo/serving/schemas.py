@@ -38,7 +38,7 @@ from aezoo.errors import (
     ModelNotFoundError,
     OperationNotSupportedError,
 )
-from aezoo.runtime.batcher import QueueFullError, QueueTimeoutError
+from aezoo.runtime.batcher import DeadlineExceededError, QueueFullError, QueueTimeoutError
 from aezoo.runtime.model import MAX_INTERPOLATION_STEPS
 from aezoo.spec import DenoiserSpec, InputSpec, Operation
 
@@ -153,6 +153,12 @@ ERROR_TABLE: tuple[tuple[type[Exception], int, str, str], ...] = (
         429,
         "overloaded",
         "the request waited max_queue_time_ms (event loop, then the model's queue) before running",
+    ),
+    (
+        DeadlineExceededError,
+        504,
+        "deadline_exceeded",
+        "the caller's deadline (gRPC) passed while the request waited; it was not run",
     ),
     (NotReadyError, 503, "not_ready", "models still loading, or failed to load"),
     (ArtifactError, 500, "artifact_error", "an artifact file is missing or corrupted"),

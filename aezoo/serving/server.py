@@ -15,6 +15,7 @@ listening, one line on stdout says where and gives a ready-to-paste ``curl`` cal
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
 import logging
 import os
@@ -22,6 +23,7 @@ import shlex
 import socket
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -171,7 +173,7 @@ def serve(
     grpc_failed: list[ConfigError] = []
 
     class _Server(uvicorn.Server):
-        grpc_server: object = None
+        grpc: Any = None  # the GrpcEndpoint, once started
 
         async def startup(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
             await super().startup(sockets)
@@ -183,21 +185,27 @@ def serve(
                 from aezoo.serving.grpc.endpoint import start
 
                 try:
-                    self.grpc_server, port = await start(
-                        engine, settings.host, settings.grpc_port, key
-                    )
+                    self.grpc = await start(engine, settings.host, settings.grpc_port, key)
                 except ConfigError as e:
                     grpc_failed.append(e)
                     self.should_exit = True
                     return
-                where = _url(settings.host, port).replace("http://", "")
+                where = _url(settings.host, self.grpc.port).replace("http://", "")
                 print(f"aezoo: gRPC (Open Inference Protocol) at {where}", flush=True)
 
         async def shutdown(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
-            # in-flight gRPC calls finish (up to the same grace as HTTP); new ones are refused
-            if self.grpc_server is not None:
-                await self.grpc_server.stop(config.timeout_graceful_shutdown)  # type: ignore[attr-defined]
-            await super().shutdown(sockets)
+            # gRPC health says NOT_SERVING at once and new calls are refused; in-flight gRPC
+            # calls finish (up to the same grace as HTTP) while HTTP drains beside them
+            if self.grpc is None:
+                await super().shutdown(sockets)
+                return
+            await self.grpc.begin_shutdown()
+            stopping = asyncio.ensure_future(self.grpc.stop(config.timeout_graceful_shutdown))
+            engine.before_close.append(stopping)  # the app closes the models after the drain
+            try:
+                await super().shutdown(sockets)
+            finally:
+                await stopping
 
     config = uvicorn.Config(
         app,

@@ -15,6 +15,7 @@ from aezoo.runtime.batcher import (
     Batcher,
     BatcherClosedError,
     BatchSettings,
+    DeadlineExceededError,
     QueueFullError,
     QueueTimeoutError,
 )
@@ -104,6 +105,27 @@ def test_requests_past_the_queue_time_deadline_are_refused_not_run(
         assert on_time.result(timeout=30).output.shape == (3, 16)
         assert b.queued_samples == 0
     assert sizes == [1, 3]  # the late request and task never ran
+
+
+def test_a_request_whose_deadline_passes_in_the_queue_is_left_out_of_its_run(
+    model: OnnxModel, x: np.ndarray
+) -> None:
+    sizes: list[int] = []
+    lock = threading.Lock()
+    with Batcher(model, BatchSettings(max_batch_size=64), lock, lambda *a: sizes.append(a[1])) as b:
+        with lock:  # the run is held: both wait in the queue (then for the lock)
+            late = b.submit("encode", x[:3], deadline=time.perf_counter() + 0.05)
+            on_time = b.submit("encode", x[3:5], deadline=time.perf_counter() + 60)
+            time.sleep(0.2)  # the first deadline passes while it waits
+        with pytest.raises(DeadlineExceededError, match="not run") as e:
+            late.result(10)
+        assert e.value.late_s > 0
+        np.testing.assert_allclose(
+            on_time.result(10).output, model.encode(x[3:5]), rtol=0, atol=sda_atol("tiny", "encode")
+        )
+        with pytest.raises(DeadlineExceededError):  # already past: refused at submit
+            b.submit("encode", x[:1], deadline=time.perf_counter() - 0.01)
+    assert sizes == [2]  # the run held only the request still on time
 
 
 def test_no_queue_time_deadline_by_default(model: OnnxModel, x: np.ndarray) -> None:

@@ -7,7 +7,9 @@ exclusive with the typed ``*_contents``; BYTES elements in raw form are a 4-byte
 little-endian length and the bytes; FP16 has no typed field, so it is raw only).
 
 aezoo's model in the protocol is :mod:`aezoo.serving.oip_model`: one input ``inputs``
-(FP32, FP64 or raw FP16, converted to float32), outputs ``codes``, ``reconstructions``,
+(FP32, FP64 or raw FP16, converted to float32; for an image model also BYTES, shape
+``[batch]``, one encoded image (PNG, JPEG, ...) per element, in ``contents.bytes_contents``
+or raw with each element's 4-byte little-endian length before it, triton#3748), outputs ``codes``, ``reconstructions``,
 ``probabilities`` (FP32) and ``labels`` (BYTES). Outputs are answered in
 ``raw_output_contents`` (as Triton does, which its client expects) unless the request's or
 the output's ``binary_data`` parameter is ``false``: then in typed contents.
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from aezoo.errors import InputError
+from aezoo.runtime.images import MAX_IMAGE_PIXELS, image_rows
 from aezoo.runtime.model import OnnxModel
 from aezoo.serving.grpc import messages as pb
 from aezoo.serving.oip_model import (
@@ -31,6 +34,7 @@ from aezoo.serving.oip_model import (
     output_names,
     output_tensor,
     raw_tensor,
+    split_bytes_tensor,
     tensor_shape,
 )
 
@@ -46,7 +50,7 @@ class GrpcRequestError(InputError):
     """The message does not follow the protocol (answered ``INVALID_ARGUMENT``)."""
 
 
-def _param(params: Any, key: str) -> Any:
+def param(params: Any, key: str) -> Any:
     """The value of parameter ``key`` of a ``map<string, InferParameter>``, or None."""
     if key not in params:
         return None
@@ -55,14 +59,17 @@ def _param(params: Any, key: str) -> Any:
     return getattr(p, choice) if choice else None
 
 
-def parse_request(req: Any, model: OnnxModel, max_batch_size: int) -> InferRequest:
+def parse_request(
+    req: Any, model: OnnxModel, max_batch_size: int, max_image_pixels: int = MAX_IMAGE_PIXELS
+) -> InferRequest:
     """A ``ModelInferRequest`` as a checked ``(batch, n_features)`` float32 batch.
 
     Raises:
         GrpcRequestError: wrong input name or count, unsupported datatype, a shape that does
             not match the element count, raw and typed contents mixed, FP16 typed.
         BatchTooLargeError: more than ``max_batch_size`` samples.
-        InputError: NaN/Inf, value range, feature count (``OnnxModel.check_inputs``).
+        InputError: NaN/Inf, value range, feature count (``OnnxModel.check_inputs``); an
+            encoded image that is unreadable or above ``max_image_pixels`` pixels.
     """
     if len(req.inputs) != 1:
         raise GrpcRequestError(
@@ -71,6 +78,9 @@ def parse_request(req: Any, model: OnnxModel, max_batch_size: int) -> InferReque
     tensor = req.inputs[0]
     if tensor.name != INPUT:
         raise GrpcRequestError(f"input is named {tensor.name!r}; this model's input is {INPUT!r}")
+    if tensor.datatype == "BYTES":
+        x = _images(req, tensor, model, max_batch_size, max_image_pixels)
+        return _checked(req, model, x)
     if tensor.datatype not in _INPUT_TYPES:
         raise GrpcRequestError(
             f"datatype {tensor.datatype!r} is not supported; send FP32 (or FP64, or FP16 as raw)"
@@ -85,14 +95,8 @@ def parse_request(req: Any, model: OnnxModel, max_batch_size: int) -> InferReque
         len(getattr(tensor.contents, f)) for f in ("fp32_contents", "fp64_contents", "bytes_contents",
                                                    "int_contents", "int64_contents")
     )  # fmt: skip
-    if req.raw_input_contents:
-        if has_typed:
-            raise GrpcRequestError("raw_input_contents and typed contents are exclusive; send one")
-        if len(req.raw_input_contents) != 1:
-            raise GrpcRequestError(
-                f"raw_input_contents holds {len(req.raw_input_contents)} entries for 1 input"
-            )
-        raw = req.raw_input_contents[0]
+    raw = _raw_entry(req, has_typed)
+    if raw is not None:
         itemsize = np.dtype(raw_dtype).itemsize
         if len(raw) != count * itemsize:
             raise GrpcRequestError(
@@ -111,14 +115,60 @@ def parse_request(req: Any, model: OnnxModel, max_batch_size: int) -> InferReque
         flat = np.asarray(values, dtype=raw_dtype)
     with np.errstate(over="ignore"):
         x = flat.astype(np.float32, copy=False).reshape(shape)
+    return _checked(req, model, x)
+
+
+def _checked(req: Any, model: OnnxModel, x: np.ndarray) -> InferRequest:
     x = model.check_inputs(x)
     outputs = _outputs(req, model)
     ops = list(dict.fromkeys(OUTPUTS[name][0] for name, _ in outputs))
     return InferRequest(x=x, outputs=outputs, id=req.id or None, ops=ops)
 
 
+def _raw_entry(req: Any, has_typed: bool) -> bytes | None:
+    """The one input's raw bytes, or None when the request sends typed contents.
+
+    Raises:
+        GrpcRequestError: raw and typed contents both sent, or not one raw entry.
+    """
+    if not req.raw_input_contents:
+        return None
+    if has_typed:
+        raise GrpcRequestError("raw_input_contents and typed contents are exclusive; send one")
+    if len(req.raw_input_contents) != 1:
+        raise GrpcRequestError(
+            f"raw_input_contents holds {len(req.raw_input_contents)} entries for 1 input"
+        )
+    return bytes(req.raw_input_contents[0])
+
+
+def _images(
+    req: Any, tensor: Any, model: OnnxModel, max_batch_size: int, max_pixels: int
+) -> np.ndarray:
+    """A BYTES tensor of encoded images as ``(batch, n_features)`` float32 rows."""
+    spec = model.config.input.image
+    if spec is None:
+        raise GrpcRequestError(
+            f"model {model.name!r} takes FP32 arrays; BYTES (encoded images) is for image models"
+        )
+    shape = list(tensor.shape)
+    if len(shape) != 1 or shape[0] < 0:
+        raise GrpcRequestError(f"a BYTES input of images has shape [batch], got {shape}")
+    check_batch_size(shape[0], max_batch_size)
+    typed = list(tensor.contents.bytes_contents) if tensor.HasField("contents") else []
+    raw = _raw_entry(req, bool(typed))
+    files = typed if raw is None else split_bytes_tensor(raw)
+    if len(files) != shape[0]:
+        raise GrpcRequestError(
+            f"shape {shape} needs {shape[0]} images, the tensor holds {len(files)}"
+        )
+    if not files:
+        raise GrpcRequestError("a BYTES input of images holds no image")
+    return image_rows(files, spec, max_pixels, "image")
+
+
 def _outputs(req: Any, model: OnnxModel) -> list[tuple[str, bool]]:
-    raw_default = _param(req.parameters, "binary_data") is not False
+    raw_default = param(req.parameters, "binary_data") is not False
     if not req.outputs:
         return [("codes", raw_default)]
     names = output_names(model)
@@ -129,7 +179,7 @@ def _outputs(req: Any, model: OnnxModel) -> list[tuple[str, bool]]:
                 f"output {item.name!r} is not offered by model {model.name!r}; "
                 f"outputs: {', '.join(names)}"
             )
-        binary = _param(item.parameters, "binary_data")
+        binary = param(item.parameters, "binary_data")
         out.append((item.name, raw_default if binary is None else binary is not False))
     return out
 

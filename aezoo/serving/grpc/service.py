@@ -16,9 +16,17 @@ anything else                                 ``INTERNAL`` (no server paths)
 ============================================  =========================================
 
 The API key is read from the ``authorization: Bearer KEY`` metadata on every RPC but
-ServerLive and ServerReady (HTTP's ``/v2/health/*`` are exempt too). Requests are counted
-in ``aezoo_requests_total`` and ``aezoo_request_duration_seconds`` with
-``protocol="grpc"`` and the HTTP-equivalent status.
+ServerLive and ServerReady (HTTP's ``/v2/health/*`` are exempt too). ModelInfer calls are
+counted as HTTP's requests are (:mod:`aezoo.serving.metrics`): ``aezoo_requests_total``
+and ``aezoo_request_duration_seconds`` with ``protocol="grpc"`` and the HTTP-equivalent
+status (refusals too, a message that does not parse as 400 of model ``_unknown``),
+``aezoo_request_samples`` and ``aezoo_rejections_total`` with the same reasons.
+
+A deadline is honoured twice: a request whose deadline passed while it was parsed is not
+submitted, and the model's batcher leaves out of its run a request whose deadline passed
+while it waited in the queue (:class:`~aezoo.runtime.batcher.DeadlineExceededError`).
+Image models take a BYTES ``inputs`` tensor of encoded images and whole-image denoisers an
+``image`` tensor (:mod:`aezoo.serving.grpc.photo`), as on OIP REST.
 """
 
 from __future__ import annotations
@@ -35,12 +43,14 @@ from google.protobuf.message import DecodeError
 
 from aezoo._version import __version__
 from aezoo.errors import AezooError, ModelNotFoundError
+from aezoo.runtime.batcher import DeadlineExceededError
 from aezoo.runtime.pool import Served
 from aezoo.serving import schemas as s
-from aezoo.serving.engine import Engine
+from aezoo.serving.engine import INLINE_BYTES, Engine
 from aezoo.serving.grpc import codec
 from aezoo.serving.grpc import messages as pb
-from aezoo.serving.oip_model import tensor_metadata
+from aezoo.serving.grpc.photo import infer_photo
+from aezoo.serving.oip_model import photo_metadata, tensor_metadata
 from aezoo.serving.redact import without_paths
 
 log = logging.getLogger("aezoo.serving")
@@ -55,6 +65,7 @@ _CODES = {
     404: grpc.StatusCode.NOT_FOUND,
     429: grpc.StatusCode.RESOURCE_EXHAUSTED,
     503: grpc.StatusCode.UNAVAILABLE,
+    504: grpc.StatusCode.DEADLINE_EXCEEDED,
 }
 
 
@@ -85,12 +96,17 @@ class InferenceService:
     def __init__(self, engine: Engine, api_key: str | None) -> None:
         self.engine = engine
         self._bearer = f"Bearer {api_key}".encode() if api_key else None
+        self.draining = False  # shutting down: new ModelInfer calls are UNAVAILABLE
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def _check_key(self, context: grpc.aio.ServicerContext) -> None:
         if self._bearer is None:
             return
         sent = dict(context.invocation_metadata() or ()).get("authorization", "")
         if not hmac.compare_digest(str(sent).encode(), self._bearer):
+            self.engine.metrics.rejections.labels("unauthorized").inc()
             raise _Abort(
                 grpc.StatusCode.UNAUTHENTICATED,
                 "missing or wrong API key: send metadata 'authorization: Bearer <key>'",
@@ -127,7 +143,10 @@ class InferenceService:
     async def model_metadata(self, request: Any, context: Any) -> Any:
         self._check_key(context)
         served = self._served(request.name, request.version)
-        meta = tensor_metadata(served.model)
+        model = served.model
+        meta = (
+            photo_metadata(model) if model.config.denoiser is not None else tensor_metadata(model)
+        )
         resp = pb.ModelMetadataResponse(
             name=request.name, versions=[served.version], platform="onnxruntime_onnx"
         )
@@ -137,44 +156,83 @@ class InferenceService:
         return resp
 
     async def model_infer(self, request: Any, context: Any) -> Any:
-        engine, st = self.engine, self.engine.settings
+        engine = self.engine
         name = request.model_name
         start, status = time.perf_counter(), 500
+        remaining = context.time_remaining()
+        deadline = None if remaining is None else start + remaining
         pool = engine.pool
         label = name if pool is not None and name in pool.names() else "_unknown"
+        self._inflight += 1
+        self._idle.clear()
         try:
+            if self.draining:
+                raise _Abort(
+                    grpc.StatusCode.UNAVAILABLE, "the server is shutting down; retry elsewhere", 503
+                )
             self._check_key(context)
             served = self._served(name, request.model_version)
-            with served.batcher.expect(), engine.budget.hold(request.ByteSize()):
-                big = request.ByteSize() > 65536
-                req = await engine.offload(
-                    big, codec.parse_request, request, served.model, st.max_batch_size
-                )
-                remaining = context.time_remaining()
-                if remaining is not None and remaining <= 0:
-                    raise _Abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed; not run", 504)
-                answers = await asyncio.gather(
-                    *(engine.infer(name, served, op, req.x, 0.0, "infer") for op in req.ops)
-                )
-                results = {op: r.output for op, (r, _) in zip(req.ops, answers, strict=True)}
-                served = answers[-1][1]
-                resp = await engine.offload(big, codec.build_response, served.model, req, results)
-            if "score" in results:
-                engine.metrics.observe_scores(label, results["score"], served.model.calibration)
-            engine.metrics.request_samples.labels(label, "infer").observe(req.x.shape[0])
+            if served.model.config.denoiser is not None:
+                resp = await infer_photo(engine, name, served, request, deadline)
+            else:
+                resp = await self._infer_rows(name, served, request, label, deadline)
             status = 200
             return resp
         except _Abort as e:
             status = e.status
             raise
+        except asyncio.CancelledError:  # the deadline passed (grpc cancels) or the client left
+            status = 504 if deadline is not None and time.perf_counter() >= deadline else 499
+            raise
         except Exception as e:
             status = _status_of(e)[0]
+            engine.metrics.count_refusal(status, e)
             raise
         finally:
+            self._inflight -= 1
+            if not self._inflight:
+                self._idle.set()
             engine.metrics.requests.labels(label, "infer", str(status), "grpc").inc()
             engine.metrics.latency.labels(label, "infer", "grpc").observe(
                 time.perf_counter() - start
             )
+
+    async def _infer_rows(
+        self, name: str, served: Served, request: Any, label: str, deadline: float | None
+    ) -> Any:
+        """ModelInfer on a row model: parse, the batch operations the outputs need, answer."""
+        engine, st = self.engine, self.engine.settings
+        size = request.ByteSize()
+        with served.batcher.expect(), engine.budget.hold(size):
+            images = served.model.config.input.image is not None and _is_bytes(request)
+            req = await engine.offload(
+                size > INLINE_BYTES or images, codec.parse_request, request, served.model,
+                st.max_batch_size, st.max_image_pixels,
+            )  # fmt: skip
+            if deadline is not None and time.perf_counter() >= deadline:
+                engine.metrics.rejections.labels("deadline").inc()
+                raise DeadlineExceededError("the deadline passed while the request was parsed; "
+                                            "it was not run", time.perf_counter() - deadline)  # fmt: skip
+            answers = await asyncio.gather(
+                *(engine.infer(name, served, op, req.x, 0.0, "infer", deadline) for op in req.ops)
+            )
+            results = {op: r.output for op, (r, _) in zip(req.ops, answers, strict=True)}
+            served = answers[-1][1]
+            if "score" in results:
+                engine.metrics.observe_scores(label, results["score"], served.model.calibration)
+            resp = await engine.offload(
+                size > INLINE_BYTES, codec.build_response, served.model, req, results
+            )
+        engine.metrics.request_samples.labels(label, "infer", "grpc").observe(req.x.shape[0])
+        return resp
+
+    async def drained(self, timeout_s: float) -> bool:
+        """Wait until no ModelInfer call is in flight (at most ``timeout_s``); True if none is."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
 
     def handler(self) -> grpc.GenericRpcHandler:
         """The generic handler registering every RPC under :data:`messages.SERVICE`."""
@@ -198,6 +256,11 @@ class InferenceService:
         )
 
 
+def _is_bytes(request: Any) -> bool:
+    """The request's first input is a BYTES tensor (encoded images)."""
+    return bool(request.inputs) and request.inputs[0].datatype == "BYTES"
+
+
 def _guarded(
     fn: Callable[[Any, Any], Awaitable[Any]], cls: Any, engine: Engine, rpc: str
 ) -> Callable[[bytes, Any], Awaitable[Any]]:
@@ -209,6 +272,8 @@ def _guarded(
         try:
             request = cls.FromString(data)
         except DecodeError:
+            if rpc == "ModelInfer":
+                engine.metrics.requests.labels("_unknown", "infer", "400", "grpc").inc()
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"the request is not a valid {cls.DESCRIPTOR.full_name} message",
@@ -224,8 +289,6 @@ def _guarded(
             if status == 429:
                 retry = getattr(e, "retry_after_s", None) or 1
                 context.set_trailing_metadata((("retry-after", str(retry)),))
-                if getattr(e, "reason", "") == "body_budget":
-                    engine.metrics.rejections.labels("body_budget").inc()
             await context.abort(code, message)
 
     return call

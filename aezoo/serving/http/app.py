@@ -126,6 +126,8 @@ def create_app(
         if engine.status == "loading":
             threading.Thread(target=_load, name="aezoo-load", daemon=True).start()
         yield
+        for other in engine.before_close:  # the gRPC drain: its calls still need the models
+            await other
         if engine.pool is not None:
             engine.pool.close()
 

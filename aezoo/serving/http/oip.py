@@ -180,7 +180,7 @@ def _infer_endpoint(engine: Engine) -> Any:
                     )
             if "score" in results:
                 metrics.observe_scores(label, results["score"], served.model.calibration)
-            metrics.request_samples.labels(label, "infer").observe(req.x.shape[0])
+            metrics.request_samples.labels(label, "infer", "http").observe(req.x.shape[0])
             status = 200
             return Response(content, headers={**headers, **timing_headers(last, served)})
         except ClientDisconnect:
@@ -191,10 +191,7 @@ def _infer_endpoint(engine: Engine) -> Any:
                 log.exception("v2 infer on %s failed", name)
             response = oip_error(e)
             status = response.status_code
-            if status == 413:
-                metrics.rejections.labels("too_large").inc()
-            elif status == 429 and getattr(e, "reason", "") == "body_budget":
-                metrics.rejections.labels("body_budget").inc()
+            metrics.count_refusal(status, e)
             return response
         finally:
             metrics.requests.labels(label, "infer", str(status), "http").inc()

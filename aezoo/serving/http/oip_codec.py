@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import struct
 from typing import Any
 
 import numpy as np
@@ -44,6 +43,7 @@ from aezoo.serving.oip_model import (  # noqa: F401  (INPUT, DATATYPES: this mod
     output_names,
     output_tensor,
     raw_tensor,
+    split_bytes_tensor,
     tensor_metadata,
     tensor_shape,
 )
@@ -194,15 +194,7 @@ def _image_tensor(
         if not binary_mode or params["binary_data_size"] != len(blob):
             raise _fail(f"binary_data_size {params['binary_data_size']!r} must equal the "
                         f"{len(blob)} bytes after the header")  # fmt: skip
-        files, view, pos = [], memoryview(blob), 0
-        while pos < len(view):
-            if pos + 4 > len(view):
-                raise _fail("BYTES element cut inside its 4-byte length")
-            (n,) = struct.unpack_from("<I", view, pos)
-            if pos + 4 + n > len(view):
-                raise _fail(f"BYTES element {len(files)} says {n} bytes; fewer follow")
-            files.append(bytes(view[pos + 4 : pos + 4 + n]))
-            pos += 4 + n
+        files = split_bytes_tensor(blob)
     else:
         if len(blob):
             raise _fail(f"{len(blob)} bytes follow the header but no input has binary_data_size")

@@ -30,17 +30,13 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from aezoo.runtime.model import OnnxModel
-from aezoo.runtime.tiling import check_sigma
+from aezoo.runtime.tiling import TILE_BYTES, check_sigma
 from aezoo.serving.engine import Engine, Served, timing_headers
 from aezoo.serving.http.oip_codec import OipRequestError
-from aezoo.serving.http.photo import TILE_BYTES, run_photo
+from aezoo.serving.http.photo import run_photo
+from aezoo.serving.oip_model import DENOISED, IMAGE, PHOTO_TYPES, SIGMA, photo_metadata
 
-IMAGE, SIGMA, OUTPUT = "image", "sigma", "denoised"
-PHOTO_TYPES: dict[str, np.dtype] = {
-    "UINT8": np.dtype(np.uint8),
-    "FP32": np.dtype("<f4"),
-    "FP64": np.dtype("<f8"),
-}
+OUTPUT = DENOISED
 
 
 @dataclass
@@ -52,18 +48,6 @@ class PhotoRequest:
     sigma: float
     binary: bool
     id: str | None
-
-
-def photo_metadata(model: OnnxModel) -> dict[str, list[dict[str, Any]]]:
-    """Model metadata ``inputs``/``outputs`` of a denoiser (-1: any size; ``[H, W, 3]`` too)."""
-    lo, hi = model.config.denoiser.sigma_range  # type: ignore[union-attr]
-    return {
-        "inputs": [
-            {"name": IMAGE, "datatype": "UINT8", "shape": [-1, -1]},
-            {"name": SIGMA, "datatype": "FP32", "shape": [1], "parameters": {"range": [lo, hi]}},
-        ],
-        "outputs": [{"name": OUTPUT, "datatype": "UINT8", "shape": [-1, -1]}],
-    }
 
 
 def _fail(message: str) -> OipRequestError:
@@ -213,4 +197,13 @@ async def infer_photo(
     return Response(content, headers={**headers, **timing_headers(result, served)})
 
 
-__all__ = ["PhotoRequest", "infer_photo", "parse_photo_infer", "photo_metadata", "photo_response"]
+__all__ = [
+    "IMAGE",
+    "PHOTO_TYPES",
+    "SIGMA",
+    "PhotoRequest",
+    "infer_photo",
+    "parse_photo_infer",
+    "photo_metadata",
+    "photo_response",
+]

@@ -36,7 +36,7 @@ from aezoo.errors import InputError
 from aezoo.runtime.batcher import BatchResult
 from aezoo.runtime.model import OnnxModel
 from aezoo.runtime.photos import decode_photo, photo_png, probe_photo
-from aezoo.runtime.tiling import DEFAULT_TILE, check_sigma
+from aezoo.runtime.tiling import TILE_BYTES, check_sigma
 from aezoo.serving import schemas as s
 from aezoo.serving.engine import Engine, Served, timing_headers
 from aezoo.serving.http import codecs
@@ -45,11 +45,6 @@ from aezoo.serving.http.protocol import arrived_at
 T = TypeVar("T")
 # decoded uint8 pixels + denoised uint8 pixels + the encoded answer (at most about the raw size)
 BYTES_PER_PIXEL = 3
-# one float32 block in and out with its halo, and the graph's activations (a margin of 16x).
-# onnxruntime keeps these buffers per model and reuses them (one task runs at a time per
-# model), so this overcounts concurrent requests; benchmarks/denoise_image_memory.py
-# measured ~28 MiB for the whole tiled run of the tests' tiny graph
-TILE_BYTES = 16 * 4 * (DEFAULT_TILE + 64) ** 2
 
 
 def sigma_param(model: OnnxModel, raw: str | None) -> float:

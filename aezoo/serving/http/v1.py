@@ -226,7 +226,7 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
                         png or result.output.size > INLINE_BYTES // 4,
                         answer, op, result.output, served.model, out_npy, png,
                     )  # fmt: skip
-            metrics.request_samples.labels(label, op).observe(samples)
+            metrics.request_samples.labels(label, op, "http").observe(samples)
             status = 200
             return Response(
                 content, media_type=media, headers={**headers, **timing_headers(result, served)}
@@ -243,10 +243,7 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
                     "see the server log"
                 ) from e
             status = s.error_status(e)[0]
-            if status == 413:
-                metrics.rejections.labels("too_large").inc()
-            elif status == 429 and getattr(e, "reason", "") == "body_budget":
-                metrics.rejections.labels("body_budget").inc()
+            metrics.count_refusal(status, e)
             raise
         finally:
             metrics.requests.labels(label, op, str(status), "http").inc()

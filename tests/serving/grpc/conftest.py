@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,3 +35,12 @@ def grpc_server(args: list[str], home: Path, log: Path) -> Iterator[GrpcServer]:
                 return
             time.sleep(0.05)
         pytest.fail(f"no gRPC line in the server log:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def triton(server: GrpcServer) -> Iterator[Any]:
+    """A ``tritonclient.grpc`` client of the module's ``server`` fixture."""
+    grpcclient = pytest.importorskip("tritonclient.grpc", reason="tritonclient[grpc] missing")
+    client = grpcclient.InferenceServerClient(server.address)
+    yield client
+    client.close()

@@ -43,13 +43,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GrpcServer]:
 
 
 @pytest.fixture(scope="module")
-def triton(server: GrpcServer) -> Iterator[Any]:
-    client = grpcclient.InferenceServerClient(server.address)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
 def names(server: GrpcServer) -> list[str]:
     listing = httpx.get(f"{server.http.url}/v1/models", timeout=30).json()
     models = listing["models"] if isinstance(listing, dict) else listing

@@ -1,6 +1,6 @@
 """The HTTP contract in gRPC status codes, against a real server with a key and small
 budgets: UNAUTHENTICATED, RESOURCE_EXHAUSTED (body budget, with ``retry-after`` trailing
-metadata; message above the body cap), and a request whose deadline passed is not run (in process)."""
+metadata; message above the body cap). Deadlines: test_deadline.py."""
 
 from __future__ import annotations
 
@@ -65,58 +65,3 @@ def test_message_above_the_body_cap_is_refused(stub: Any) -> None:
     with pytest.raises(grpc.RpcError) as e:
         stub.ModelInfer(_request(64), metadata=AUTH)  # 200 KB: above max_body_bytes + framing
     assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-
-
-class _Context:
-    """A servicer context whose deadline passed while the request waited."""
-
-    def __init__(self) -> None:
-        self.aborted: tuple[Any, str] | None = None
-
-    def invocation_metadata(self) -> tuple[()]:
-        return ()
-
-    def time_remaining(self) -> float:
-        return -0.001
-
-    def set_trailing_metadata(self, md: Any) -> None: ...
-
-    async def abort(self, code: Any, details: str) -> None:
-        self.aborted = (code, details)
-        raise grpc.RpcError(details)
-
-
-def test_expired_deadline_is_not_run(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """In process: the loopback client's deadline cannot be made to pass on the server
-    reliably (the server measures it from receipt), so the service gets a context whose
-    deadline has passed; the model must not be called."""
-    import asyncio
-
-    from aezoo.serving.engine import Engine
-    from aezoo.serving.grpc import messages as pb
-    from aezoo.serving.grpc.service import InferenceService
-    from aezoo.serving.settings import ServeSettings
-
-    monkeypatch.setenv("AEZOO_HOME", str(tmp_path))
-    engine = Engine(ServeSettings())
-    pool = engine.new_pool()
-    pool.load(["sda-mnist"])
-    engine.set_pool(pool)
-    called: list[str] = []
-
-    async def infer(*args: Any, **kw: Any) -> Any:
-        called.append("infer")
-        raise AssertionError("an expired request was run")
-
-    monkeypatch.setattr(engine, "infer", infer)
-    handler = InferenceService(engine, None).handler()
-    method = handler.service(type("D", (), {"method": f"/{pb.SERVICE}/ModelInfer"})())
-    ctx = _Context()
-    data = _request(1).SerializeToString()
-    try:
-        with pytest.raises(grpc.RpcError):
-            asyncio.run(method.unary_unary(data, ctx))
-    finally:
-        pool.close()
-    assert ctx.aborted is not None and ctx.aborted[0] == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert not called
