@@ -301,6 +301,32 @@ def print_mnist(rows: list[dict[str, float]], family: str) -> None:
     print("| fit seconds (aezoo) | " + " | ".join(f"{r['fit_s']:.0f}" for r in rows) + " | |")
 
 
+def merge_saved(paths: Iterable[Path]) -> tuple[dict[str, Any], list[str], Any]:
+    """Tabular results of several ``--out`` files merged per dataset, protocol and method
+    (a later file's method replaces an earlier one's), their methods in order of first
+    appearance, and the last MNIST part found (or None)."""
+    merged: dict[str, Any] = {}
+    methods: list[str] = []
+    mnist = None
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        mnist = data.get("mnist", mnist)
+        for name, protocols in data.get("tabular", {}).items():
+            for protocol, by_method in protocols.items():
+                merged.setdefault(name, {}).setdefault(protocol, {}).update(by_method)
+                methods += [m for m in by_method if m not in methods]
+    return merged, methods, mnist
+
+
+def print_saved(paths: Iterable[Path]) -> int:
+    results, methods, mnist = merge_saved(paths)
+    if results:
+        print_tabular(results, methods)
+    if mnist is not None:
+        print_mnist(mnist["digits"], mnist["family"])
+    return 0
+
+
 def limit_threads(n: int) -> None:
     """Torch's intra-op threads (training); BLAS/OpenMP follow ``OMP_NUM_THREADS``."""
     import torch
@@ -330,7 +356,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mnist-family", default=DEFAULT_FAMILY)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--out", type=Path, help="write the raw results as JSON here")
+    ap.add_argument("--tables-from", nargs="+", type=Path, metavar="JSON",
+                    help="print the tables of earlier --out files (merged) and exit")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.tables_from:
+        return print_saved(args.tables_from)
 
     limit_threads(args.threads)
     methods = list(args.methods)

@@ -3,6 +3,8 @@ training): seeded splits, normal-only fit rows, AUCROC against the evaluated row
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -122,3 +124,14 @@ def test_no_pyod_rows_without_pyod(monkeypatch: pytest.MonkeyPatch, capsys) -> N
     captured = capsys.readouterr()
     assert "pyod is not installed" in captured.err
     assert "['sda']" in captured.out
+
+
+def test_saved_runs_merge_per_dataset_and_method(tmp_path) -> None:
+    row = [{"seed": 0, "auc": 0.9, "fit_s": 1.0}]
+    a = {"tabular": {"d": {"novelty": {"sda": row, "pyod IForest": row}}}}
+    b = {"tabular": {"d": {"novelty": {"lista": row}}}, "mnist": {"family": "sda", "digits": []}}
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    merged, methods, mnist = bench.merge_saved([tmp_path / "a.json", tmp_path / "b.json"])
+    assert set(merged["d"]["novelty"]) == {"sda", "pyod IForest", "lista"}
+    assert methods == ["sda", "pyod IForest", "lista"] and mnist["family"] == "sda"
