@@ -45,6 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from bench_io import print_markdown
+
 REPO = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO.parent / "shared" / "data" / "adbench"
 MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
@@ -237,24 +239,24 @@ def print_tabular(results: dict[str, Any], methods: list[str]) -> None:
         if not any(protocol in d for d in results.values()):
             continue
         print(f"\n### {protocol}: median AUCROC over seeds (median fit seconds)\n")
-        print("| dataset | " + " | ".join(methods) + " |")
-        print("|---|" + "---|" * len(methods))
+        rows = []
         for name, d in results.items():
-            cells = []
+            cells = [name]
             for m in methods:
                 if m in d.get(protocol, {}):
                     auc, fit_s = median_cell(d[protocol][m])
                     cells.append(f"{auc:.3f} ({fit_s:.1f} s)")
                 else:
                     cells.append("n/a")
-            print(f"| {name} | " + " | ".join(cells) + " |")
+            rows.append(cells)
+        print_markdown(["dataset", *methods], rows)
     summary = summarise(results, methods)
     print(f"\n### Median AUCROC over the {len(results)} datasets\n")
-    print("| method | " + " | ".join(PROTOCOLS) + " |")
-    print("|---|" + "---|" * len(PROTOCOLS))
-    for m in methods:
-        cells = [f"{summary[p][m]:.3f}" if m in summary[p] else "n/a" for p in PROTOCOLS]
-        print(f"| {m} | " + " | ".join(cells) + " |")
+    print_markdown(
+        ["method", *PROTOCOLS],
+        ([m] + [f"{summary[p][m]:.3f}" if m in summary[p] else "n/a" for p in PROTOCOLS]
+         for m in methods),
+    )  # fmt: skip
     check = novelty_check(summary["novelty"])
     if check is None:
         print("\nNovelty check: needs an aezoo family, pyod AutoEncoder and pyod IForest.")
@@ -290,15 +292,20 @@ def run_mnist(family: str, seed: int, data_dir: Path) -> list[dict[str, float]]:
 
 def print_mnist(rows: list[dict[str, float]], family: str) -> None:
     print("\n### MNIST one-class AUROC (%) per normal digit\n")
-    print("| method | " + " | ".join(str(r["digit"]) for r in rows) + " | mean |")
-    print("|---|" + "---|" * (len(rows) + 1))
     ours = [100 * r["auc"] for r in rows]
-    print(f"| aezoo {family} | " + " | ".join(f"{a:.1f}" for a in ours)
-          + f" | {np.mean(ours):.1f} |")  # fmt: skip
     ref = DEEP_SVDD_MNIST[: len(rows)]
-    print("| One-Class Deep SVDD (Ruff et al. 2018, Table 1) | "
-          + " | ".join(f"{a:.1f}" for a in ref) + f" | {np.mean(ref):.1f} |")  # fmt: skip
-    print("| fit seconds (aezoo) | " + " | ".join(f"{r['fit_s']:.0f}" for r in rows) + " | |")
+    print_markdown(
+        ["method", *(str(r["digit"]) for r in rows), "mean"],
+        [
+            [f"aezoo {family}", *(f"{a:.1f}" for a in ours), f"{np.mean(ours):.1f}"],
+            [
+                "One-Class Deep SVDD (Ruff et al. 2018, Table 1)",
+                *(f"{a:.1f}" for a in ref),
+                f"{np.mean(ref):.1f}",
+            ],
+            ["fit seconds (aezoo)", *(f"{r['fit_s']:.0f}" for r in rows), ""],
+        ],
+    )
 
 
 def merge_saved(paths: Iterable[Path]) -> tuple[dict[str, Any], list[str], Any]:
