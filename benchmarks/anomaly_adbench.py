@@ -24,7 +24,7 @@ other nine anomalies; the reference row is One-Class Deep SVDD's published AUROC
 al., "Deep One-Class Classification", ICML 2018, Table 1).
 
 PyOD is a benchmark-only peer, never an aezoo dependency: ``pip install pyod`` (tested with
-pyod 2.x/3.x). Without it the PyOD rows are skipped and the script says so.
+pyod 3.6.7). Without it the PyOD rows are skipped and the script says so.
 
     python benchmarks/anomaly_adbench.py                       # all datasets, 3 seeds
     python benchmarks/anomaly_adbench.py --datasets 42_WBC 29_Pima --seeds 1 --methods sda
