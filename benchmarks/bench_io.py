@@ -44,3 +44,11 @@ def print_mean_std_table(
             vals = [r[c] for r in rows if c in r]
             cells.append(f"{np.mean(vals):.4g} ± {np.std(vals):.2g}" if vals else "n/a")
         print(f"| {arm} | " + " | ".join(cells) + " |")
+
+
+def print_markdown(header: list[str], rows: Iterable[list[str]]) -> None:
+    """A markdown table: ``header`` cells, a separator line, one line per row of cells."""
+    print("| " + " | ".join(header) + " |")
+    print("|---|" + "---|" * (len(header) - 1))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")

@@ -2,9 +2,27 @@
 
 ``Detector(family="sda", contamination=0.1, random_state=0).fit(X)`` trains the family on
 ``X`` through the own-data training (:func:`aezoo.training.own_data.train_on_data`: the
-table is min-max scaled in the graph, the model exported to ONNX), then scores with the
-exported scorer graph (:mod:`aezoo.models.score`) on onnxruntime. PyOD's conventions
-(pyod.models.base.BaseDetector): ``decision_scores_`` are the training rows' scores,
+recipe sized to the data by :mod:`aezoo.training.sizing`, the table's scaling fitted on the
+training split and kept in the graph, the model exported to ONNX), then scores with the
+exported scorer graph (:mod:`aezoo.models.score`) on onnxruntime.
+
+Tabular defaults (:data:`TABULAR_DEFAULTS`, one rule for every dataset): SdA standardises
+each feature (z-score on the training split) and reconstructs with a linear output layer
+and squared-error loss, so its score is the mean squared error in standard units; LISTA and
+DrSAE keep min-max scaling. Chosen on ``benchmarks/anomaly_adbench.py`` (novelty protocol,
+seed 0, ten ADBench datasets; benchmarks/RESULTS.md): against SdA's min-max scaling with
+sigmoid output it lifts annthyroid from 0.665 to 0.889 AUCROC and thyroid from 0.913 to
+0.984, loses optdigits (0.959 to 0.834); min-max with a linear output alone did not help
+(annthyroid 0.647).
+
+Measured (``benchmarks/anomaly_adbench.py``, 3 seeds, median over the ten ADBench datasets
+of the per-dataset median AUCROC; benchmarks/RESULTS.md): novelty protocol SdA 0.904, LISTA
+0.880 and DrSAE 0.879 (one seed), PyOD AutoEncoder 0.907, IForest 0.908, ECOD 0.848;
+ADBench's unsupervised protocol SdA 0.864, LISTA 0.846, DrSAE 0.735, AutoEncoder 0.838,
+IForest 0.849, ECOD 0.847. SdA, the best aezoo family in both, is the default; it is within
+0.02 of IForest but 0.003 below PyOD's AutoEncoder in novelty.
+
+PyOD's conventions (pyod.models.base.BaseDetector): ``decision_scores_`` are the training rows' scores,
 ``threshold_`` their ``(1 - contamination)`` quantile, ``predict`` 1 for outliers, 0 else.
 """
 
@@ -24,7 +42,15 @@ class NotFittedError(AezooError, AttributeError):
     """``decision_function``/``predict`` before ``fit``."""
 
 
-DEFAULT_FAMILY = "sda"  # best aezoo family in benchmarks/anomaly_adbench.py (novelty median)
+DEFAULT_FAMILY = "sda"  # best aezoo family in benchmarks/anomaly_adbench.py (module docstring)
+
+# (scaling, recipe overrides) per family for tables (module docstring); the user's
+# ``overrides`` come after these and win.
+TABULAR_DEFAULTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "sda": ("standard", ("model.output_activation=linear",)),
+    "lista": ("minmax", ()),
+    "drsae": ("minmax", ()),
+}
 
 
 class Detector:
@@ -35,7 +61,8 @@ class Detector:
         contamination: share of outliers in the training data, in (0, 0.5]; sets
             ``threshold_``.
         random_state: seed of the split and the training.
-        overrides: recipe overrides (``("pretrain_epochs=5",)``), as ``aezoo train --set``.
+        overrides: recipe overrides (``("pretrain_epochs=5",)``), as ``aezoo train --set``;
+            applied after the family's :data:`TABULAR_DEFAULTS`.
 
     Attributes (after ``fit``):
         decision_scores_: ``(n,)`` float32 scores of the training rows (higher = more
@@ -79,11 +106,16 @@ class Detector:
 
         if not 0.0 < float(self.contamination) <= 0.5:
             raise ConfigError(f"contamination = {self.contamination}; expected (0, 0.5]")
+        if self.family not in TABULAR_DEFAULTS:
+            raise ConfigError(
+                f"unknown family {self.family!r}; Detector families: {', '.join(TABULAR_DEFAULTS)}"
+            )
+        scaling, defaults = TABULAR_DEFAULTS[self.family]
         X = np.asarray(X, dtype=np.float32)
         run_dir = Path(tempfile.mkdtemp(prefix="aezoo-detector-"))
         artifact, _ = train_on_data(
-            self.family, X, overrides=self.overrides, run_dir=run_dir, register=False,
-            show_progress=False, seed=int(self.random_state),
+            self.family, X, overrides=(*defaults, *self.overrides), scaling=scaling,
+            run_dir=run_dir, register=False, show_progress=False, seed=int(self.random_state),
         )  # fmt: skip
         self.artifact_ = Path(artifact)
         self.model_ = OnnxModel(self.artifact_)
