@@ -19,7 +19,7 @@ dtype), ``{"outputs": ...}`` JSON for a JSON body; ``Accept: application/x-npy``
 Memory: the body counts in the server's in-flight budget (``max_inflight_body_bytes``) while
 it is read, and so does what decoding makes of it: :data:`BYTES_PER_PIXEL` bytes per pixel
 and channel (the decoded pixels, the denoised ones, the answer) plus the tile buffers
-(:data:`TILE_BYTES`), reserved from the image header before decoding; 429 when they do not fit.
+(:func:`block_bytes`), reserved from the image header before decoding; 429 when they do not fit.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from aezoo.errors import InputError
 from aezoo.runtime.batcher import BatchResult
 from aezoo.runtime.model import OnnxModel
 from aezoo.runtime.photos import decode_photo, photo_png, probe_photo
-from aezoo.runtime.tiling import DEFAULT_TILE, check_sigma
+from aezoo.runtime.tiling import DEFAULT_MAX_PIXELS, DEFAULT_TILE, check_sigma
 from aezoo.serving import schemas as s
 from aezoo.serving.engine import Engine, Served, timing_headers
 from aezoo.serving.http import codecs
@@ -50,6 +50,13 @@ BYTES_PER_PIXEL = 3
 # model), so this overcounts concurrent requests; benchmarks/denoise_image_memory.py
 # measured ~28 MiB for the whole tiled run of the tests' tiny graph
 TILE_BYTES = 16 * 4 * (DEFAULT_TILE + 64) ** 2
+
+
+def block_bytes(pixels: int) -> int:
+    """Bytes reserved for the block buffers of an image of at most ``pixels`` pixels (16
+    float32 planes of the largest block: the whole image up to the one-pass budget
+    ``DEFAULT_MAX_PIXELS``), never less than one tile (:data:`TILE_BYTES`)."""
+    return max(TILE_BYTES, 16 * 4 * min(pixels, DEFAULT_MAX_PIXELS))
 
 
 def sigma_param(model: OnnxModel, raw: str | None) -> float:
@@ -81,10 +88,11 @@ def decoded_bytes(body: bytes, kind: str, max_pixels: int) -> int:
     """
     if kind in ("image/png", "image/jpeg"):
         h, w, c = probe_photo(body, max_pixels)
-        return BYTES_PER_PIXEL * h * w * c + TILE_BYTES
+        return BYTES_PER_PIXEL * h * w * c + block_bytes(h * w)
     # arrays: the float32 copy, the result and the answer, each at most 4 bytes a value
     # (JSON answers more, but JSON bodies are capped far lower by max_body_bytes)
-    return 3 * len(body) * (4 if kind == codecs.NPY else 1) + TILE_BYTES
+    # (a body of n bytes holds at most n pixels)
+    return 3 * len(body) * (4 if kind == codecs.NPY else 1) + block_bytes(len(body))
 
 
 def decode_photo_body(body: bytes, kind: str, max_pixels: int) -> np.ndarray:
