@@ -114,7 +114,8 @@ def card_body(record: dict[str, Any]) -> str:
         + (
             f"weights started from the artifact {cfg['init_from']} (a warm restart of an "
             f"earlier run whose filters started from a {cfg['dictionary'].upper()} patch "
-            "dictionary; its recipe and curve are in that artifact's training.json). "
+            "dictionary; its recipe and curve are in that artifact's training.json, copied "
+            "here under base_run when it was recorded). "
             if cfg.get("init_from")
             else f"filters started from a {cfg['dictionary'].upper()} patch dictionary "
             f"({cfg['dict_patches']} patches, {cfg['dict_steps']} steps, "
