@@ -2,7 +2,8 @@
 for tests that need one before a trained denoiser is bundled.
 
 Its graph, with ``t = sigma / 255`` (sigma (N,) on the 0-255 scale) and ``*`` a 3x3
-convolution with zero padding 1:
+convolution of the input padded by reflection by 1 pixel (ONNX ``Pad``, mode ``reflect``,
+then an unpadded ``Conv``), so that, as the bundled denoiser does, it handles its own borders:
 
     smooth = box * noisy                       (box: 3x3 mean)
     detail = (delta - box) * noisy             (the high frequencies)
@@ -66,10 +67,12 @@ def graph(path: Path) -> None:
         helper.make_tensor("shape", TensorProto.INT64, [4], [-1, 1, 1, 1]),
         helper.make_tensor("per255", TensorProto.FLOAT, [], [1 / 255]),
     ]
-    conv = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}
+    inits.append(helper.make_tensor("pad1", TensorProto.INT64, [8], [0, 0, 1, 1, 0, 0, 1, 1]))
+    conv = {"kernel_shape": [3, 3]}
     nodes = [
-        helper.make_node("Conv", ["noisy", "box"], ["smooth"], **conv),
-        helper.make_node("Conv", ["noisy", "detail_k"], ["detail"], **conv),
+        helper.make_node("Pad", ["noisy", "pad1"], ["noisy_p"], mode="reflect"),
+        helper.make_node("Conv", ["noisy_p", "box"], ["smooth"], **conv),
+        helper.make_node("Conv", ["noisy_p", "detail_k"], ["detail"], **conv),
         helper.make_node("Reshape", ["sigma", "shape"], ["s4"]),
         helper.make_node("Mul", ["s4", "per255"], ["t"]),
         helper.make_node("Sub", ["detail", "t"], ["dp"]),
@@ -78,7 +81,8 @@ def graph(path: Path) -> None:
         helper.make_node("Sub", ["nd", "t"], ["dn"]),
         helper.make_node("Relu", ["dn"], ["neg"]),
         helper.make_node("Sub", ["pos", "neg"], ["shrunk"]),
-        helper.make_node("Conv", ["shrunk", "delta"], ["kept"], **conv),
+        helper.make_node("Pad", ["shrunk", "pad1"], ["shrunk_p"], mode="reflect"),
+        helper.make_node("Conv", ["shrunk_p", "delta"], ["kept"], **conv),
         helper.make_node("Add", ["smooth", "kept"], ["denoised"]),
     ]
     g = helper.make_graph(nodes, "tiny_denoiser", [noisy, sigma], [out], initializer=inits)

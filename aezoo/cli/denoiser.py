@@ -24,6 +24,8 @@ def _cmd(args: argparse.Namespace) -> int:
     from aezoo.data.denoising import TEST, TRAIN, image_paths
 
     image_paths(args.data_dir, TRAIN)  # a wrong folder answers before torch is imported
+    if args.init_from and not (Path(args.init_from) / "model.safetensors").is_file():
+        raise AezooError(f"--init-from {args.init_from}: no model.safetensors there")
     if not args.no_artifact:
         image_paths(args.data_dir, TEST)
     lo, hi = args.sigma_range
@@ -49,6 +51,7 @@ def _cmd(args: argparse.Namespace) -> int:
         crop=args.crop,
         lr=args.lr,
         sigma_range=(lo, hi),
+        init_from=str(args.init_from) if args.init_from else None,
     )
     run_dir = Path(args.run_dir or f"runs/{cfg.name}-{cfg.dictionary}-s{cfg.seed}")
     max_seconds = args.max_minutes * 60 if args.max_minutes else None
@@ -123,6 +126,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         default=(5.0, 55.0),
         metavar=("LOW", "HIGH"),
         help="noise levels (0-255 scale) drawn uniformly in training, and accepted (5 55)",
+    )
+    t.add_argument(
+        "--init-from",
+        metavar="ARTIFACT",
+        help="start from the weights of this denoiser artifact (same --filters, --kernel-size, "
+        "--iterations) instead of a patch dictionary: a warm restart of the cosine schedule",
     )
     t.add_argument("--max-minutes", type=float, help="stop training after this long")
     t.add_argument("--eval-images", type=int, help="BSD68 images for the card (default all 68)")

@@ -3,8 +3,9 @@
 The one graph, ``onnx/denoiser.onnx`` (:data:`aezoo.registry.format.DENOISER`), follows
 :class:`aezoo.spec.DenoiserSpec`: inputs ``noisy`` float32 ``(N, 1, H, W)`` and ``sigma``
 float32 ``(N,)``, output ``denoised`` float32 ``(N, 1, H, W)``, with ``N``, ``H`` and
-``W`` dynamic. Export fails (:class:`~aezoo.errors.ExportError`) when the ONNX checker
-rejects the graph or onnxruntime and torch disagree by more than
+``W`` dynamic. The graph is :class:`aezoo.export.denoiser_graph.DenoiserGraph`, the model
+rewritten for onnxruntime's kernels. Export fails (:class:`~aezoo.errors.ExportError`) when
+the ONNX checker rejects the graph or onnxruntime and torch disagree by more than
 ``PARITY_ATOL x max(1, max |output|)`` on noisy non-square images (:data:`PARITY_SHAPES`).
 """
 
@@ -24,6 +25,7 @@ from safetensors.torch import load_file
 
 from aezoo._version import __version__
 from aezoo.errors import ArtifactError, ExportError
+from aezoo.export.denoiser_graph import DenoiserGraph
 from aezoo.export.onnx import OPSET, PARITY_ATOL, export_versions
 from aezoo.export.torch_io import assemble_artifact
 from aezoo.models.denoiser import CSCDenoiser, CSCDenoiserConfig
@@ -77,6 +79,7 @@ def export_denoiser_onnx(model: CSCDenoiser, path: Path, seed: int = 0) -> dict[
         ExportError: the checker rejects the graph or the parity check fails.
     """
     model = model.eval()
+    graph = DenoiserGraph(model).eval()  # the same function, in operations onnxruntime runs fast
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     gen = torch.Generator().manual_seed(seed)
@@ -86,7 +89,7 @@ def export_denoiser_onnx(model: CSCDenoiser, path: Path, seed: int = 0) -> dict[
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model,
+            graph,
             example,
             str(path),
             dynamo=True,

@@ -21,7 +21,7 @@ from aezoo.errors import ConfigError, InputError, OperationNotSupportedError
 from aezoo.registry.artifact import CLASSIFIER, DECODER, DENOISER, ENCODER, SCORER, read_config
 from aezoo.registry.verify import DENOISER_OUTPUT, check_graphs, verify_artifact
 from aezoo.runtime.calibration import judge, read_calibration
-from aezoo.runtime.tiling import DEFAULT_TILE, denoise_image
+from aezoo.runtime.tiling import denoise_image
 from aezoo.spec import ModelConfig, Operation
 
 MAX_INTERPOLATION_STEPS = 1024
@@ -281,7 +281,7 @@ class OnnxModel:
         raise OperationNotSupportedError(f"unknown batch operation {op!r}; expected {BATCH_OPS}")
 
     def denoise_image(
-        self, image: Any, sigma: float, *, tile: int = DEFAULT_TILE, scale: float = 1.0
+        self, image: Any, sigma: float, *, tile: int | None = None, scale: float = 1.0
     ) -> np.ndarray:
         """Denoise one whole photograph with a whole-image denoiser (``config.denoiser``).
 
@@ -291,8 +291,10 @@ class OnnxModel:
             sigma: noise standard deviation on the 0-255 scale, inside
                 ``config.denoiser.sigma_range``.
             tile: output block side; blocks carry ``config.denoiser.halo`` pixels of
-                reflected context, so the result equals one pass (see
-                :mod:`aezoo.runtime.tiling`, which also states the memory bound).
+                context, so the result equals one pass (see :mod:`aezoo.runtime.tiling`,
+                which also states the memory bound). None (default): one pass for images
+                of at most :data:`aezoo.runtime.tiling.DEFAULT_MAX_PIXELS` pixels, else
+                256-pixel tiles.
             scale: white of a float image (ignored for uint8).
 
         Returns:

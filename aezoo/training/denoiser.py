@@ -6,7 +6,9 @@ crop`` crops with a random flip and quarter turn, additive white Gaussian noise 
 ``sigma ~ U(sigma_range)`` drawn per crop (0-255 scale, not clipped), mean squared error
 against the clean crop, Adam with a cosine learning-rate decay and gradient-norm clipping.
 The filters start from a ``k x k`` patch dictionary learned on Train400 patches
-(:mod:`aezoo.training.patch_dictionary`: SDL, VDL, or random atoms). Every random draw
+(:mod:`aezoo.training.patch_dictionary`: SDL, VDL, or random atoms), or, with
+``init_from``, from the weights of an earlier denoiser artifact (a warm restart: the cosine
+schedule starts again from ``lr``, as in SGDR, Loshchilov & Hutter 2017). Every random draw
 comes from generators seeded by ``seed``.
 
 The history (``history`` in the checkpoint and ``training.json``) holds, every
@@ -28,9 +30,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
+from safetensors.torch import load_file
 
 from aezoo.data.denoising import TRAIN, load_images
 from aezoo.models.denoiser import CSCDenoiser, CSCDenoiserConfig
+from aezoo.registry.artifact import WEIGHTS
 from aezoo.training.loop import load_checkpoint, progress, save_checkpoint, seed_everything
 from aezoo.training.patch_dictionary import Kind, learn_patch_dictionary, sample_patches
 
@@ -47,6 +51,8 @@ class DenoiserTrainConfig(BaseModel):
     dict_steps: int = Field(300, ge=1)  # alternating FISTA / Adam steps
     dict_lam: float = Field(0.05, gt=0.0)
     init_lam: float = Field(1.0, gt=0.0)  # first thresholds: lam / L per unit of sigma
+    # an artifact folder (same model shape) whose weights start the run instead of a dictionary
+    init_from: str | None = None
     seed: int = 0
     steps: int = Field(3000, ge=1)
     batch_size: int = Field(16, ge=1)
@@ -103,7 +109,15 @@ def psnr01(mse: float) -> float:
 
 
 def initial_model(cfg: DenoiserTrainConfig, train: list[np.ndarray]) -> CSCDenoiser:
-    """The model with its filters set from a patch dictionary of ``cfg.dictionary``."""
+    """The model with its filters set from a patch dictionary of ``cfg.dictionary``, or
+    with the weights of the artifact ``cfg.init_from``.
+
+    Raises:
+        ValueError: ``init_from`` lacks ``model.safetensors`` or its weights do not fit
+            ``cfg.model``.
+    """
+    if cfg.init_from is not None:
+        return model_from_artifact(cfg.model, Path(cfg.init_from))
     k = cfg.model.kernel_size
     patches = sample_patches(train, k, cfg.dict_patches, seed=cfg.seed)
     atoms = learn_patch_dictionary(
@@ -116,6 +130,19 @@ def initial_model(cfg: DenoiserTrainConfig, train: list[np.ndarray]) -> CSCDenoi
     )
     model = CSCDenoiser(cfg.model)
     model.init_from_dictionary(atoms, lam=cfg.init_lam)
+    return model
+
+
+def model_from_artifact(config: CSCDenoiserConfig, path: Path) -> CSCDenoiser:
+    """A :class:`CSCDenoiser` of shape ``config`` holding the weights of artifact ``path``."""
+    weights = path / WEIGHTS
+    if not weights.is_file():
+        raise ValueError(f"init_from: {path} has no {WEIGHTS}")
+    model = CSCDenoiser(config)
+    try:
+        model.load_state_dict(load_file(str(weights)))
+    except RuntimeError as e:
+        raise ValueError(f"init_from: the weights of {path} do not fit {config}: {e}") from None
     return model
 
 

@@ -9,6 +9,7 @@ BSD68 crops) and the artifact (:func:`aezoo.export.denoiser.build_denoiser_artif
 
 from __future__ import annotations
 
+import json
 import platform
 import shutil
 from pathlib import Path
@@ -19,9 +20,10 @@ import torch
 
 from aezoo.data.denoising import TEST, image_paths, read_gray
 from aezoo.evaluation.denoising import evaluate, noisy_image
-from aezoo.export.denoiser import build_denoiser_artifact
+from aezoo.export.denoiser import build_denoiser_artifact, load_denoiser
 from aezoo.export.figures import curves_figure, tile
 from aezoo.models.denoiser import CSCDenoiser
+from aezoo.registry.artifact import SAMPLES, TRAINING, read_config, read_manifest
 from aezoo.registry.store import LocalStore, ModelVersion
 from aezoo.training.denoiser import DenoiserTrainConfig, train_denoiser
 from aezoo.training.pipeline import provenance, publish
@@ -108,9 +110,18 @@ def card_body(record: dict[str, Any]) -> str:
         f"{record['steps_done']} Adam steps of {cfg['batch_size']} random {cfg['crop']}x"
         f"{cfg['crop']} crops (flips, quarter turns), sigma ~ U{tuple(cfg['sigma_range'])} per "
         f"crop, MSE; learning rate {cfg['lr']:g} with cosine decay to "
-        f"{cfg['lr'] * cfg['min_lr_ratio']:g}; filters started from a {cfg['dictionary'].upper()} "
-        f"patch dictionary ({cfg['dict_patches']} patches, {cfg['dict_steps']} steps, "
-        f"{record['dictionary_seconds']} s). Seed {cfg['seed']}. Training time "
+        f"{cfg['lr'] * cfg['min_lr_ratio']:g}; "
+        + (
+            f"weights started from the artifact {cfg['init_from']} (a warm restart of an "
+            f"earlier run whose filters started from a {cfg['dictionary'].upper()} patch "
+            "dictionary; its recipe and curve are in that artifact's training.json, copied "
+            "here under base_run when it was recorded). "
+            if cfg.get("init_from")
+            else f"filters started from a {cfg['dictionary'].upper()} patch dictionary "
+            f"({cfg['dict_patches']} patches, {cfg['dict_steps']} steps, "
+            f"{record['dictionary_seconds']} s). "
+        )
+        + f"Seed {cfg['seed']}. Training time "
         f"{record['train_seconds'] / 60:.1f} min on {record['cpu']}. The curve "
         "(figures/training_curve.png) plots the training loss and the validation PSNR at "
         f"sigma 25 every {cfg['log_every']} steps; training.json holds the numbers.",
@@ -165,6 +176,43 @@ def package_denoiser(
         card_text=card_body(training),
         samples=make_samples([p.stem for p in paths[:N_SAMPLES]], crops),
     )
+
+
+def repackage_denoiser(src: Path | str, out: Path | str) -> Path:
+    """Write the artifact ``src`` again at ``out`` (replaced) with this version's exporter:
+    same weights, training record, figures, samples and card; a new graph (and manifest).
+    Used when the exported graph's form changes (:mod:`aezoo.export.denoiser_graph`).
+
+    Raises:
+        ArtifactError: ``src`` is not a valid denoiser artifact.
+        ExportError: the new graph fails the ONNX checker or the parity check.
+    """
+    src, out = Path(src), Path(out)
+    model = load_denoiser(src)
+    config = read_config(src)
+    training = json.loads((src / TRAINING).read_text())
+    figs = {p.name: p.read_bytes() for p in sorted((src / "figures").glob("*.png"))}
+    samples = json.loads((src / SAMPLES).read_text()) if (src / SAMPLES).is_file() else None
+    manifest = read_manifest(src)
+    assert config.denoiser is not None  # load_denoiser checked the architecture
+    tmp = out.with_name(f".{out.name}-repackaged")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    build_denoiser_artifact(
+        model,
+        tmp,
+        name=manifest.name,
+        version=manifest.version,
+        sigma_range=config.denoiser.sigma_range,
+        training=training,
+        figures=figs,
+        card_text=card_body(training),
+        samples=samples,
+    )
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return out
 
 
 def run_denoiser(

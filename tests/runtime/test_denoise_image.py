@@ -10,7 +10,7 @@ import pytest
 
 from aezoo.errors import InputError, OperationNotSupportedError
 from aezoo.runtime.model import OnnxModel
-from aezoo.runtime.tiling import reflect_index
+from aezoo.runtime.tiling import DEFAULT_MAX_PIXELS, DEFAULT_TILE
 from tests.tolerance import layers_atol
 
 SIGMA = 25.0
@@ -32,13 +32,6 @@ def _smooth(h: int, w: int, seed: int = 0) -> np.ndarray:
     return (clean + rng.normal(0, SIGMA / 255, clean.shape)).astype(np.float32), clean
 
 
-def test_reflect_index_matches_numpy_pad() -> None:
-    for n in (1, 2, 5):
-        base = np.arange(n)
-        want = np.pad(base, 7, mode="reflect") if n > 1 else np.zeros(n + 14, int)
-        assert (reflect_index(np.arange(-7, n + 7), n) == want).all()
-
-
 @pytest.mark.parametrize(("h", "w", "tile"), [(37, 53, 8), (64, 64, 16), (5, 129, 7), (3, 3, 1)])
 def test_tiled_equals_one_pass(model: OnnxModel, h: int, w: int, tile: int) -> None:
     noisy, _ = _smooth(h, w)
@@ -46,18 +39,44 @@ def test_tiled_equals_one_pass(model: OnnxModel, h: int, w: int, tile: int) -> N
     tiled = model.denoise_image(noisy, SIGMA, tile=tile)
     # each pixel: a 3x3 conv chain, at most ~20 float32 terms of magnitude <= 2
     np.testing.assert_allclose(tiled, one, rtol=0, atol=ATOL)
-    # a border pixel and a corner: reflected context, no seam
+    # a border pixel and a corner: the graph's own border handling, no seam
     assert abs(tiled[0, w // 2] - one[0, w // 2]) <= ATOL
     assert abs(tiled[-1, -1] - one[-1, -1]) <= ATOL
 
 
-def test_one_pass_is_the_graph_on_the_reflect_padded_image(model: OnnxModel) -> None:
+def test_one_pass_is_the_graph_on_the_image_itself(model: OnnxModel) -> None:
     noisy, _ = _smooth(20, 31)
-    padded = np.pad(noisy, 2, mode="reflect")[None, None]
     sess = model._sessions["denoiser"]
-    want = sess.run(["denoised"], {"noisy": padded, "sigma": np.array([SIGMA], np.float32)})[0]
-    got = model.denoise_image(noisy, SIGMA, tile=7)
-    np.testing.assert_allclose(got, want[0, 0, 2:-2, 2:-2], rtol=0, atol=ATOL)
+    sig = np.array([SIGMA], np.float32)
+    want = sess.run(["denoised"], {"noisy": noisy[None, None], "sigma": sig})[0][0, 0]
+    for tile in (None, 7):  # the default (one pass: under the budget) and tiles
+        got = model.denoise_image(noisy, SIGMA, tile=tile)
+        np.testing.assert_allclose(got, want, rtol=0, atol=ATOL)
+
+
+def test_default_is_one_pass_under_the_budget_and_tiles_over_it(model: OnnxModel) -> None:
+    sess = model._sessions["denoiser"]
+    shapes: list[tuple[int, ...]] = []
+    real_run = sess.run
+
+    def spy(outputs, feeds):  # type: ignore[no-untyped-def]
+        shapes.append(feeds["noisy"].shape)
+        return real_run(outputs, feeds)
+
+    sess_run, sess.run = sess.run, spy
+    try:
+        side = int(DEFAULT_MAX_PIXELS**0.5)
+        small, _ = _smooth(side, side)  # exactly the budget: one pass
+        model.denoise_image(small, SIGMA)
+        assert shapes == [(1, 1, side, side)]
+        shapes.clear()
+        big, _ = _smooth(side + 1, side)  # one row over: 256-pixel tiles with their halo
+        tiled = model.denoise_image(big, SIGMA)
+        assert len(shapes) == 3 * 2 and max(s[2] for s in shapes) <= DEFAULT_TILE + 2 * 2
+    finally:
+        sess.run = sess_run
+    one = model.denoise_image(big, SIGMA, tile=side + 1)
+    np.testing.assert_allclose(tiled, one, rtol=0, atol=ATOL)
 
 
 def test_it_denoises(model: OnnxModel) -> None:

@@ -29,7 +29,7 @@ import numpy as np
 
 from aezoo.runtime.model import OnnxModel
 from aezoo.runtime.pool import Served
-from aezoo.runtime.tiling import TILE_BYTES, check_sigma
+from aezoo.runtime.tiling import block_bytes, check_sigma
 from aezoo.serving.engine import Engine
 from aezoo.serving.grpc import messages as pb
 from aezoo.serving.grpc.codec import GrpcRequestError, param
@@ -155,7 +155,9 @@ async def infer_photo(
     st = engine.settings
     with served.batcher.expect(), engine.budget.hold(request.ByteSize()):
         req = await engine.offload(True, parse_photo, request, served.model, st.max_image_pixels)
-        with engine.budget.hold(3 * 4 * req.image.size + TILE_BYTES, "decoding the image"):
+        with engine.budget.hold(
+            3 * 4 * req.image.size + block_bytes(req.image.size), "decoding the image"
+        ):
             image, sigma = req.image, req.sigma
             result, served = await engine.run_task(
                 name, served, lambda m: m.denoise_image(image, sigma), 1, 0.0, deadline

@@ -30,7 +30,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from aezoo.runtime.model import OnnxModel
-from aezoo.runtime.tiling import TILE_BYTES, check_sigma
+from aezoo.runtime.tiling import block_bytes, check_sigma
 from aezoo.serving.engine import Engine, Served, timing_headers
 from aezoo.serving.http.oip_codec import OipRequestError
 from aezoo.serving.http.photo import run_photo
@@ -191,7 +191,7 @@ async def infer_photo(
     # float32/uint8 image, the result and the answer (<= 1x each)
     (content, headers), result, served = await run_photo(
         engine, name, served, request, start, "infer",
-        lambda body: 7 * len(body) + TILE_BYTES, decode,
+        lambda body: 7 * len(body) + block_bytes(len(body)), decode,
         lambda model, out: photo_response(model, parsed[0], out),
     )  # fmt: skip
     return Response(content, headers={**headers, **timing_headers(result, served)})

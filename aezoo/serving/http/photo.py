@@ -19,7 +19,7 @@ dtype), ``{"outputs": ...}`` JSON for a JSON body; ``Accept: application/x-npy``
 Memory: the body counts in the server's in-flight budget (``max_inflight_body_bytes``) while
 it is read, and so does what decoding makes of it: :data:`BYTES_PER_PIXEL` bytes per pixel
 and channel (the decoded pixels, the denoised ones, the answer) plus the tile buffers
-(:data:`TILE_BYTES`), reserved from the image header before decoding; 429 when they do not fit.
+(:func:`block_bytes`), reserved from the image header before decoding; 429 when they do not fit.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from aezoo.errors import InputError
 from aezoo.runtime.batcher import BatchResult
 from aezoo.runtime.model import OnnxModel
 from aezoo.runtime.photos import decode_photo, photo_png, probe_photo
-from aezoo.runtime.tiling import TILE_BYTES, check_sigma
+from aezoo.runtime.tiling import block_bytes, check_sigma
 from aezoo.serving import schemas as s
 from aezoo.serving.engine import Engine, Served, timing_headers
 from aezoo.serving.http import codecs
@@ -45,6 +45,7 @@ from aezoo.serving.http.protocol import arrived_at
 T = TypeVar("T")
 # decoded uint8 pixels + denoised uint8 pixels + the encoded answer (at most about the raw size)
 BYTES_PER_PIXEL = 3
+
 
 
 def sigma_param(model: OnnxModel, raw: str | None) -> float:
@@ -76,10 +77,11 @@ def decoded_bytes(body: bytes, kind: str, max_pixels: int) -> int:
     """
     if kind in ("image/png", "image/jpeg"):
         h, w, c = probe_photo(body, max_pixels)
-        return BYTES_PER_PIXEL * h * w * c + TILE_BYTES
+        return BYTES_PER_PIXEL * h * w * c + block_bytes(h * w)
     # arrays: the float32 copy, the result and the answer, each at most 4 bytes a value
     # (JSON answers more, but JSON bodies are capped far lower by max_body_bytes)
-    return 3 * len(body) * (4 if kind == codecs.NPY else 1) + TILE_BYTES
+    # (a body of n bytes holds at most n pixels)
+    return 3 * len(body) * (4 if kind == codecs.NPY else 1) + block_bytes(len(body))
 
 
 def decode_photo_body(body: bytes, kind: str, max_pixels: int) -> np.ndarray:
