@@ -12,8 +12,8 @@ and squared-error loss, so its score is the mean squared error in standard units
 DrSAE keep min-max scaling. Chosen on ``benchmarks/anomaly_adbench.py`` (novelty protocol,
 seed 0, ten ADBench datasets; benchmarks/RESULTS.md): against SdA's min-max scaling with
 sigmoid output it lifts annthyroid from 0.665 to 0.889 AUCROC and thyroid from 0.913 to
-0.984, loses optdigits (0.959 to 0.834); min-max with a linear output alone did not help
-(annthyroid 0.647).
+0.984, loses optdigits (0.959 to 0.834). (A note, not reproduced by a command in the repo:
+min-max with a linear output alone did not help in a scratch screen, annthyroid 0.647.)
 
 Measured (``benchmarks/anomaly_adbench.py``, 3 seeds, median over the ten ADBench datasets
 of the per-dataset median AUCROC; benchmarks/RESULTS.md): novelty protocol SdA 0.904, LISTA

@@ -21,8 +21,9 @@ input: 1 byte per pixel and channel for uint8, 4 or 8 for float), one block of a
 ``max(max_pixels, (tile + 2 * halo)^2)`` float32 values in, one out, and the graph's
 activations for one block, whatever the image size. The defaults (one pass up to
 :data:`DEFAULT_MAX_PIXELS` = 512 x 512 pixels, so a 481 x 321 BSD68 photograph; else
-256-pixel tiles) keep that at a few MiB for small graphs and a few hundred MiB for the
-bundled 64-filter denoiser (``benchmarks/denoise_image_memory.py``).
+256-pixel tiles) keep that at a few MiB for small graphs (``benchmarks/denoise_image_memory.py``
+measured the tiny test graph); for the bundled 64-filter denoiser it is an estimate, not a
+measurement: 64 float32 planes of a 512 x 512 block are 64 MiB per live activation.
 """
 
 from __future__ import annotations

@@ -32,16 +32,14 @@ clash). Names follow Prometheus conventions (``_total`` counters, ``_seconds`` u
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
-
-if TYPE_CHECKING:
-    from aezoo.runtime.calibration import Calibration
 from prometheus_client.registry import Collector
 
 from aezoo.runtime.batcher import BatchObserver
+from aezoo.runtime.calibration import Calibration
 from aezoo.runtime.pool import ModelPool
 
 OP_LABEL = {"predict_proba": "classify", "task": "interpolate"}

@@ -36,8 +36,6 @@ from aezoo.serving.http.oip_codec import OipRequestError
 from aezoo.serving.http.photo import run_photo
 from aezoo.serving.oip_model import DENOISED, IMAGE, PHOTO_TYPES, SIGMA, photo_metadata
 
-OUTPUT = DENOISED
-
 
 @dataclass
 class PhotoRequest:
@@ -154,7 +152,7 @@ def photo_response(
     dtype = np.uint8 if req.datatype == "UINT8" else np.float32
     arr = np.ascontiguousarray(out, dtype=dtype)
     entry: dict[str, Any] = {
-        "name": OUTPUT,
+        "name": DENOISED,
         "datatype": "UINT8" if dtype == np.uint8 else "FP32",
         "shape": list(arr.shape),
     }
@@ -198,9 +196,6 @@ async def infer_photo(
 
 
 __all__ = [
-    "IMAGE",
-    "PHOTO_TYPES",
-    "SIGMA",
     "PhotoRequest",
     "infer_photo",
     "parse_photo_infer",

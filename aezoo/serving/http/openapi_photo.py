@@ -10,7 +10,7 @@ import copy
 from typing import Any
 
 from aezoo.runtime.model import OnnxModel
-from aezoo.serving.http.oip_photo import IMAGE, PHOTO_TYPES, SIGMA
+from aezoo.serving.oip_model import IMAGE, PHOTO_TYPES, SIGMA
 
 _BINARY = {"type": "string", "format": "binary"}
 _NUMBER = {"type": "number"}

@@ -47,7 +47,6 @@ T = TypeVar("T")
 BYTES_PER_PIXEL = 3
 
 
-
 def sigma_param(model: OnnxModel, raw: str | None) -> float:
     """``?sigma=`` as a float inside the model's range.
 

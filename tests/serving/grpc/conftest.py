@@ -44,3 +44,16 @@ def triton(server: GrpcServer) -> Iterator[Any]:
     client = grpcclient.InferenceServerClient(server.address)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="module")
+def stub(server: GrpcServer) -> Iterator[Any]:
+    """A raw ``GRPCInferenceServiceStub`` (tritonclient's generated code) on the module's
+    ``server`` fixture, for messages the high-level client cannot send."""
+    import grpc
+
+    service_pb2_grpc = pytest.importorskip(
+        "tritonclient.grpc.service_pb2_grpc", reason="tritonclient[grpc] missing"
+    )
+    with grpc.insecure_channel(server.address) as channel:
+        yield service_pb2_grpc.GRPCInferenceServiceStub(channel)

@@ -15,7 +15,6 @@ from tests.serving.grpc.conftest import GrpcServer, grpc_server
 
 pytestmark = pytest.mark.integration
 service_pb2 = pytest.importorskip("tritonclient.grpc.service_pb2")
-service_pb2_grpc = pytest.importorskip("tritonclient.grpc.service_pb2_grpc")
 KEY = "s3cret"
 AUTH = (("authorization", f"Bearer {KEY}"),)
 
@@ -28,12 +27,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GrpcServer]:
             "--max-body-bytes", "100000", "--max-inflight-body-bytes", "100000"]  # fmt: skip
     with grpc_server(args, home, log) as s:
         yield s
-
-
-@pytest.fixture(scope="module")
-def stub(server: GrpcServer) -> Iterator[Any]:
-    with grpc.insecure_channel(server.address) as channel:
-        yield service_pb2_grpc.GRPCInferenceServiceStub(channel)
 
 
 def _request(n: int) -> Any:

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import grpc
 import numpy as np
 import pytest
 
@@ -30,7 +29,7 @@ from tests.tolerance import sda_atol, sum_atol
 
 pytestmark = pytest.mark.integration
 grpcclient = pytest.importorskip("tritonclient.grpc", reason="tritonclient[grpc] not installed")
-from tritonclient.grpc import service_pb2, service_pb2_grpc  # noqa: E402
+from tritonclient.grpc import service_pb2  # noqa: E402
 from tritonclient.utils import InferenceServerException  # noqa: E402
 
 Image = pytest.importorskip("PIL.Image")
@@ -50,12 +49,6 @@ def server(
             "--threads", "1", "--log-level", "warning"]  # fmt: skip
     with grpc_server(args, home, log) as s:
         yield s
-
-
-@pytest.fixture(scope="module")
-def stub(server: GrpcServer) -> Iterator[Any]:
-    with grpc.insecure_channel(server.address) as channel:
-        yield service_pb2_grpc.GRPCInferenceServiceStub(channel)
 
 
 def _png(seed: int, size: tuple[int, int] = (8, 8)) -> bytes:
