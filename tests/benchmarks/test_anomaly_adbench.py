@@ -115,12 +115,14 @@ def test_summary_and_novelty_check() -> None:
     assert bench.novelty_check({"sda": 0.8}) is None  # without PyOD rows: no verdict
 
 
-def test_no_pyod_rows_without_pyod(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_no_pyod_rows_without_pyod(monkeypatch: pytest.MonkeyPatch, capsys, tmp_path) -> None:
+    (tmp_path / "1_toy.npz").touch()  # run_tabular is stubbed: the file is listed, never read
     monkeypatch.setattr(bench, "pyod_available", lambda: False)
     monkeypatch.setattr(bench, "limit_threads", lambda n: None)
     monkeypatch.setattr(bench, "run_tabular", lambda paths, methods, seeds, out, protocols: {})
     monkeypatch.setattr(bench, "print_tabular", lambda results, methods: print(methods))
-    assert bench.main(["--methods", "sda", "pyod ECOD", "--seeds", "1"]) == 0
+    argv = ["--methods", "sda", "pyod ECOD", "--seeds", "1", "--data-dir", str(tmp_path)]
+    assert bench.main(argv) == 0
     captured = capsys.readouterr()
     assert "pyod is not installed" in captured.err
     assert "['sda']" in captured.out
