@@ -61,6 +61,24 @@ def _aezoo(
     return server, candidates, {"aezoo": __version__}
 
 
+def _granian(tmp: Path) -> tuple[ServerProcess, list[Arm], dict[str, Any]]:
+    """aezoo's app on granian (benchmarks/peers/aezoo_granian.py), aezoo's interpreter."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, str(PEERS / "aezoo_granian.py"), "--port", str(port)]
+    cmd += ["--models", MODEL]
+    probe = Arm("aezoo v1 granian", "granian", f"{base}/v1/models/{MODEL}/encode", "json")
+    env = {"AEZOO_HOME": str(tmp / "granian-aezoo-home")}
+    server = ServerProcess("granian", cmd, probe, tmp / "granian.log", env=env)
+    candidates = [
+        Arm("aezoo v1 granian", "granian", probe.url, "npy", accept="application/x-npy"),
+        probe,
+        Arm("aezoo OIP granian", "granian", f"{base}/v2/models/{MODEL}/infer", "oip-binary"),
+    ]
+    python = Path(sys.executable)
+    return server, candidates, {"granian": package_version(python, "granian")}
+
+
 def _floor(tmp: Path) -> tuple[ServerProcess, list[Arm], dict[str, Any]]:
     """The bare-ASGI floor (benchmarks/peers/asgi_floor.py) on aezoo's own interpreter."""
     port = free_port()
@@ -187,6 +205,7 @@ def start_servers(
     builders = {
         "aezoo": lambda: _aezoo(tmp, addresses, with_grpc),
         "floor": lambda: _floor(tmp),
+        "granian": lambda: _granian(tmp),
         "torchserve": lambda: _torchserve(peers_dir / "torchserve", tmp, torchserve_workers),
         "litserve": lambda: _litserve(peers_dir / "litserve", tmp),
         "pytriton": lambda: _pytriton(peers_dir / "pytriton", tmp, addresses),
@@ -202,7 +221,7 @@ def start_servers(
     for name in wanted:
         if name not in builders:
             raise SystemExit(f"unknown server {name!r}; choose from {', '.join(builders)}")
-        if name not in ("aezoo", "floor") and not venv_python(peers_dir / name).exists():
+        if name not in ("aezoo", "floor", "granian") and not venv_python(peers_dir / name).exists():
             meta["skipped"][name] = f"no environment at {peers_dir / name} (run setup.sh)"
             print(f"skipping {name}: {meta['skipped'][name]}")
             continue

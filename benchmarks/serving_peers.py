@@ -13,6 +13,8 @@ The bundled sda-mnist encoder (784 -> 200) is served on loopback at once by:
               and answers a fixed .npy the size of aezoo's one-sample answer; measured in
               the single-sample scenarios only, where aezoo's req/s over its req/s is
               printed (target >= 0.5x at 1 and 64 clients)
+  granian     benchmarks/peers/aezoo_granian.py: aezoo's own app on granian instead of
+              uvicorn (not in the default list; ``--servers aezoo,granian``)
 In the 1,024-sample scenario each round also times in-process ``aezoo.load().encode``
 on the same batch (``--seconds`` of back-to-back calls, in this process, while the servers
 idle), and aezoo's samples/s over that rate is printed (target >= 0.8x).

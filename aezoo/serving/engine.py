@@ -119,6 +119,7 @@ class Engine:
         waited_s: float = 0.0,
         label: str | None = None,
         deadline: float | None = None,
+        alone: bool = False,
     ) -> tuple[BatchResult, Served]:
         """Submit a checked batch to the model's batcher and await its rows.
 
@@ -131,6 +132,9 @@ class Engine:
             label: the ``operation`` label of a refusal in the metrics (default: ``op``'s).
             deadline: ``time.perf_counter()`` after which the caller no longer waits (a gRPC
                 deadline); the batcher does not run the request once it has passed.
+            alone: no other request is in flight in this server: the batcher may run this
+                one at once on the calling (event loop) thread when it is idle and the run
+                is cheap (``Batcher.submit(inline=True)``), saving two thread hand-offs.
 
         Raises:
             OverloadedError: the model's queue is full (reason ``queue_full``) or the request
@@ -141,7 +145,7 @@ class Engine:
 
         def submit(entry: Served, retry: bool) -> Future[BatchResult]:
             rows = entry.model.check_inputs(x) if retry else x
-            return entry.batcher.submit(op, rows, waited_s, deadline)
+            return entry.batcher.submit(op, rows, waited_s, deadline, inline=alone)
 
         return await self._submit(name, served, submit, label or op)
 
@@ -184,6 +188,8 @@ class Engine:
                 self.metrics.rejections.labels("deadline").inc()
                 raise
             try:
+                if future.done():  # run inline: no hop through the event loop's self-pipe
+                    return future.result(), served
                 return await asyncio.wrap_future(future), served
             except QueueTimeoutError as e:
                 raise self._late(name, op, e) from None

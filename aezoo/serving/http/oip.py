@@ -30,7 +30,7 @@ from aezoo.serving.engine import INLINE_BYTES, Engine, timing_headers
 from aezoo.serving.http.codecs import check_encoding
 from aezoo.serving.http.oip_codec import build_response, error_body, parse_infer, tensor_metadata
 from aezoo.serving.http.oip_photo import infer_photo, photo_metadata
-from aezoo.serving.http.protocol import arrived_at
+from aezoo.serving.http.protocol import alone, arrived_at
 from aezoo.serving.limits import ClientDisconnect, body_cap, check_json_numbers
 from aezoo.serving.redact import without_paths
 
@@ -168,9 +168,15 @@ def _infer_endpoint(engine: Engine) -> Any:
                         big or images, parse_infer, body, header_length, served.model,
                         st.max_batch_size, st.max_image_pixels,
                     )  # fmt: skip
-                    answers = await asyncio.gather(
-                        *(engine.infer(name, served, op, req.x, waited, "infer") for op in req.ops)
-                    )
+                    answers = (  # one output: awaited here, no task of its own
+                        [await engine.infer(name, served, req.ops[0], req.x, waited, "infer",
+                                            alone=alone(request.scope))]
+                        if len(req.ops) == 1
+                        else await asyncio.gather(
+                            *(engine.infer(name, served, op, req.x, waited, "infer")
+                              for op in req.ops)
+                        )
+                    )  # fmt: skip
                     results = {
                         op: result.output for op, (result, _) in zip(req.ops, answers, strict=True)
                     }
@@ -180,7 +186,7 @@ def _infer_endpoint(engine: Engine) -> Any:
                     )
             if "score" in results:
                 metrics.observe_scores(label, results["score"], served.model.calibration)
-            metrics.request_samples.labels(label, "infer", "http").observe(req.x.shape[0])
+            metrics.child(metrics.request_samples, label, "infer", "http").observe(req.x.shape[0])
             status = 200
             return Response(content, headers={**headers, **timing_headers(last, served)})
         except ClientDisconnect:
@@ -194,7 +200,9 @@ def _infer_endpoint(engine: Engine) -> Any:
             metrics.count_refusal(status, e)
             return response
         finally:
-            metrics.requests.labels(label, "infer", str(status), "http").inc()
-            metrics.latency.labels(label, "infer", "http").observe(time.perf_counter() - start)
+            metrics.child(metrics.requests, label, "infer", str(status), "http").inc()
+            metrics.child(metrics.latency, label, "infer", "http").observe(
+                time.perf_counter() - start
+            )
 
     return infer

@@ -37,7 +37,7 @@ from aezoo.serving.engine import INLINE_BYTES, Engine, timing_headers
 from aezoo.serving.http import codecs
 from aezoo.serving.http.image_codecs import IMAGE_BODY_TYPES, image_batch
 from aezoo.serving.http.photo import denoise_photo
-from aezoo.serving.http.protocol import arrived_at
+from aezoo.serving.http.protocol import alone, arrived_at
 from aezoo.serving.limits import ClientDisconnect, body_cap, check_json_numbers
 
 log = logging.getLogger("aezoo.serving")
@@ -218,7 +218,9 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
                             else engine.offload(big, decode_batch, body, model, npy, op, engine)
                         )  # fmt: skip
                         samples = x.shape[0]
-                        result, served = await engine.infer(name, served, batch_op, x, waited)
+                        result, served = await engine.infer(
+                            name, served, batch_op, x, waited, alone=alone(request.scope)
+                        )
                         if op == "score":
                             metrics.observe_scores(label, result.output, served.model.calibration)
                     png = op == "denoise" and codecs.wants_png(request.headers.get("accept"))
@@ -226,7 +228,7 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
                         png or result.output.size > INLINE_BYTES // 4,
                         answer, op, result.output, served.model, out_npy, png,
                     )  # fmt: skip
-            metrics.request_samples.labels(label, op, "http").observe(samples)
+            metrics.child(metrics.request_samples, label, op, "http").observe(samples)
             status = 200
             return Response(
                 content, media_type=media, headers={**headers, **timing_headers(result, served)}
@@ -246,8 +248,8 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
             metrics.count_refusal(status, e)
             raise
         finally:
-            metrics.requests.labels(label, op, str(status), "http").inc()
-            metrics.latency.labels(label, op, "http").observe(time.perf_counter() - start)
+            metrics.child(metrics.requests, label, op, str(status), "http").inc()
+            metrics.child(metrics.latency, label, op, "http").observe(time.perf_counter() - start)
 
     endpoint.__name__ = op
     endpoint.__doc__ = OPERATIONS[op][3]
