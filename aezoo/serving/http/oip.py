@@ -26,7 +26,7 @@ from aezoo._version import __version__
 from aezoo.errors import AezooError, ModelNotFoundError
 from aezoo.runtime.pool import Served
 from aezoo.serving import schemas as s
-from aezoo.serving.engine import INLINE_BYTES, Engine, timing_headers
+from aezoo.serving.engine import INLINE_BINARY_BYTES, INLINE_BYTES, Engine, timing_headers
 from aezoo.serving.http.codecs import check_encoding
 from aezoo.serving.http.oip_codec import build_response, error_body, parse_infer, tensor_metadata
 from aezoo.serving.http.oip_photo import infer_photo, photo_metadata
@@ -130,6 +130,14 @@ def add_oip_routes(app: FastAPI, engine: Engine) -> dict[tuple[str, ...], Any]:
     }
 
 
+def _answer_is_big(req: Any, results: dict[str, Any]) -> bool:
+    """Whether building the answer is worth a worker thread: JSON outputs are written
+    number by number, binary ones copied."""
+    if all(binary for _, binary in req.outputs):
+        return sum(r.nbytes for r in results.values()) > INLINE_BINARY_BYTES
+    return sum(r.size for r in results.values()) > INLINE_BYTES // 4
+
+
 def _infer_endpoint(engine: Engine) -> Any:
     metrics, st = engine.metrics, engine.settings
 
@@ -161,7 +169,8 @@ def _infer_endpoint(engine: Engine) -> Any:
             engine.check_wait(name, served, "infer", waited)  # late already: refused unread
             with served.batcher.expect():
                 async with engine.budget.read(request, cap, why) as body:
-                    big = len(body) > INLINE_BYTES
+                    binary = header_length is not None  # tensors viewed, not parsed
+                    big = len(body) > (INLINE_BINARY_BYTES if binary else INLINE_BYTES)
                     if header_length is None:
                         check_json_numbers(body, served.model, "encode", st)
                     req = await engine.offload(
@@ -182,7 +191,7 @@ def _infer_endpoint(engine: Engine) -> Any:
                     }
                     last, served = answers[-1]
                     content, headers = await engine.offload(
-                        big, build_response, served.model, req, results
+                        _answer_is_big(req, results), build_response, served.model, req, results
                     )
             if "score" in results:
                 metrics.observe_scores(label, results["score"], served.model.calibration)

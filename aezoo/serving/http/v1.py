@@ -33,7 +33,7 @@ from aezoo.runtime.calibration import judge
 from aezoo.runtime.images import png_bytes
 from aezoo.runtime.model import BatchOp, OnnxModel
 from aezoo.serving import schemas as s
-from aezoo.serving.engine import INLINE_BYTES, Engine, timing_headers
+from aezoo.serving.engine import INLINE_BINARY_BYTES, INLINE_BYTES, Engine, timing_headers
 from aezoo.serving.http import codecs
 from aezoo.serving.http.image_codecs import IMAGE_BODY_TYPES, image_batch
 from aezoo.serving.http.photo import denoise_photo
@@ -139,6 +139,11 @@ def answer(
     return codecs.json_bytes({key: out}), codecs.JSON, {}
 
 
+def _answer_is_big(out: np.ndarray, npy: bool) -> bool:
+    """Whether writing ``out`` is worth a worker thread (JSON per number, .npy a copy)."""
+    return out.nbytes > INLINE_BINARY_BYTES if npy else out.size > INLINE_BYTES // 4
+
+
 def add_v1_routes(
     app: FastAPI, engine: Engine, example: OnnxModel | None
 ) -> dict[tuple[str, ...], Callable[..., Any]]:
@@ -194,7 +199,7 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
             engine.check_wait(name, served, op, waited)  # late already: refused unread
             with served.batcher.expect():
                 async with engine.budget.read(request, cap, why) as body:
-                    big = len(body) > INLINE_BYTES
+                    big = len(body) > (INLINE_BINARY_BYTES if npy else INLINE_BYTES)
                     if batch_op is None:
                         a, b, steps = (
                             await engine.offload(True, image_pair, body, ctype, model, st,
@@ -225,7 +230,7 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
                             metrics.observe_scores(label, result.output, served.model.calibration)
                     png = op == "denoise" and codecs.wants_png(request.headers.get("accept"))
                     content, media, headers = await engine.offload(
-                        png or result.output.size > INLINE_BYTES // 4,
+                        png or _answer_is_big(result.output, out_npy),
                         answer, op, result.output, served.model, out_npy, png,
                     )  # fmt: skip
             metrics.child(metrics.request_samples, label, op, "http").observe(samples)
