@@ -8,12 +8,9 @@ of ``(1, CODES)`` float32 zeros (``Content-Type: application/x-npy``): with ``--
 exactly the bytes of aezoo's one-sample sda-mnist encode answer (928). aezoo's req/s over
 this server's, measured in the same run, is the share of the stack's ceiling aezoo reaches.
 
-With ``--server granian`` the same app runs on granian instead (one worker, one runtime
-thread, asyncio loop uvloop where installed, access log off): the floor of that server.
-
 Usage (runs until killed)::
 
-    python benchmarks/peers/asgi_floor.py --port 8000 [--codes 200] [--server uvicorn]
+    python benchmarks/peers/asgi_floor.py --port 8000 [--codes 200]
 """
 
 from __future__ import annotations
@@ -48,31 +45,12 @@ def build_app(codes: int = 200) -> Starlette:
     return Starlette(routes=[Route(ROUTE, encode, methods=["POST"])])
 
 
-app = build_app()  # for granian's "module:attribute" import (--codes 200)
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--codes", type=int, default=200, help="columns of the fixed answer")
-    p.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
     args = p.parse_args()
-    if args.server == "granian":
-        from granian.constants import Interfaces, Loops
-        from granian.server import Server
-
-        Server(
-            "asgi_floor:app",
-            address=args.host,
-            port=args.port,
-            interface=Interfaces.ASGI,
-            workers=1,
-            runtime_threads=1,
-            loop=Loops.auto,
-            log_access=False,
-        ).serve()
-        return
     import uvicorn
 
     uvicorn.run(
