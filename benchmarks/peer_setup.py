@@ -37,12 +37,14 @@ LITSERVE_BATCH = {"max_batch_size": 32, "batch_timeout_s": 0.005}
 TRITON_BATCH = {"max_batch_size": 1024, "max_queue_delay_us": 1000}
 
 
-def _aezoo(tmp: Path, grpc: dict[str, str]) -> tuple[ServerProcess, list[Arm], dict[str, Any]]:
+def _aezoo(
+    tmp: Path, grpc: dict[str, str], with_grpc: bool = True
+) -> tuple[ServerProcess, list[Arm], dict[str, Any]]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "aezoo", "serve", MODEL, "--port", str(port)]
     cmd += ["--log-level", "warning"]
-    if _has_grpc():  # OIP over gRPC beside HTTP, in the same process
+    if with_grpc and _has_grpc():  # OIP over gRPC beside HTTP, in the same process
         grpc_port = free_port()
         cmd += ["--grpc-port", str(grpc_port)]
         grpc["aezoo"] = f"127.0.0.1:{grpc_port}"
@@ -57,6 +59,34 @@ def _aezoo(tmp: Path, grpc: dict[str, str]) -> tuple[ServerProcess, list[Arm], d
     from aezoo import __version__
 
     return server, candidates, {"aezoo": __version__}
+
+
+def _granian(tmp: Path) -> tuple[ServerProcess, list[Arm], dict[str, Any]]:
+    """aezoo's app on granian (benchmarks/peers/aezoo_granian.py), aezoo's interpreter."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, str(PEERS / "aezoo_granian.py"), "--port", str(port)]
+    cmd += ["--models", MODEL]
+    probe = Arm("aezoo v1 granian", "granian", f"{base}/v1/models/{MODEL}/encode", "json")
+    env = {"AEZOO_HOME": str(tmp / "granian-aezoo-home")}
+    server = ServerProcess("granian", cmd, probe, tmp / "granian.log", env=env)
+    candidates = [
+        Arm("aezoo v1 granian", "granian", probe.url, "npy", accept="application/x-npy"),
+        probe,
+        Arm("aezoo OIP granian", "granian", f"{base}/v2/models/{MODEL}/infer", "oip-binary"),
+    ]
+    python = Path(sys.executable)
+    return server, candidates, {"granian": package_version(python, "granian")}
+
+
+def _floor(tmp: Path) -> tuple[ServerProcess, list[Arm], dict[str, Any]]:
+    """The bare-ASGI floor (benchmarks/peers/asgi_floor.py) on aezoo's own interpreter."""
+    port = free_port()
+    cmd = [sys.executable, str(PEERS / "asgi_floor.py"), "--port", str(port)]
+    url = f"http://127.0.0.1:{port}/v1/models/{MODEL}/encode"
+    probe = Arm("ASGI floor", "floor", url, "npy", accept="application/x-npy")
+    server = ServerProcess("floor", cmd, probe, tmp / "floor.log")
+    return server, [probe], {}
 
 
 def _torchserve(
@@ -161,16 +191,24 @@ def _pick(server: ServerProcess, candidates: list[Arm], x: np.ndarray) -> list[A
 
 
 def start_servers(
-    wanted: list[str], peers_dir: Path, tmp: Path, torchserve_workers: int = 0
+    wanted: list[str],
+    peers_dir: Path,
+    tmp: Path,
+    torchserve_workers: int = 0,
+    grpc: bool = True,
 ) -> tuple[list[ServerProcess], list[Arm], dict[str, Any]]:
     """Start every wanted server that is installed; returns them, their arms and versions
-    (``meta["grpc"]``: the gRPC address of each server that has one)."""
-    grpc: dict[str, str] = {}
+    (``meta["grpc"]``: the gRPC address of each server that has one; ``grpc=False``: aezoo
+    without its gRPC endpoint, when no gRPC scenario runs)."""
+    with_grpc = grpc
+    addresses: dict[str, str] = {}
     builders = {
-        "aezoo": lambda: _aezoo(tmp, grpc),
+        "aezoo": lambda: _aezoo(tmp, addresses, with_grpc),
+        "floor": lambda: _floor(tmp),
+        "granian": lambda: _granian(tmp),
         "torchserve": lambda: _torchserve(peers_dir / "torchserve", tmp, torchserve_workers),
         "litserve": lambda: _litserve(peers_dir / "litserve", tmp),
-        "pytriton": lambda: _pytriton(peers_dir / "pytriton", tmp, grpc),
+        "pytriton": lambda: _pytriton(peers_dir / "pytriton", tmp, addresses),
     }
     started: list[tuple[ServerProcess, list[Arm]]] = []
     meta: dict[str, Any] = {"versions": {}, "skipped": {}, "batching": {}}
@@ -183,7 +221,7 @@ def start_servers(
     for name in wanted:
         if name not in builders:
             raise SystemExit(f"unknown server {name!r}; choose from {', '.join(builders)}")
-        if name != "aezoo" and not venv_python(peers_dir / name).exists():
+        if name not in ("aezoo", "floor", "granian") and not venv_python(peers_dir / name).exists():
             meta["skipped"][name] = f"no environment at {peers_dir / name} (run setup.sh)"
             print(f"skipping {name}: {meta['skipped'][name]}")
             continue
@@ -204,7 +242,9 @@ def start_servers(
             server.stop()
         raise
     meta["formats"] = {a.name: a.fmt for a in arms}
-    meta["grpc"] = {name: grpc[name] for name in grpc if any(s.name == name for s, _ in started)}
+    meta["grpc"] = {
+        name: addresses[name] for name in addresses if any(s.name == name for s, _ in started)
+    }
     for arm in arms:  # Triton's own version, from its OIP server metadata
         if arm.server == "pytriton":
             with urllib.request.urlopen(arm.url.split("/v2/")[0] + "/v2", timeout=5) as r:

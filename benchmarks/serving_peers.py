@@ -8,6 +8,16 @@ The bundled sda-mnist encoder (784 -> 200) is served on loopback at once by:
               batch_timeout 5 ms (rows of all batched requests in one onnxruntime run)
   Triton      through PyTriton (benchmarks/peers/pytriton_server.py), dynamic batching,
               max_batch_size 1024 rows, max_queue_delay 1 ms
+  floor       benchmarks/peers/asgi_floor.py: a bare Starlette app on aezoo's uvicorn
+              settings (uvloop, httptools, 1 worker, no access log) that reads the body
+              and answers a fixed .npy the size of aezoo's one-sample answer; measured in
+              the single-sample scenarios only, where aezoo's req/s over its req/s is
+              printed (target >= 0.5x at 1 and 64 clients)
+  granian     benchmarks/peers/aezoo_granian.py: aezoo's own app on granian instead of
+              uvicorn (not in the default list; ``--servers aezoo,granian``)
+In the 1,024-sample scenario each round also times in-process ``aezoo.load().encode``
+on the same batch (``--seconds`` of back-to-back calls, in this process, while the servers
+idle), and aezoo's samples/s over that rate is printed (target >= 0.8x).
 Each server gets requests in the best format it accepts (probed at start and printed
 per row): aezoo v1 ``application/x-npy`` if accepted else JSON, aezoo OIP and Triton
 the binary tensor extension, TorchServe ``.npy`` through aezoo's handler, LitServe JSON.
@@ -27,7 +37,7 @@ Peers come from ``benchmarks/peers/setup.sh``; a missing one is skipped and said
 
 Usage:
   python benchmarks/serving_peers.py [--quick] [--rounds 3] [--seconds 5]
-      [--servers aezoo,torchserve,litserve,pytriton] [--grpc-scenarios 1,2,3,4]
+      [--servers aezoo,floor,torchserve,litserve,pytriton] [--grpc-scenarios 1,2,3,4]
       [--json out.json]
 """
 
@@ -51,10 +61,12 @@ import loadgen
 import peer_profile
 from grpc_peers import GRPC_SCENARIOS, run_grpc_scenarios
 from peer_servers import Arm
-from peer_setup import start_servers
+from peer_setup import MODEL, start_servers
 
 REPO = Path(__file__).resolve().parent.parent
 ENCODER = REPO / "aezoo" / "pretrained" / "sda-mnist" / "onnx" / "encoder.onnx"
+FLOOR = "floor"  # the bare-ASGI server's name (peer_setup.py)
+IN_PROCESS = "in-process"
 SCENARIOS = [  # (label, samples per request, clients)
     ("1 sample, 1 client", 1, 1),
     ("1 sample, 16 clients", 1, 16),
@@ -70,11 +82,56 @@ def check_answers(arms: list[Arm], x: np.ndarray) -> dict[str, float]:
     want = sess.run(None, {sess.get_inputs()[0].name: x})[0]
     diffs = {}
     for arm in arms:
+        if arm.server == FLOOR:  # a fixed answer, no model
+            continue
         status, got = arm.call(x)
         if not 200 <= status < 300 or not isinstance(got, np.ndarray):
             raise RuntimeError(f"{arm.name}: {status} {got}")
         diffs[arm.name] = float(np.abs(np.asarray(got).reshape(want.shape) - want).max())
     return diffs
+
+
+class InProcess:
+    """In-process ``aezoo.load("sda-mnist").encode`` on one batch: the rate a server's
+    binary route is held against (onnxruntime's default threads, as ``aezoo serve``)."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        import aezoo
+
+        self.x, self.model = x, aezoo.load(MODEL)
+        self.model.encode(x)  # warm-up
+        self.rates: list[float] = []
+        self.call_ms: list[float] = []
+
+    def run(self, seconds: float) -> float:
+        """Back-to-back calls for about ``seconds``; returns samples/s (kept per round)."""
+        calls, start = 0, time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < seconds or calls < 3:
+            self.model.encode(self.x)
+            calls += 1
+        self.rates.append(calls * len(self.x) / elapsed)
+        self.call_ms.append(elapsed / calls * 1e3)
+        return self.rates[-1]
+
+    def row(self, label: str, clients: int) -> dict[str, Any]:
+        rows = len(self.x)
+        rps = [r / rows for r in self.rates]
+        ms = statistics.median(self.call_ms)
+        return {
+            "scenario": label,
+            "rows": rows,
+            "clients": clients,
+            "arm": f"{IN_PROCESS} aezoo.load().encode",
+            "server": IN_PROCESS,
+            "format": "numpy",
+            "rps": statistics.median(rps),
+            "rps_range": [min(rps), max(rps)],
+            "samples_per_s": statistics.median(self.rates),
+            "p50_ms": ms,
+            "p99_ms": ms,
+            "failed": 0,
+            "runs": [{"rps": r / rows, "samples_per_s": r} for r in self.rates],
+        }
 
 
 def run_scenario(
@@ -87,6 +144,7 @@ def run_scenario(
     pids: dict[str, int],
 ) -> list[dict[str, Any]]:
     x = np.random.default_rng(rows).random((rows, 784), dtype=np.float32)
+    arms = [a for a in arms if a.server != FLOOR or rows == 1]  # its answer is one sample's
     files = {}
     for i, arm in enumerate(arms):
         body, ctype, headers = arm.request(x)
@@ -114,11 +172,17 @@ def run_scenario(
         n = int(rate * args.seconds) // clients * clients
         sizes[arm.name] = max(n, clients * 4)
     results: dict[str, list[loadgen.LoadResult]] = {arm.name: [] for arm in arms}
+    local = InProcess(x) if rows >= 1024 else None
     for r in range(args.rounds):
         for arm in arms[r % len(arms) :] + arms[: r % len(arms)]:
             res = run(arm, sizes[arm.name], max(3 * args.seconds, 10.0))
             results[arm.name].append(res)
             print(f"  {label:<24} round {r + 1}  {arm.name:<12} {res.summary()}", flush=True)
+        if local is not None:
+            rate = local.run(args.seconds)
+            print(
+                f"  {label:<24} round {r + 1}  {IN_PROCESS:<12} {rate:,.0f} samples/s", flush=True
+            )
     if args.profile:  # one more run per aezoo arm, sampled by py-spy, not in the table
         for arm in arms:
             if arm.server != "aezoo":
@@ -131,7 +195,7 @@ def run_scenario(
                 print(f"  py-spy failed: {err.decode(errors='replace')[-500:]}")
                 continue
             print(peer_profile.report(raw, f"{arm.name}, {label}"), flush=True)
-    out = []
+    out = [local.row(label, clients)] if local is not None else []
     for arm in arms:
         runs = results[arm.name]
         out.append(
@@ -163,7 +227,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for label, _, _ in SCENARIOS + GRPC_SCENARIOS:
         group = [r for r in rows if r["scenario"] == label]
-        peers = [r for r in group if r["server"] != "aezoo"]
+        peers = [r for r in group if r["server"] not in ("aezoo", FLOOR, IN_PROCESS)]
         best = max(peers, key=lambda r: r["samples_per_s"], default=None)
         for r in group:
             ratio = ""
@@ -180,11 +244,37 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             )
 
 
+def print_ratios(rows: list[dict[str, Any]]) -> None:
+    """aezoo against the bare-ASGI floor (req/s, single sample) and against in-process
+    encode (samples/s, 1,024 samples), each ratio from the same run's medians."""
+    lines = []
+    for label, _, _ in SCENARIOS:
+        group = [r for r in rows if r["scenario"] == label]
+        base = next((r for r in group if r["server"] in (FLOOR, IN_PROCESS)), None)
+        if base is None:
+            continue
+        floor = base["server"] == FLOOR
+        key, target = ("rps", 0.5) if floor else ("samples_per_s", 0.8)
+        for r in group:
+            if r["server"] != "aezoo":
+                continue
+            ratio = r[key] / base[key]
+            lines.append(
+                f"| {label} | {r['arm']} ({r['format']}) | {r[key]:,.0f} | {base['arm']} | "
+                f"{base[key]:,.0f} | {ratio:.2f}x | >= {target}x: "
+                f"{'met' if ratio >= target else 'not met'} |"
+            )
+    if lines:
+        print("\n| scenario | aezoo arm | aezoo rate | against | its rate | ratio | target |")
+        print("|---|---|---|---|---|---|---|")
+        print("\n".join(lines))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--servers", default="aezoo,torchserve,litserve,pytriton")
+    p.add_argument("--servers", default="aezoo,floor,torchserve,litserve,pytriton")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--seconds", type=float, default=5.0, help="target length of one run")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 round of ~1 s runs")
@@ -220,6 +310,7 @@ def main() -> int:
             rps = [run["rps"] for run in r["runs"]]
             r.setdefault("rps_range", [min(rps), max(rps)])
         print_table(rows)
+        print_ratios(rows)
         return 0
     if args.quick:
         args.rounds, args.seconds = 1, 1.0
@@ -233,7 +324,11 @@ def main() -> int:
         tmp = Path(tmpdir)
         load_before = os.getloadavg()
         servers, arms, meta = start_servers(
-            wanted, args.peers_dir, tmp, torchserve_workers=args.torchserve_workers
+            wanted,
+            args.peers_dir,
+            tmp,
+            torchserve_workers=args.torchserve_workers,
+            grpc=bool(args.grpc_scenarios.strip()),
         )
         try:
             pids = {s.name: s.proc.pid for s in servers if s.proc is not None}
@@ -253,6 +348,7 @@ def main() -> int:
             for s in servers:
                 s.stop()
     print_table(rows)
+    print_ratios(rows)
     meta.update(
         load_average_1_5_15_min={"start": load_before, "end": os.getloadavg()},
         args={k: str(v) for k, v in vars(args).items()},

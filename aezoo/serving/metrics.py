@@ -159,6 +159,18 @@ class Metrics:
             "aezoo_outliers", "Samples above the calibrated threshold.", ["model"], registry=r
         )
         r.register(_PoolCollector(pool))
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+
+    def child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, remembered: prometheus_client's ``labels`` takes a
+        lock and builds its key on every call, a few microseconds per metric and request.
+        The label values are bounded (served model names or ``_unknown``, operations,
+        statuses, protocols), and so is this cache."""
+        key = (metric, labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def count_refusal(self, status: int, exc: BaseException) -> None:
         """Count a request refused with ``status`` in ``aezoo_rejections_total`` when a limit
@@ -186,9 +198,9 @@ class Metrics:
 
         def observe(op: str, size: int, waits: list[float], compute: float) -> None:
             op = OP_LABEL.get(op, op)
-            self.batch.labels(model, op).observe(size)
-            self.compute_time.labels(model, op).observe(compute)
-            queue = self.queue_time.labels(model, op)
+            self.child(self.batch, model, op).observe(size)
+            self.child(self.compute_time, model, op).observe(compute)
+            queue = self.child(self.queue_time, model, op)
             for w in waits:
                 queue.observe(w)
 

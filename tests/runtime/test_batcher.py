@@ -203,3 +203,56 @@ def test_checked_float32_batches_are_not_copied(model: OnnxModel, x: np.ndarray)
     bad[3, 7] = 1.5
     with pytest.raises(Exception, match=r"max 1\.5"):
         model.check_inputs(bad)
+
+
+class _ThreadOf:
+    """An OnnxModel stand-in that records the thread of each compute call."""
+
+    def __init__(self, model: OnnxModel) -> None:
+        self.model, self.name, self.threads = model, model.name, []
+
+    def compute(self, op: str, x: np.ndarray) -> np.ndarray:
+        self.threads.append(threading.get_ident())
+        return self.model.compute(op, x)  # type: ignore[arg-type]
+
+
+def test_a_lone_request_runs_inline_only_when_the_batcher_is_idle(
+    model: OnnxModel, x: np.ndarray
+) -> None:
+    seen: list[tuple[str, int]] = []
+    spy = _ThreadOf(model)
+    lock = threading.Lock()
+    here = threading.get_ident()
+    with Batcher(spy, BatchSettings(), lock, lambda op, n, w, c: seen.append((op, n))) as b:  # type: ignore[arg-type]
+        # no small run timed yet: queued, run by the worker (which times it)
+        assert b.submit("encode", x[:1], inline=True).result(timeout=30)
+        assert spy.threads[-1] != here
+        with b.expect():  # the caller's own announcement does not count against it
+            f = b.submit("encode", x[:1], inline=True)
+        assert f.done() and spy.threads[-1] == here  # run here, before submit returned
+        want = model.encode(x[:1])
+        np.testing.assert_allclose(f.result().output, want, rtol=0, atol=sda_atol("tiny", "encode"))
+        assert f.result().batch_size == 1 and 0 <= f.result().queue_s < 1.0
+        assert seen[-1] == ("encode", 1)  # the metrics hook saw the inline run
+        # without inline=True, too many rows, another request announced, or the run lock
+        # busy: queued as always
+        assert b.submit("encode", x[:1]).result(timeout=30) and spy.threads[-1] != here
+        assert b.submit("encode", x[:17], inline=True).result(timeout=30)
+        assert spy.threads[-1] != here
+        with b.expect(), b.expect():
+            assert b.submit("encode", x[:1], inline=True).result(timeout=30)
+        assert spy.threads[-1] != here
+        with lock:
+            f = b.submit("encode", x[:1], inline=True)
+            assert not f.done()
+        assert f.result(timeout=30) and spy.threads[-1] != here
+        # the limits hold inline as queued: queue time and deadline are checked first
+        late = BatchSettings(max_queue_time_ms=10)
+    with Batcher(spy, late, lock) as b:  # type: ignore[arg-type]
+        b.submit("encode", x[:1]).result(timeout=30)
+        with pytest.raises(QueueTimeoutError):
+            b.submit("encode", x[:1], waited_s=0.05, inline=True)
+        with pytest.raises(DeadlineExceededError):
+            b.submit("encode", x[:1], deadline=time.perf_counter() - 1, inline=True)
+        f = b.submit("encode", x[:1], inline=True)
+        assert f.done() and spy.threads[-1] == here

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +91,8 @@ def create_app(
             the server builds one so that loading fails before the socket listens).
 
     Returns:
-        The FastAPI app (routes in ARCHITECTURE.md, Serving), wrapped in the API key and
-        CORS middlewares when the settings ask for them.
+        The FastAPI app (routes in ARCHITECTURE.md, Serving); its requests pass the CORS
+        and API key layers when the settings ask for them (:class:`AezooApp`).
     """
     settings = engine.settings if engine else settings or ServeSettings()
     refs: list[str] | None = None
@@ -132,7 +133,7 @@ def create_app(
             engine.pool.close()
 
     local_docs = _swagger_assets()
-    app = FastAPI(
+    app = AezooApp(
         title="aezoo",
         version=__version__,
         lifespan=lifespan,
@@ -146,19 +147,21 @@ def create_app(
     _add_info_routes(app, engine)
     first = engine.pool.all()[0].model if engine.pool and engine.pool.all() else None
     fast = {**add_v1_routes(app, engine, first), **add_oip_routes(app, engine)}
-    app.add_middleware(FastRoutes, routes=fast, on_error=app.exception_handlers)
     add_gallery(app, lambda name: engine.served(name).model, ui=settings.ui)  # / (unless --no-ui)
     install_openapi(app, engine)  # per-model bodies and every status, at /openapi.json
+    # aezoo's own layers, outermost first: CORS, the API key, the inference fast path; then
+    # FastAPI itself (its router, handlers and its own per-request layers) for the rest
+    entry: Any = FastRoutes(
+        partial(FastAPI.__call__, app), routes=fast, on_error=app.exception_handlers
+    )
     if settings.api_key is not None:
         reject = engine.metrics.rejections.labels("unauthorized").inc
-        app.add_middleware(
-            ApiKeyMiddleware, key=settings.api_key.get_secret_value(), on_reject=reject
-        )
+        entry = ApiKeyMiddleware(entry, key=settings.api_key.get_secret_value(), on_reject=reject)
     if settings.cors_origins:  # outermost: preflight requests carry no API key
         from starlette.middleware.cors import CORSMiddleware
 
-        app.add_middleware(
-            CORSMiddleware,
+        entry = CORSMiddleware(
+            entry,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["authorization", "content-type", "accept"],
@@ -171,7 +174,31 @@ def create_app(
                 "retry-after",
             ],
         )
+    app.entry = entry
     return app
+
+
+class AezooApp(FastAPI):
+    """FastAPI whose HTTP requests enter through aezoo's own ASGI layers (``entry``: CORS,
+    the API key, the inference fast path of :mod:`aezoo.serving.http.fastpath`), ahead of
+    FastAPI's per-request work; lifespan events take FastAPI's own way.
+
+    Measured on one-sample encodes (``benchmarks/serving_peers.py --profile``), the layers
+    FastAPI and Starlette put around every request (its OpenTelemetry check, which reads
+    the global providers per request, the body-limit wrapper, the server-error wrapper)
+    cost the inference routes time and gave them nothing: their errors are answered by
+    the fast path with the app's own handlers. FastAPI's native OpenTelemetry (active only
+    where an OpenTelemetry provider is configured) therefore does not trace the inference
+    routes; aezoo's Prometheus metrics (``/metrics``) count and time every one of them.
+    """
+
+    entry: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.entry is not None and scope["type"] == "http":
+            await self.entry(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -22,6 +22,7 @@ time on one-sample ``.npy`` requests in ``benchmarks/serving_peers.py --profile`
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -272,9 +273,26 @@ def steps_param(steps: str | None) -> int:
 
 
 def npy_bytes(arr: np.ndarray) -> bytes:
-    """``numpy.save``'s bytes of ``arr`` (no pickle)."""
+    """``numpy.save``'s bytes of ``arr`` (no pickle), byte for byte.
+
+    A C-ordered numeric array takes a header cached per ``(shape, dtype)`` (built by
+    numpy's own ``write_array_header_1_0``) and its data: numpy's writer formats the
+    header anew per call, 15 us of a one-sample answer's 20.
+    """
+    arr = np.ascontiguousarray(arr)
+    if arr.dtype.kind in "fiub" and arr.ndim <= 8:
+        return _npy_answer_header(arr.shape, arr.dtype.str) + arr.tobytes()
     buf = io.BytesIO()
-    np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    np.lib.format.write_array(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+@functools.lru_cache(maxsize=4096)
+def _npy_answer_header(shape: tuple[int, ...], descr: str) -> bytes:
+    """The ``.npy`` 1.0 header ``numpy.save`` writes for a C-ordered array."""
+    buf = io.BytesIO()
+    header = {"descr": descr, "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(buf, header)
     return buf.getvalue()
 
 

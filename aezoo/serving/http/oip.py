@@ -26,11 +26,11 @@ from aezoo._version import __version__
 from aezoo.errors import AezooError, ModelNotFoundError
 from aezoo.runtime.pool import Served
 from aezoo.serving import schemas as s
-from aezoo.serving.engine import INLINE_BYTES, Engine, timing_headers
+from aezoo.serving.engine import INLINE_BINARY_BYTES, INLINE_BYTES, Engine, timing_headers
 from aezoo.serving.http.codecs import check_encoding
 from aezoo.serving.http.oip_codec import build_response, error_body, parse_infer, tensor_metadata
 from aezoo.serving.http.oip_photo import infer_photo, photo_metadata
-from aezoo.serving.http.protocol import arrived_at
+from aezoo.serving.http.protocol import alone, arrived_at
 from aezoo.serving.limits import ClientDisconnect, body_cap, check_json_numbers
 from aezoo.serving.redact import without_paths
 
@@ -130,6 +130,14 @@ def add_oip_routes(app: FastAPI, engine: Engine) -> dict[tuple[str, ...], Any]:
     }
 
 
+def _answer_is_big(req: Any, results: dict[str, Any]) -> bool:
+    """Whether building the answer is worth a worker thread: JSON outputs are written
+    number by number, binary ones copied."""
+    if all(binary for _, binary in req.outputs):
+        return sum(r.nbytes for r in results.values()) > INLINE_BINARY_BYTES
+    return sum(r.size for r in results.values()) > INLINE_BYTES // 4
+
+
 def _infer_endpoint(engine: Engine) -> Any:
     metrics, st = engine.metrics, engine.settings
 
@@ -161,26 +169,33 @@ def _infer_endpoint(engine: Engine) -> Any:
             engine.check_wait(name, served, "infer", waited)  # late already: refused unread
             with served.batcher.expect():
                 async with engine.budget.read(request, cap, why) as body:
-                    big = len(body) > INLINE_BYTES
+                    binary = header_length is not None  # tensors viewed, not parsed
+                    big = len(body) > (INLINE_BINARY_BYTES if binary else INLINE_BYTES)
                     if header_length is None:
                         check_json_numbers(body, served.model, "encode", st)
                     req = await engine.offload(
                         big or images, parse_infer, body, header_length, served.model,
                         st.max_batch_size, st.max_image_pixels,
                     )  # fmt: skip
-                    answers = await asyncio.gather(
-                        *(engine.infer(name, served, op, req.x, waited, "infer") for op in req.ops)
-                    )
+                    answers = (  # one output: awaited here, no task of its own
+                        [await engine.infer(name, served, req.ops[0], req.x, waited, "infer",
+                                            alone=alone(request.scope))]
+                        if len(req.ops) == 1
+                        else await asyncio.gather(
+                            *(engine.infer(name, served, op, req.x, waited, "infer")
+                              for op in req.ops)
+                        )
+                    )  # fmt: skip
                     results = {
                         op: result.output for op, (result, _) in zip(req.ops, answers, strict=True)
                     }
                     last, served = answers[-1]
                     content, headers = await engine.offload(
-                        big, build_response, served.model, req, results
+                        _answer_is_big(req, results), build_response, served.model, req, results
                     )
             if "score" in results:
                 metrics.observe_scores(label, results["score"], served.model.calibration)
-            metrics.request_samples.labels(label, "infer", "http").observe(req.x.shape[0])
+            metrics.child(metrics.request_samples, label, "infer", "http").observe(req.x.shape[0])
             status = 200
             return Response(content, headers={**headers, **timing_headers(last, served)})
         except ClientDisconnect:
@@ -194,7 +209,9 @@ def _infer_endpoint(engine: Engine) -> Any:
             metrics.count_refusal(status, e)
             return response
         finally:
-            metrics.requests.labels(label, "infer", str(status), "http").inc()
-            metrics.latency.labels(label, "infer", "http").observe(time.perf_counter() - start)
+            metrics.child(metrics.requests, label, "infer", str(status), "http").inc()
+            metrics.child(metrics.latency, label, "infer", "http").observe(
+                time.perf_counter() - start
+            )
 
     return infer

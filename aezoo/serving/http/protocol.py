@@ -18,7 +18,10 @@ It also stamps each request with the time its headers were read and parsed
 that runs the app: under overload a request can wait on the event loop, before its route
 runs, longer than in a model's queue, and the routes count that wait towards the
 queue-time deadline (``max_queue_time_ms``). A client slow to send its headers or body is
-the timeouts' business, not the deadline's.
+the timeouts' business, not the deadline's. Beside it goes the server's set of request
+tasks in flight (``scope["state"][IN_FLIGHT]``, uvicorn's ``server_state.tasks``, shared
+by every connection): a route that finds itself alone there may have its model run inline
+(:func:`alone`).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ log = logging.getLogger("aezoo.serving")
 HEALTH_PREFIXES = ("/health/", "/v2/health/")
 RETRY_AFTER_S = 1
 ARRIVED = "aezoo.arrived"  # scope["state"] key: perf_counter() when the headers were parsed
+IN_FLIGHT = "aezoo.in_flight"  # scope["state"] key: the server's request tasks in flight
 
 ASGIApp = Callable[..., Any]
 
@@ -45,6 +49,13 @@ def arrived_at(scope: dict[str, Any], default: float) -> float:
     """``time.perf_counter()`` when the request's headers were parsed (stamped by
     :func:`guarded_protocol`), or ``default`` where another server ran the app."""
     return float(scope.get("state", {}).get(ARRIVED, default))
+
+
+def alone(scope: dict[str, Any]) -> bool:
+    """Whether this request is the only one the server has in flight (started, queued or
+    being answered); ``False`` where another server ran the app (nothing to tell)."""
+    tasks = scope.get("state", {}).get(IN_FLIGHT)
+    return tasks is not None and len(tasks) <= 1
 
 
 def over_capacity_app(app: ASGIApp, max_connections: int, on_reject: Callable[[], None]) -> ASGIApp:
@@ -128,7 +139,9 @@ def guarded_protocol(settings: ServeSettings, on_reject: Callable[[], None]) -> 
                 self._arm(header_s, "headers")
 
         def on_headers_complete(self) -> None:
-            self.scope["state"][ARRIVED] = time.perf_counter()  # before its task is queued
+            state = self.scope["state"]
+            state[ARRIVED] = time.perf_counter()  # before its task is queued
+            state[IN_FLIGHT] = self.tasks  # shared by all connections (server_state.tasks)
             self._arm(body_s, "body")  # disarmed at once by on_message_complete if bodiless
             super().on_headers_complete()
 

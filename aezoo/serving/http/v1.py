@@ -33,11 +33,11 @@ from aezoo.runtime.calibration import judge
 from aezoo.runtime.images import png_bytes
 from aezoo.runtime.model import BatchOp, OnnxModel
 from aezoo.serving import schemas as s
-from aezoo.serving.engine import INLINE_BYTES, Engine, timing_headers
+from aezoo.serving.engine import INLINE_BINARY_BYTES, INLINE_BYTES, Engine, timing_headers
 from aezoo.serving.http import codecs
 from aezoo.serving.http.image_codecs import IMAGE_BODY_TYPES, image_batch
 from aezoo.serving.http.photo import denoise_photo
-from aezoo.serving.http.protocol import arrived_at
+from aezoo.serving.http.protocol import alone, arrived_at
 from aezoo.serving.limits import ClientDisconnect, body_cap, check_json_numbers
 
 log = logging.getLogger("aezoo.serving")
@@ -139,6 +139,11 @@ def answer(
     return codecs.json_bytes({key: out}), codecs.JSON, {}
 
 
+def _answer_is_big(out: np.ndarray, npy: bool) -> bool:
+    """Whether writing ``out`` is worth a worker thread (JSON per number, .npy a copy)."""
+    return out.nbytes > INLINE_BINARY_BYTES if npy else out.size > INLINE_BYTES // 4
+
+
 def add_v1_routes(
     app: FastAPI, engine: Engine, example: OnnxModel | None
 ) -> dict[tuple[str, ...], Callable[..., Any]]:
@@ -194,7 +199,7 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
             engine.check_wait(name, served, op, waited)  # late already: refused unread
             with served.batcher.expect():
                 async with engine.budget.read(request, cap, why) as body:
-                    big = len(body) > INLINE_BYTES
+                    big = len(body) > (INLINE_BINARY_BYTES if npy else INLINE_BYTES)
                     if batch_op is None:
                         a, b, steps = (
                             await engine.offload(True, image_pair, body, ctype, model, st,
@@ -218,15 +223,17 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
                             else engine.offload(big, decode_batch, body, model, npy, op, engine)
                         )  # fmt: skip
                         samples = x.shape[0]
-                        result, served = await engine.infer(name, served, batch_op, x, waited)
+                        result, served = await engine.infer(
+                            name, served, batch_op, x, waited, alone=alone(request.scope)
+                        )
                         if op == "score":
                             metrics.observe_scores(label, result.output, served.model.calibration)
                     png = op == "denoise" and codecs.wants_png(request.headers.get("accept"))
                     content, media, headers = await engine.offload(
-                        png or result.output.size > INLINE_BYTES // 4,
+                        png or _answer_is_big(result.output, out_npy),
                         answer, op, result.output, served.model, out_npy, png,
                     )  # fmt: skip
-            metrics.request_samples.labels(label, op, "http").observe(samples)
+            metrics.child(metrics.request_samples, label, op, "http").observe(samples)
             status = 200
             return Response(
                 content, media_type=media, headers={**headers, **timing_headers(result, served)}
@@ -246,8 +253,8 @@ def _endpoint(op: str, batch_op: BatchOp | None, engine: Engine) -> Callable[...
             metrics.count_refusal(status, e)
             raise
         finally:
-            metrics.requests.labels(label, op, str(status), "http").inc()
-            metrics.latency.labels(label, op, "http").observe(time.perf_counter() - start)
+            metrics.child(metrics.requests, label, op, str(status), "http").inc()
+            metrics.child(metrics.latency, label, op, "http").observe(time.perf_counter() - start)
 
     endpoint.__name__ = op
     endpoint.__doc__ = OPERATIONS[op][3]

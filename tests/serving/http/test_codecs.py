@@ -281,3 +281,26 @@ def test_truncated_npy_header_is_422_not_500(client: TestClient, route: str, cut
     r = post_npy(client, f"sda-tiny/{route}", broken)
     assert r.status_code == 422, r.text
     assert "not a readable .npy array" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "a",
+    [
+        np.zeros((1, 200), np.float32),
+        np.arange(12, dtype=np.float64).reshape(3, 4),
+        np.ones((1024, 3), np.float32),
+        np.zeros((5,), np.float32),
+        np.zeros((2, 3), np.float32).T,  # Fortran-ordered: answered C-ordered, as before
+        np.arange(6, dtype=np.int64).reshape(2, 3)[:, ::2],  # not contiguous
+        np.zeros((1, 3), ">f4"),
+        np.array([True, False]),
+        np.array(["a", "bc"]),  # not numeric: numpy's own writer
+    ],
+)
+def test_npy_answer_is_numpy_save_byte_for_byte(a: np.ndarray) -> None:
+    # the cached-header writer gives exactly numpy.save's bytes of the C-ordered array,
+    # called twice (the second from the cache)
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
+    assert codecs.npy_bytes(a) == buf.getvalue()
+    assert codecs.npy_bytes(a) == buf.getvalue()

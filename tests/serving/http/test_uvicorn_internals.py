@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from aezoo.serving.http.protocol import ARRIVED, guarded_protocol
+from aezoo.serving.http.protocol import ARRIVED, IN_FLIGHT, alone, guarded_protocol
 from aezoo.serving.settings import ServeSettings
 
 uvicorn = pytest.importorskip("uvicorn")
@@ -47,6 +47,11 @@ def test_hooks_and_attributes_the_guard_uses() -> None:
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         seen.append(scope)
+        # the server's request tasks, shared by every connection, hold this one's task
+        assert asyncio.current_task() in scope["state"][IN_FLIGHT]
+        lone.append(alone(scope))
+
+    lone: list[bool] = []
 
     seen: list[Any] = []
     settings = ServeSettings(header_timeout_s=0.05, max_connections=1)
@@ -64,6 +69,7 @@ def test_hooks_and_attributes_the_guard_uses() -> None:
         assert proto.client == ("127.0.0.1", 5)
         proto.data_received(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
         assert ARRIVED in proto.scope["state"]  # on_headers_complete ran with the scope built
+        assert proto.tasks is state.tasks and proto.scope["state"][IN_FLIGHT] is state.tasks
         await asyncio.sleep(0.02)
         # a second connection over the cap of 1: its app is swapped for the 429 answer
         other = proto_cls(config=config, server_state=state, app_state={})
@@ -75,4 +81,6 @@ def test_hooks_and_attributes_the_guard_uses() -> None:
 
     _, _, slow = asyncio.run(run())
     assert seen and seen[0]["path"] == "/x"
+    assert lone == [True]  # the only request in flight
+    assert not alone({"state": {}}) and not alone({})  # another server: nothing to tell
     assert slow.closed
