@@ -70,10 +70,12 @@ def add_data_arguments(t: argparse.ArgumentParser) -> None:
     g.add_argument("--image-mode", choices=["L", "RGB"], help="images: grayscale or colour")
     g.add_argument(
         "--scaling",
-        choices=["minmax", "standard"],
+        choices=["minmax", "standard", "standard-floor"],
         default="minmax",
         help="tables: per-feature scaling fitted on the training split, kept inside the "
-        "model's graphs (default %(default)s)",
+        "model's graphs: minmax to [0, 1], standard z-scores, standard-floor z-scores with "
+        "each scale at least 0.1 x the median per-feature std, so near-constant columns "
+        "are not blown up (default %(default)s)",
     )
     g.add_argument("--seed", type=int, default=0, help="splits and training seed (default 0)")
     g.add_argument(

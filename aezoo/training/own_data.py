@@ -80,7 +80,8 @@ def train_on_data(
             an array, ``(X, y)``, a DataFrame or an Arrow table).
         name: registry name; default: derived from the source. Never a bundled model's name.
         overrides: ``key=value`` recipe overrides (``epochs=3``, ``model.n_components=64``).
-        scaling: a table's per-feature scaling, ``"minmax"`` (default) or ``"standard"``.
+        scaling: a table's per-feature scaling, ``"minmax"`` (default), ``"standard"`` or
+            ``"standard-floor"`` (:mod:`aezoo.data.preprocess`).
         run_dir: checkpoints and the artifact (default: a temporary directory).
         store: the registry (default: the local store under ``AEZOO_HOME``).
         register: add the artifact to the registry.
