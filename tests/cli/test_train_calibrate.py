@@ -73,3 +73,19 @@ def test_bad_fpr_is_refused_before_training_and_help_explains(tmp_path: Path) ->
     text = " ".join(run_cli("train", "--help", env=env).stdout.split())
     assert "--calibrate-fpr FPR" in text and "--no-calibrate" in text
     assert "held-out test split" in text and "Default 0.01" in text
+
+
+@pytest.mark.slow
+def test_a_recipe_is_calibrated_on_its_data_sets_test_split(tmp_path: Path) -> None:
+    """The recipe path (no --data): ae-lines on 128 lines, one epoch, a 2-channel net (~45 s
+    on a loaded 2-core machine, most of it the 5,000 test lines' evaluation)."""
+    env = {**os.environ, "AEZOO_HOME": str(tmp_path / "home")}
+    proc = run_cli("train", "ae-lines", "--set", "n_train=128", "--set", "epochs=1",
+                   "--set", "model.depth=2", "--set", "model.latent_channels=2",
+                   "--set", "val_samples=16", "--no-register", "--run-dir", str(tmp_path / "r"),
+                   "--quiet", env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    cal = json.loads((tmp_path / "r" / "artifact" / "calibration.json").read_text())
+    from aezoo.data.datasets import LINES_TEST
+
+    assert cal["rows"] == LINES_TEST and cal["source"] == "the lines test split (5,000 rows)"
