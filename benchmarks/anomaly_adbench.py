@@ -10,7 +10,8 @@ protocols, ``--seeds`` seeds (default 3), the median AUCROC over the seeds:
   normal rows and every anomaly.
 
 Rows: each aezoo family through :class:`aezoo.anomaly.Detector` with its default settings
-(the recipe :mod:`aezoo.training.sizing` scales to the data; nothing set per dataset), and
+(the recipe :mod:`aezoo.training.sizing` scales to the data; nothing set per dataset;
+``--scaling`` replaces every family's per-feature scaling, to compare scalings), and
 PyOD's ``AutoEncoder``, ``IForest`` and ``ECOD`` with their defaults (``random_state`` = the
 seed where they take one). Fit seconds (wall clock of ``fit``: for aezoo the whole own-data
 training, evaluation and ONNX export) stand beside each AUCROC; they are relative numbers
@@ -29,6 +30,8 @@ pyod 3.6.7). Without it the PyOD rows are skipped and the script says so.
     python benchmarks/anomaly_adbench.py                       # all datasets, 3 seeds
     python benchmarks/anomaly_adbench.py --datasets 42_WBC 29_Pima --seeds 1 --methods sda
     python benchmarks/anomaly_adbench.py --mnist --out results.json
+    python benchmarks/anomaly_adbench.py --protocols novelty --seeds 1 --methods sda \
+        --scaling standard                                     # the scaling before the floor
 """
 
 from __future__ import annotations
@@ -36,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -125,10 +127,10 @@ def evaluate_protocol(
 
 
 def _cleanup(detector: Any) -> None:
-    """Remove an aezoo Detector's temporary training directory (artifact and checkpoints)."""
-    artifact = getattr(detector, "artifact_", None)
-    if artifact is not None and Path(artifact).parent.name.startswith("aezoo-detector-"):
-        shutil.rmtree(Path(artifact).parent, ignore_errors=True)
+    """Remove an aezoo Detector's temporary directory (artifact) now, not at collection."""
+    close = getattr(detector, "close", None)
+    if close is not None:
+        close()
 
 
 def pyod_available() -> bool:
@@ -139,12 +141,19 @@ def pyod_available() -> bool:
     return True
 
 
+# Keyword arguments every aezoo Detector gets (main sets ``scaling`` from --scaling); none:
+# the Detector's defaults.
+DETECTOR_OPTIONS: dict[str, Any] = {}
+
+
 def method_factory(method: str, seed: int) -> Callable[[], Any]:
-    """A no-argument constructor of ``method`` (an aezoo family or a :data:`PYOD` row)."""
+    """A no-argument constructor of ``method`` (an aezoo family or a :data:`PYOD` row); an
+    aezoo family's Detector takes :data:`DETECTOR_OPTIONS`."""
     if method in FAMILIES:
         from aezoo.anomaly import Detector
 
-        return lambda: Detector(family=method, random_state=seed)
+        options = dict(DETECTOR_OPTIONS)
+        return lambda: Detector(family=method, random_state=seed, **options)
     if method == "pyod AutoEncoder":
         from pyod.models.auto_encoder import AutoEncoder
 
@@ -279,7 +288,7 @@ def run_mnist(family: str, seed: int, data_dir: Path) -> list[dict[str, float]]:
     X_test, y_test = load_mnist("test", data_dir)
     rows = []
     for digit in range(10):
-        det = Detector(family=family, random_state=seed)
+        det = Detector(family=family, random_state=seed, **DETECTOR_OPTIONS)
         t0 = time.perf_counter()
         det.fit(X_train[y_train == digit])
         fit_s = time.perf_counter() - t0
@@ -349,6 +358,7 @@ def _write(out: Path, update: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from aezoo.anomaly import DEFAULT_FAMILY
+    from aezoo.data.preprocess import SCALING_METHODS
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-dir", type=Path, default=DATA_DIR, help="folder of ADBench .npz")
@@ -361,6 +371,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mnist", action="store_true", help="also MNIST one-class per digit")
     ap.add_argument("--mnist-dir", type=Path, default=MNIST_DIR)
     ap.add_argument("--mnist-family", default=DEFAULT_FAMILY)
+    ap.add_argument("--scaling", choices=SCALING_METHODS,
+                    help="the aezoo Detectors' per-feature scaling, e.g. standard against "
+                    "standard-floor (default: each family's default, "
+                    "aezoo.anomaly.TABULAR_DEFAULTS)")  # fmt: skip
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--out", type=Path, help="write the raw results as JSON here")
     ap.add_argument("--tables-from", nargs="+", type=Path, metavar="JSON",
@@ -370,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
         return print_saved(args.tables_from)
 
     limit_threads(args.threads)
+    DETECTOR_OPTIONS.clear()
+    if args.scaling is not None:
+        DETECTOR_OPTIONS["scaling"] = args.scaling
     methods = list(args.methods)
     unknown = [m for m in methods if m not in FAMILIES + PYOD]
     if unknown:

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from aezoo.cli.locations import locations
-from aezoo.cli.train_data import add_data_arguments
+from aezoo.cli.train_data import add_data_arguments, calibrate_fpr, print_calibration
 from aezoo.errors import AezooError, install_hint
 
 
@@ -58,6 +58,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.data:
         from aezoo.cli.train_data import run_own_data
 
+        calibrate_fpr(args)  # a bad value answers before the data is read
         return run_own_data(args)
     if not args.recipe:
         raise AezooError(
@@ -85,12 +86,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         register=not args.no_register,
         export_to=Path(args.export_to) if args.export_to else None,
         show_progress=not args.quiet,
+        calibrate_fpr=calibrate_fpr(args),
     )
     metrics = json.loads((artifact / "training.json").read_text())["metrics"]
     print(f"artifact: {artifact}")
     if version is not None:
         print(f"registered: {version.name}@{version.version} ({version.path})")
     print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+    print_calibration(artifact)
     return 0
 
 
@@ -176,6 +179,23 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         help="also copy the artifact to DIR (e.g. aezoo/pretrained/NAME)",
     )
     t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.add_argument(
+        "--calibrate-fpr",
+        type=float,
+        default=0.01,
+        metavar="FPR",
+        help="after training, set the model's anomaly threshold at this false-positive rate "
+        "on the held-out test split (the split-conformal quantile of its scores, stored in "
+        "calibration.json with the rows' count and hash, as `aezoo calibrate` does); a "
+        "model or data that cannot be calibrated (no test split, fewer than 1/FPR - 1 test "
+        "rows) is said on stderr and left without a threshold. The test split should be "
+        "normal data; otherwise calibrate later on normal rows. Default %(default)s",
+    )
+    t.add_argument(
+        "--no-calibrate",
+        action="store_true",
+        help="do not calibrate: the model answers scores without a threshold",
+    )
     add_data_arguments(t)
     t.set_defaults(fn=_cmd_train)
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import shlex
 import sys
+from pathlib import Path
 from typing import Any
 
 from aezoo.errors import ConfigError
@@ -70,10 +71,12 @@ def add_data_arguments(t: argparse.ArgumentParser) -> None:
     g.add_argument("--image-mode", choices=["L", "RGB"], help="images: grayscale or colour")
     g.add_argument(
         "--scaling",
-        choices=["minmax", "standard"],
+        choices=["minmax", "standard", "standard-floor"],
         default="minmax",
         help="tables: per-feature scaling fitted on the training split, kept inside the "
-        "model's graphs (default %(default)s)",
+        "model's graphs: minmax to [0, 1], standard z-scores, standard-floor z-scores with "
+        "each scale at least 0.1 x the median per-feature std, so near-constant columns "
+        "are not blown up (default %(default)s)",
     )
     g.add_argument("--seed", type=int, default=0, help="splits and training seed (default 0)")
     g.add_argument(
@@ -92,6 +95,30 @@ def add_data_arguments(t: argparse.ArgumentParser) -> None:
         "mean on the training split instead of refusing the file; the model keeps the means "
         "and imputes NaN it is sent the same way",
     )
+
+
+def calibrate_fpr(args: argparse.Namespace) -> float | None:
+    """The false-positive rate ``aezoo train`` calibrates at, None with --no-calibrate.
+
+    Raises:
+        ConfigError: --calibrate-fpr outside (0, 0.5] (said before any training).
+    """
+    if args.no_calibrate:
+        return None
+    if not 0.0 < args.calibrate_fpr <= 0.5:
+        raise ConfigError(f"--calibrate-fpr = {args.calibrate_fpr}; expected (0, 0.5]")
+    return float(args.calibrate_fpr)
+
+
+def print_calibration(artifact: Path) -> None:
+    """One line on the artifact's threshold, when it has one."""
+    path = artifact / "calibration.json"
+    if path.is_file():
+        cal = json.loads(path.read_text())
+        print(
+            f"calibrated: threshold {cal['threshold']:.6g} at fpr={cal['fpr']} on "
+            f"{cal['rows']:,} held-out test rows (calibration.json)"
+        )
 
 
 def _template_keys(recipe: str | None) -> tuple[str, list[str]]:
@@ -133,6 +160,7 @@ def run_own_data(args: argparse.Namespace) -> int:
         show_progress=not args.quiet,
         command="aezoo " + shlex.join(sys.argv[1:]),
         in_memory_bytes=args.memory_limit * 2**20,
+        calibrate_fpr=calibrate_fpr(args),
         **options,
     )
     metrics = json.loads((artifact / "training.json").read_text())["metrics"]
@@ -141,4 +169,5 @@ def run_own_data(args: argparse.Namespace) -> int:
         print(f"registered: {version.name}@{version.version} ({version.path})")
         print(f"  serve: aezoo serve {version.name}")
     print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+    print_calibration(artifact)
     return 0

@@ -1,5 +1,14 @@
 """Per-feature scaling of a table, fitted on the training split only (numpy).
 
+Three methods (:data:`SCALING_METHODS`): ``"minmax"`` maps the training data to [0, 1];
+``"standard"`` z-scores each feature; ``"standard-floor"`` z-scores with a floor on the
+scale, ``scale = max(std, STD_FLOOR * median of the per-feature stds)`` (the median over
+every feature, constant ones included). The floor is for tables with near-constant
+columns (optdigits: pixels that are almost always 0): plain z-scoring divides by a tiny
+std, so one rare value in such a column becomes a z of hundreds and dominates a squared
+reconstruction error; with the floor that column is measured in the table's typical unit
+instead. Columns whose std is above the floor are z-scored exactly as by ``"standard"``.
+
 The fitted ``offset`` and ``scale`` become buffers of the model
 (:class:`aezoo.models.scaled.ScaledAutoEncoder`), so that every runtime applies
 ``(x - offset) / scale`` inside the ONNX graphs; here they are only computed, and applied
@@ -13,8 +22,9 @@ from typing import Literal
 
 import numpy as np
 
-ScalingMethod = Literal["minmax", "standard"]
-SCALING_METHODS: tuple[ScalingMethod, ...] = ("minmax", "standard")
+ScalingMethod = Literal["minmax", "standard", "standard-floor"]
+SCALING_METHODS: tuple[ScalingMethod, ...] = ("minmax", "standard", "standard-floor")
+STD_FLOOR = 0.1  # standard-floor: scale >= STD_FLOOR * the median per-feature std
 _CHUNK_BYTES = 8 * 2**20  # float64 bytes of the rows read at once (a memmap never whole)
 
 
@@ -26,11 +36,14 @@ def fit_scaling(X: np.ndarray, method: ScalingMethod = "minmax") -> tuple[np.nda
             rows (a ``numpy.memmap`` never whole in memory). Standard scaling takes a second
             pass (squares about the mean: no cancellation).
         method: ``"minmax"`` (offset = min, scale = max - min: the training data maps to
-            [0, 1]) or ``"standard"`` (offset = mean, scale = population std).
+            [0, 1]), ``"standard"`` (offset = mean, scale = population std) or
+            ``"standard-floor"`` (offset = mean, scale = ``max(std, STD_FLOOR * median(std))``
+            with the median over all ``n_features`` stds, zeros included; module docstring).
 
     Returns:
-        ``(offset, scale)``: float32 ``(n_features,)`` each; a constant column gets
-        ``scale = 1`` (it maps to 0 instead of dividing by zero). Computed in float64.
+        ``(offset, scale)``: float32 ``(n_features,)`` each; a column still constant after
+        the floor (scale 0 to float32 precision) gets ``scale = 1`` (it maps to 0 instead of
+        dividing by zero). Computed in float64.
 
     Raises:
         ValueError: ``X`` not 2-D, empty or not finite; unknown ``method``.
@@ -58,6 +71,8 @@ def fit_scaling(X: np.ndarray, method: ScalingMethod = "minmax") -> tuple[np.nda
             D2 = (C - offset) ** 2
             sq = D2.sum(axis=0) if sq is None else sq + D2.sum(axis=0)
         scale = np.sqrt(sq / n)
+        if method == "standard-floor":
+            scale = np.maximum(scale, STD_FLOOR * np.median(scale))
     # constant (to float32 precision) columns: leave unscaled
     tiny = scale <= np.finfo(np.float32).eps * np.maximum(np.abs(offset), 1.0)
     scale = np.where(tiny, 1.0, scale)

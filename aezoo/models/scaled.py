@@ -13,7 +13,8 @@ identically by onnxruntime, the server, extraction, TorchServe and Ray::
 ``offset`` and ``scale`` (``(n_features,)`` float32 buffers, in ``model.safetensors``) come
 from :func:`aezoo.data.preprocess.fit_scaling` on the training split only: min-max
 (``offset = min``, ``scale = max - min``, so the training data maps to [0, 1]) or
-standardisation (``offset = mean``, ``scale = std``). A constant column gets ``scale = 1``.
+standardisation (``offset = mean``, ``scale = std``; ``"standard-floor"``: ``scale =
+max(std, 0.1 x median std)``). A constant column gets ``scale = 1``.
 With ``impute``, a NaN in ``x`` is first replaced by ``fill`` (the training split's column
 means, :func:`aezoo.data.preprocess.fit_fill`), in the graph too. The model takes any
 finite float32 (its input spec's ``value_range`` is
@@ -34,7 +35,10 @@ from aezoo.spec import UNBOUNDED, InputSpec, Operation
 SCALING_TEXT = {
     "minmax": "min-max scaled per feature to [0, 1] on the training split",
     "standard": "standardised per feature (mean 0, std 1) on the training split",
+    "standard-floor": "standardised per feature on the training split, each scale at least "
+    "0.1 x the median per-feature std (near-constant columns are not blown up)",
 }
+Method = Literal["minmax", "standard", "standard-floor"]  # aezoo.data.preprocess's methods
 
 
 class ScaledConfig(BaseModel):
@@ -44,7 +48,7 @@ class ScaledConfig(BaseModel):
         base_architecture, base_args: the wrapped family's architecture and arguments
             (its ``n_features`` must equal this one's).
         n_features: input width (columns of the table).
-        method: ``"minmax"`` or ``"standard"`` (module docstring).
+        method: ``"minmax"``, ``"standard"`` or ``"standard-floor"`` (module docstring).
 
     The table's column names are not constructor arguments: they live in the input spec
     (``config.json``'s ``input.columns``), given to the export with ``input_spec``.
@@ -55,7 +59,7 @@ class ScaledConfig(BaseModel):
     base_architecture: str
     base_args: dict[str, Any]
     n_features: int = Field(gt=0)
-    method: Literal["minmax", "standard"] = "minmax"
+    method: Method = "minmax"
     impute: bool = False  # NaN inputs take the training split's column means (buffer fill)
 
 
@@ -98,7 +102,7 @@ class ScaledAutoEncoder(AutoEncoder):
         base: AutoEncoder,
         offset: Any,
         scale: Any,
-        method: Literal["minmax", "standard"] = "minmax",
+        method: Method = "minmax",
         fill: Any = None,
     ) -> ScaledAutoEncoder:
         """Wrap a trained ``base`` with a fitted scaling (``offset``, ``scale``: ``(n,)``)

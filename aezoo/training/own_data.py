@@ -52,6 +52,7 @@ from aezoo.registry.store import LocalStore, ModelVersion, check_name
 from aezoo.training.ops import torch_ops
 from aezoo.training.pipeline import FAMILIES, parse_config
 from aezoo.training.recipes import apply_overrides
+from aezoo.training.rescore import calibrate_after_training
 from aezoo.training.sizing import template
 
 SIZING_ROWS = 20_000  # training rows whose statistics size a model (drsae, lista)
@@ -70,6 +71,7 @@ def train_on_data(
     show_progress: bool = True,
     command: str = "",
     in_memory_bytes: int = IN_MEMORY_BYTES,
+    calibrate_fpr: float | None = None,
     **source_options: Any,
 ) -> tuple[Path, ModelVersion | None]:
     """Train ``family`` on ``source``, evaluate it, build its artifact and register it.
@@ -80,7 +82,8 @@ def train_on_data(
             an array, ``(X, y)``, a DataFrame or an Arrow table).
         name: registry name; default: derived from the source. Never a bundled model's name.
         overrides: ``key=value`` recipe overrides (``epochs=3``, ``model.n_components=64``).
-        scaling: a table's per-feature scaling, ``"minmax"`` (default) or ``"standard"``.
+        scaling: a table's per-feature scaling, ``"minmax"`` (default), ``"standard"`` or
+            ``"standard-floor"`` (:mod:`aezoo.data.preprocess`).
         run_dir: checkpoints and the artifact (default: a temporary directory).
         store: the registry (default: the local store under ``AEZOO_HOME``).
         register: add the artifact to the registry.
@@ -89,6 +92,11 @@ def train_on_data(
         in_memory_bytes: a path source whose float32 rows are larger is streamed once to
             disk and trained by chunks (:func:`aezoo.data.sources.spill.spill_source`):
             memory stays bounded, labels are not used.
+        calibrate_fpr: after export, set the anomaly threshold at this false-positive rate
+            on the held-out test split (``calibration.json``, as ``aezoo calibrate``;
+            :func:`aezoo.training.rescore.calibrate_after_training`); a case that cannot be
+            calibrated (no test split, too few rows) is said on stderr and left
+            uncalibrated. None (default): no calibration. ``aezoo train`` passes 0.01.
         **source_options: ``label_column``, ``feature_columns``, ``image_size``,
             ``image_mode``, ``seed``, ``val_fraction``, ``test_fraction``, ``allow_missing``.
 
@@ -114,7 +122,7 @@ def train_on_data(
         seed = int(source_options.get("seed", 0))
         return _train(family, data, name, overrides, scaling, run_dir, own_dir, store, register,
                       show_progress, command, seed,
-                      bool(source_options.get("allow_missing")))  # fmt: skip
+                      bool(source_options.get("allow_missing")), calibrate_fpr)  # fmt: skip
     finally:
         if spill_dir is not None:
             shutil.rmtree(spill_dir, ignore_errors=True)
@@ -136,6 +144,7 @@ def _train(
     command: str,
     seed: int,
     impute: bool,
+    calibrate_fpr: float | None,
 ) -> tuple[Path, ModelVersion | None]:
     desc = data.description
     if not desc.source.startswith(("hf:", "<")):  # a local path: its name, not the machine's
@@ -146,6 +155,7 @@ def _train(
     if store.is_bundled(name):
         raise ConfigError(f"{name!r} is a bundled model's name; pass another --name")
     X_train, y_train = data.splits["train"]
+    X_test = data.splits["test"][0] if "test" in data.splits else None  # raw: the model's input
     offset = scale = fill = None
     if desc.kind == "table" and impute:  # --allow-missing: the training split's means
         fill = fit_fill(X_train)
@@ -209,16 +219,24 @@ def _train(
     artifact = run_dir / "artifact"
     if artifact.exists():
         shutil.rmtree(artifact)
+    card_text = data_card_text(data, scaling if offset is not None else None, fill is not None)
     build_artifact(
         exported,
         artifact,
         name=name,
         training=record,
         figures=own_data_figures(exported, data, history),
-        card_text=data_card_text(data, scaling if offset is not None else None, fill is not None),
+        card_text=card_text,
         samples=samples_record(data, spec),
         input_spec=spec,
     )
+    if calibrate_fpr is not None:
+        n_test = 0 if X_test is None else len(X_test)
+        calibrate_after_training(
+            artifact, X_test, calibrate_fpr,
+            source=f"the held-out test split of {desc.source} ({n_test:,} rows)",
+            body=card_text, model=exported,
+        )  # fmt: skip
     version = store.add(artifact, name, command=command or None) if register else None
     if own_dir and version is not None:
         artifact = version.path

@@ -34,6 +34,7 @@ from aezoo.training.drsae import DrSAETrainConfig, DrSAETrainer
 from aezoo.training.lista import LISTATrainConfig, LISTATrainer
 from aezoo.training.ops import torch_ops
 from aezoo.training.recipes import validate
+from aezoo.training.rescore import calibrate_after_training
 from aezoo.training.sda import SdATrainConfig, SdATrainer
 
 FAMILIES: dict[str, tuple[type, type]] = {
@@ -177,8 +178,13 @@ def run_recipe(
     export_to: Path | None = None,
     show_progress: bool = True,
     store: LocalStore | None = None,
+    calibrate_fpr: float | None = None,
 ) -> tuple[Path, ModelVersion | None]:
     """Train, evaluate, export and (optionally) register the model of a recipe.
+
+    ``calibrate_fpr``: before registering, set the anomaly threshold at this false-positive
+    rate on the data set's test split (:func:`aezoo.training.rescore.calibrate_after_training`;
+    what cannot be calibrated is said on stderr); None (default): no calibration.
 
     Returns:
         The artifact directory ``run_dir/artifact`` and the registered version (or None).
@@ -192,6 +198,13 @@ def run_recipe(
     artifact = package(
         model, cfg, splits, run_dir / "artifact", trainer.state["history"], time.perf_counter() - t0
     )
+    if calibrate_fpr is not None:
+        X_test = splits["test"][0]
+        dataset = getattr(cfg, "dataset", "mnist")
+        calibrate_after_training(
+            artifact, X_test, calibrate_fpr,
+            source=f"the {dataset} test split ({len(X_test):,} rows)", model=model.eval(),
+        )  # fmt: skip
     return artifact, publish(artifact, cfg.name, register, export_to, store)
 
 

@@ -26,10 +26,11 @@ def test_detector_fit_predict_ranks_planted_outliers() -> None:
     with pytest.raises(NotFittedError):
         det.predict(normal)
     det.fit(normal)
-    # the tabular default (TABULAR_DEFAULTS): z-scored features, linear output, the user's
+    # the tabular default (TABULAR_DEFAULTS): floored z-scores, linear output, the user's
     # overrides applied on top
     record = json.loads((det.artifact_ / "training.json").read_text())
-    assert record["preprocessing"]["scaling"] == "standard"
+    assert record["preprocessing"]["scaling"] == "standard-floor"
+    assert "standard-floor scaling" in (det.artifact_ / "README.md").read_text()
     assert record["recipe"]["model"]["output_activation"] == "linear"
     assert record["recipe"]["pretrain_epochs"] == 10
     assert det.decision_scores_.shape == (400,)

@@ -32,6 +32,29 @@ def test_standard_gives_mean_0_std_1() -> None:
     np.testing.assert_allclose(Z.std(axis=0), 1.0, rtol=0, atol=tol)
 
 
+def test_standard_floor_keeps_near_constant_columns_small_and_z_scores_the_rest() -> None:
+    rng = np.random.default_rng(2)
+    n = 1000
+    ordinary = rng.normal([5.0, -200.0, 0.0], [2.0, 30.0, 1.0], size=(n, 3))
+    constant = np.full((n, 1), 7.0)
+    rare = np.zeros((n, 1))  # optdigits-like: almost always 0, one row 1 (std 0.03)
+    rare[3] = 1.0
+    X = np.hstack([ordinary, constant, rare])
+    offset, scale = fit_scaling(X, "standard-floor")
+    Z = apply_scaling(X, offset, scale)
+    plain = apply_scaling(X, *fit_scaling(X, "standard"))
+    assert np.abs(plain[:, 4]).max() > 30  # what the floor is for: z = sqrt(n - 1) ~ 31.6
+    # the floor: 0.1 x the median of the five stds (0 of the constant column included)
+    stds = X.std(axis=0)
+    floor = 0.1 * np.median(stds)
+    np.testing.assert_allclose(scale[4], floor, rtol=1e-5)
+    assert np.abs(Z[:, 4]).max() == pytest.approx((1.0 - 1e-3) / floor, rel=1e-5)  # ~10, not 31.6
+    assert np.all(Z[:, 3] == 0.0) and scale[3] == pytest.approx(floor)  # constant: offset only
+    # ordinary columns (std above the floor): exactly the z-scores of "standard"
+    np.testing.assert_array_equal(Z[:, :3], plain[:, :3])
+    np.testing.assert_array_equal(offset, fit_scaling(X, "standard")[0])
+
+
 @pytest.mark.parametrize(
     ("X", "method", "words"),
     [
