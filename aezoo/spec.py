@@ -76,7 +76,8 @@ class DenoiserSpec(BaseModel):
 
     Attributes:
         sigma_range: closed interval of noise levels (0-255 scale) the model was trained for;
-            a request outside it is refused.
+            a request outside it is refused. ``low == high``: a one-level model, trained at
+            that sigma only.
         halo: receptive-field radius in pixels: an output pixel depends only on input pixels
             at most ``halo`` rows and columns away.
         min_size: smallest height and width the graph takes.
@@ -93,8 +94,11 @@ class DenoiserSpec(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> DenoiserSpec:
         lo, hi = self.sigma_range
-        if not 0 <= lo < hi:
-            raise ValueError(f"sigma_range must satisfy 0 <= low < high, got {self.sigma_range}")
+        if not (0 <= lo <= hi and hi > 0):
+            raise ValueError(
+                f"sigma_range must satisfy 0 <= low <= high, high > 0 (low == high: a "
+                f"one-level model), got {self.sigma_range}"
+            )
         return self
 
 

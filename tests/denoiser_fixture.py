@@ -33,8 +33,8 @@ SIGMA_RANGE = (5.0, 55.0)
 HALO, MIN_SIZE = 2, 3
 
 
-def config() -> dict:
-    """config.json of the tiny denoiser."""
+def config(sigma_range: tuple[float, float] = SIGMA_RANGE) -> dict:
+    """config.json of the tiny denoiser (``sigma_range`` of width 0: a one-level model)."""
     return {
         "architecture": "tiny_shrinkage_denoiser",
         "family": "lista",
@@ -43,7 +43,7 @@ def config() -> dict:
         "n_components": 1,
         "operations": ["denoise"],
         "aezoo_version": "0.1.0",
-        "denoiser": {"sigma_range": list(SIGMA_RANGE), "halo": HALO, "min_size": MIN_SIZE},
+        "denoiser": {"sigma_range": list(sigma_range), "halo": HALO, "min_size": MIN_SIZE},
     }
 
 
@@ -121,10 +121,15 @@ def samples() -> dict:
     }
 
 
-def write_denoiser_artifact(root: Path, name: str = NAME, version: str = VERSION) -> Path:
+def write_denoiser_artifact(
+    root: Path,
+    name: str = NAME,
+    version: str = VERSION,
+    sigma_range: tuple[float, float] = SIGMA_RANGE,
+) -> Path:
     """A complete, manifest-signed denoiser artifact in ``root`` (created); returns ``root``."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / CONFIG).write_text(json.dumps(config()))
+    (root / CONFIG).write_text(json.dumps(config(sigma_range)))
     (root / SAMPLES).write_text(json.dumps(samples()))
     save_file({"box": np.full((3, 3), 1 / 9, np.float32)}, str(root / WEIGHTS))
     graph(root / DENOISER)

@@ -28,9 +28,13 @@ def _cmd(args: argparse.Namespace) -> int:
         raise AezooError(f"--init-from {args.init_from}: no model.safetensors there")
     if not args.no_artifact:
         image_paths(args.data_dir, TEST)
-    lo, hi = args.sigma_range
-    if not 0 <= lo < hi:
-        raise AezooError(f"--sigma-range must satisfy 0 <= LOW < HIGH, got {lo:g} {hi:g}")
+    if len(args.sigma_range) not in (1, 2):
+        raise AezooError(f"--sigma-range takes LOW [HIGH], got {len(args.sigma_range)} values")
+    lo, hi = args.sigma_range[0], args.sigma_range[-1]
+    if not (0 <= lo <= hi and hi > 0):
+        raise AezooError(
+            f"--sigma-range must satisfy 0 <= LOW <= HIGH, HIGH > 0, got {lo:g} {hi:g}"
+        )
 
     import torch
 
@@ -95,8 +99,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         help="train the convolutional LISTA image denoiser (Train400, BSD68 table)",
         description="Train a convolutional LISTA (CSCNet) Gaussian denoiser for grayscale "
         "photographs on Train400, its filters started from an SDL or VDL patch dictionary; "
-        "score it on BSD68 at sigma 15/25/50, export onnx/denoiser.onnx and (with --register) "
-        "add it to the local registry. One model covers --sigma-range. Needs the [train] extra.",
+        "score it on BSD68 at sigma 15/25/50 inside its range, export onnx/denoiser.onnx and "
+        "(with --register) add it to the local registry. One model covers --sigma-range (one "
+        "value: a one-level model, scored at that sigma only). Needs the [train] extra.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -122,10 +127,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     t.add_argument(
         "--sigma-range",
         type=float,
-        nargs=2,
-        default=(5.0, 55.0),
-        metavar=("LOW", "HIGH"),
-        help="noise levels (0-255 scale) drawn uniformly in training, and accepted (5 55)",
+        nargs="+",
+        default=[5.0, 55.0],
+        metavar="LOW [HIGH]",
+        help="noise levels (0-255 scale) drawn uniformly in training, and accepted (5 55); "
+        "one value trains a one-level model, scored and served at that sigma only",
     )
     t.add_argument(
         "--init-from",

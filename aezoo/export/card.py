@@ -248,7 +248,8 @@ def _denoiser_use(name: str, config: ModelConfig) -> list[str]:
     lo, hi = d.sigma_range
     return [
         *_use_header(name),
-        "clean = model.denoise_image(image, sigma=25)  # HxW or HxWx3, uint8 or float",
+        f"clean = model.denoise_image(image, sigma={25 if lo <= 25 <= hi else lo:g})"
+        "  # HxW or HxWx3, uint8 or float",
         "```",
         "",
         f"The graph `onnx/denoiser.onnx` takes `noisy` float32 (N, 1, H, W) on the uint8/255 "
@@ -256,6 +257,17 @@ def _denoiser_use(name: str, config: ModelConfig) -> list[str]:
         f"0-255 scale, within [{lo:g}, {hi:g}]; it returns `denoised` (N, 1, H, W). Any "
         f"H, W >= {d.min_size}; receptive-field radius (halo) {d.halo} pixels; colour "
         f"images {d.color.replace('_', ' ')}. Filters: {config.n_components}.",
+        *(
+            [
+                "",
+                f"**One noise level only.** This model was trained at sigma {lo:g} and refuses "
+                f"every other noise level: `denoise_image(..., sigma=s)` raises `InputError` "
+                f"and HTTP answers 422, both naming the range [{lo:g}, {hi:g}]. For other "
+                "levels use a model trained for them.",
+            ]
+            if lo == hi
+            else []
+        ),
     ]
 
 

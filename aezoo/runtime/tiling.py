@@ -70,9 +70,10 @@ def check_sigma(spec: DenoiserSpec, sigma: float) -> float:
             f"sigma must be a number in [{lo:g}, {hi:g}] (0-255 scale), got {sigma!r}"
         ) from None
     if not np.isfinite(value) or not lo <= value <= hi:
+        only = f"; a one-level model: it denoises sigma {lo:g} only" if lo == hi else ""
         raise InputError(
             f"sigma {sigma!r} is outside the model's supported range [{lo:g}, {hi:g}] "
-            "(noise standard deviation on the 0-255 scale)"
+            f"(noise standard deviation on the 0-255 scale{only})"
         )
     return value
 

@@ -13,7 +13,8 @@ comes from generators seeded by ``seed``.
 
 The history (``history`` in the checkpoint and ``training.json``) holds, every
 ``log_every`` steps: the step, wall seconds so far, the mean training loss and its PSNR
-(dB, 0-1 scale), and the validation PSNR at sigma 25 on fixed 96 x 96 centre crops.
+(dB, 0-1 scale), and the validation PSNR on fixed 96 x 96 centre crops at sigma 25, or
+at the sigma of the range nearest 25 (a one-level model's own: ``sigma_range`` of width 0).
 A checkpoint (``run_dir/checkpoint.pt``) is written every ``checkpoint_every`` steps, so
 a run stopped early leaves a usable model, and a run restarted on the same ``run_dir``
 resumes from it.
@@ -29,10 +30,11 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from safetensors.torch import load_file
 
 from aezoo.data.denoising import TRAIN, load_images
+from aezoo.evaluation.denoising import as_sigma_range, reference_sigma
 from aezoo.models.denoiser import CSCDenoiser, CSCDenoiserConfig
 from aezoo.registry.artifact import WEIGHTS
 from aezoo.training.loop import load_checkpoint, progress, save_checkpoint, seed_everything
@@ -60,10 +62,16 @@ class DenoiserTrainConfig(BaseModel):
     lr: float = Field(5e-4, gt=0.0)
     min_lr_ratio: float = Field(0.05, ge=0.0, le=1.0)  # cosine decays to lr * this
     grad_clip: float = Field(1.0, gt=0.0)
+    # noise levels (0-255) drawn uniformly per crop; (s, s) trains a one-level model at s
     sigma_range: tuple[float, float] = (5.0, 55.0)
     val_images: int = Field(8, ge=1)  # last Train400 images held out for the curve
     log_every: int = Field(50, ge=1)
     checkpoint_every: int = Field(200, ge=1)
+
+    @field_validator("sigma_range", mode="before")
+    @classmethod
+    def _sigma_range(cls, v: Any) -> tuple[float, float]:
+        return as_sigma_range(v)  # ValueError unless 0 <= low <= high, high > 0
 
 
 def _augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -179,7 +187,9 @@ def train_denoiser(
     if min(min(im.shape) for im in images) < max(cfg.crop, 96):
         raise ValueError(f"crops of {cfg.crop} (and 96 for validation) exceed the smallest image")
     seed_everything(cfg.seed)
-    val_clean, val_noisy, val_sigma = validation_set(val, seed=cfg.seed)
+    val_clean, val_noisy, val_sigma = validation_set(
+        val, sigma=reference_sigma(cfg.sigma_range), seed=cfg.seed
+    )
 
     t0 = time.perf_counter()
     model = initial_model(cfg, train)

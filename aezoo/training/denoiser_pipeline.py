@@ -2,7 +2,8 @@
 
 ``run_denoiser`` is what ``aezoo train-denoiser`` runs: :func:`train_denoiser`
 (resuming from ``run_dir/checkpoint.pt`` when there is one), the BSD68 table at sigma
-15 / 25 / 50 (:mod:`aezoo.evaluation.denoising`, whole images through the torch model),
+15 / 25 / 50 inside the model's range, or at its own sigma for a one-level model
+(:func:`aezoo.evaluation.denoising.table_sigmas`; whole images through the torch model),
 the card's figures (training curve, filters, a denoised crop), ``samples.json`` (small
 BSD68 crops) and the artifact (:func:`aezoo.export.denoiser.build_denoiser_artifact`).
 """
@@ -19,7 +20,14 @@ import numpy as np
 import torch
 
 from aezoo.data.denoising import TEST, image_paths, read_gray
-from aezoo.evaluation.denoising import evaluate, noisy_image
+from aezoo.evaluation.denoising import (
+    STANDARD_SIGMAS,
+    evaluate,
+    is_one_level,
+    noisy_image,
+    reference_sigma,
+    table_sigmas,
+)
 from aezoo.export.denoiser import build_denoiser_artifact, load_denoiser
 from aezoo.export.figures import curves_figure, tile
 from aezoo.models.denoiser import CSCDenoiser
@@ -66,9 +74,11 @@ def make_samples(names: list[str], crops: list[np.ndarray]) -> dict[str, Any]:
     }
 
 
-def figures(model: CSCDenoiser, history: list[dict], crop: np.ndarray) -> dict[str, bytes]:
+def figures(
+    model: CSCDenoiser, history: list[dict], crop: np.ndarray, sigma: float = 25.0
+) -> dict[str, bytes]:
     """``training_curve.png``, ``filters.png`` (the dictionary ``C``) and ``denoised.png``
-    (a BSD68 crop: clean, noisy at sigma 25, denoised)."""
+    (a BSD68 crop: clean, noisy at ``sigma``, denoised)."""
     out: dict[str, bytes] = {}
     curve = curves_figure([{"loss": r.get("loss"), "val_psnr": r["val_psnr"]} for r in history])
     if curve is not None:
@@ -76,32 +86,56 @@ def figures(model: CSCDenoiser, history: list[dict], crop: np.ndarray) -> dict[s
     out["filters.png"] = tile(
         model.C.weight.detach()[0].numpy(), ncols=16, scale=4, per_image_norm=True
     )
-    noisy = noisy_image(crop, 25.0, 0, seed=1)
-    den = torch_denoise(model)(noisy, 25.0)
+    noisy = noisy_image(crop, sigma, 0, seed=1)
+    den = torch_denoise(model)(noisy, sigma)
     out["denoised.png"] = tile(np.stack([crop, noisy, den]) / 255.0, ncols=3, scale=2)
     return out
 
 
+def _published(method: str, sigma: str) -> str:
+    table = dict(zip((f"{s:g}" for s in STANDARD_SIGMAS), PUBLISHED[method], strict=True))
+    return str(table.get(sigma, "-"))
+
+
 def card_body(record: dict[str, Any]) -> str:
-    """The recipe, the time it took, and the BSD68 table beside the published numbers."""
+    """The recipe, the time it took, and the BSD68 table beside the published numbers.
+
+    The table has a row per sigma the model was scored at (:func:`table_sigmas` of its
+    range); a one-level model's card says that every other noise level is refused."""
     cfg, m = record["recipe"], record["bsd68"]["by_sigma"]
     n = record["bsd68"]["images"]
-    lines = [
-        "## BSD68",
-        "",
+    lo, hi = cfg["sigma_range"]
+    val_sigma = reference_sigma(cfg["sigma_range"])
+    lines = ["## BSD68", ""]
+    if is_one_level(cfg["sigma_range"]):
+        lines += [
+            f"A one-level model: trained at sigma {lo:g} only, and scored only there. Requests "
+            f"at any other noise level are refused (HTTP 422, `InputError` in Python, both "
+            f"naming the range [{lo:g}, {hi:g}]); sigma 15 / 25 / 50 other than {lo:g} "
+            "are not in this table for that reason.",
+            "",
+        ]
+    else:
+        outside = [f"{s:g}" for s in STANDARD_SIGMAS if f"{s:g}" not in m]
+        if outside:
+            lines += [
+                f"Trained for sigma {lo:g}-{hi:g}: sigma {' / '.join(outside)} "
+                "lie outside that range, are refused, and are not in this table.",
+                "",
+            ]
+    lines += [
         f"Average over {n} BSD68 images, noise seeded (seed {record['eval_seed']}), not clipped; "
         "whole images in one pass; PSNR in dB, SSIM (scikit-image, data_range 255).",
         "",
         "| sigma | this model PSNR | SSIM | noisy PSNR | BM3D (published) | DnCNN (published) |",
         "|---|---|---|---|---|---|",
     ]
-    for i, s in enumerate(("15", "25", "50")):
-        if s in m:
-            r = m[s]
-            lines.append(
-                f"| {s} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['noisy_psnr']:.2f} | "
-                f"{PUBLISHED['BM3D'][i]} | {PUBLISHED['DnCNN'][i]} |"
-            )
+    for s in sorted(m, key=float):
+        r = m[s]
+        lines.append(
+            f"| {s} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['noisy_psnr']:.2f} | "
+            f"{_published('BM3D', s)} | {_published('DnCNN', s)} |"
+        )
     lines += [
         "",
         "## Training",
@@ -124,7 +158,7 @@ def card_body(record: dict[str, Any]) -> str:
         + f"Seed {cfg['seed']}. Training time "
         f"{record['train_seconds'] / 60:.1f} min on {record['cpu']}. The curve "
         "(figures/training_curve.png) plots the training loss and the validation PSNR at "
-        f"sigma 25 every {cfg['log_every']} steps; training.json holds the numbers.",
+        f"sigma {val_sigma:g} every {cfg['log_every']} steps; training.json holds the numbers.",
     ]
     return "\n".join(lines)
 
@@ -138,11 +172,13 @@ def package_denoiser(
     eval_images: int | None = None,
     eval_seed: int = 0,
 ) -> Path:
-    """Evaluate on BSD68, draw the figures and write the artifact at ``out`` (replaced)."""
+    """Evaluate on BSD68 at the model's :func:`table_sigmas`, draw the figures and write the
+    artifact at ``out`` (replaced)."""
     cfg = DenoiserTrainConfig.model_validate(record["config"])
     paths = image_paths(data_dir, TEST)
     images = [read_gray(p) for p in paths[:eval_images]]
-    metrics = evaluate(torch_denoise(model), images, (15, 25, 50), seed=eval_seed)
+    sigmas = table_sigmas(cfg.sigma_range)
+    metrics = evaluate(torch_denoise(model), images, sigmas, seed=eval_seed)
     crops = [centre_crop(im, SAMPLE_CROP) for im in images[:N_SAMPLES]]
     training = {
         "recipe": cfg.model_dump(mode="json"),
@@ -172,7 +208,7 @@ def package_denoiser(
         name=cfg.name,
         sigma_range=cfg.sigma_range,
         training=training,
-        figures=figures(model, record["history"], crops[0]),
+        figures=figures(model, record["history"], crops[0], sigma=reference_sigma(cfg.sigma_range)),
         card_text=card_body(training),
         samples=make_samples([p.stem for p in paths[:N_SAMPLES]], crops),
     )
