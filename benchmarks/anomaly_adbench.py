@@ -375,6 +375,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="the aezoo Detectors' per-feature scaling, e.g. standard against "
                     "standard-floor (default: each family's default, "
                     "aezoo.anomaly.TABULAR_DEFAULTS)")  # fmt: skip
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="a recipe override for every aezoo Detector (repeatable), as "
+                         "`aezoo train --set`, applied after the family's TABULAR_DEFAULTS: "
+                         "screens a default change, e.g. --set corruption.level=0.1")  # fmt: skip
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--out", type=Path, help="write the raw results as JSON here")
     ap.add_argument("--tables-from", nargs="+", type=Path, metavar="JSON",
@@ -387,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     DETECTOR_OPTIONS.clear()
     if args.scaling is not None:
         DETECTOR_OPTIONS["scaling"] = args.scaling
+    if args.overrides:
+        DETECTOR_OPTIONS["overrides"] = tuple(args.overrides)
     methods = list(args.methods)
     unknown = [m for m in methods if m not in FAMILIES + PYOD]
     if unknown:

@@ -19,6 +19,19 @@ MNIST_FILENAMES = (
 )
 
 
+MAX_WORKERS = 4  # more only multiplies the session fixtures (trained tiny models, servers)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` (pyproject's addopts): one worker per CPU, at most :data:`MAX_WORKERS`,
+    for the quick suite; none (one process, as before) when the run selects slow tests,
+    whose load tests, servers and containers measure or bound the whole machine."""
+    expr = config.getoption("markexpr") or ""
+    if "slow" in expr.replace("not slow", ""):
+        return 0
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     """The local MNIST directory: env AEZOO_DATA_DIR, else <repo>/../shared/data/mnist.
