@@ -31,13 +31,28 @@ class FastRoutes:
         on_error: the app's exception handlers (``app.exception_handlers``).
     """
 
+    MATCH_CACHE = 1024  # paths remembered (bounded: cleared when full)
+
     def __init__(self, app: Any, routes: dict[Pattern, Endpoint], on_error: dict[Any, Any]) -> None:
         self.app, self.handlers = app, on_error
         self.routes: dict[int, list[tuple[Pattern, Endpoint]]] = {}
         for pattern, endpoint in routes.items():
             self.routes.setdefault(len(pattern), []).append((pattern, endpoint))
+        self._matched: dict[str, tuple[Endpoint, dict[str, str]] | None] = {}
 
     def _match(self, path: str) -> tuple[Endpoint, dict[str, str]] | None:
+        """The endpoint and captured segments of ``path``, remembered per path (a client
+        repeats its few paths; any path at all cannot grow the cache past its bound)."""
+        try:
+            return self._matched[path]
+        except KeyError:
+            pass
+        if len(self._matched) >= self.MATCH_CACHE:
+            self._matched.clear()
+        found = self._matched[path] = self._walk(path)
+        return found
+
+    def _walk(self, path: str) -> tuple[Endpoint, dict[str, str]] | None:
         parts = path.strip("/").split("/")
         for pattern, endpoint in self.routes.get(len(parts), ()):
             kwargs = {}
@@ -59,7 +74,7 @@ class FastRoutes:
                 endpoint, kwargs = found
                 request = Request(scope, receive)
                 try:
-                    response = await endpoint(request=request, **kwargs)
+                    response = await endpoint(request=request, **kwargs)  # kwargs: not mutated
                 except AezooError as e:
                     response = await self.handlers[AezooError](request, e)
                 await response(scope, receive, send)
