@@ -18,6 +18,7 @@ the output's ``binary_data`` parameter is ``false``: then in typed contents.
 from __future__ import annotations
 
 import math
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,19 @@ _INPUT_TYPES: dict[str, tuple[str, str | None]] = {
     "FP64": ("<f8", "fp64_contents"),
     "FP16": ("<f2", None),
 }
+
+
+WIRE_BYTES: ContextVar[int | None] = ContextVar("aezoo_grpc_wire_bytes", default=None)
+"""The serialized size of the message the current gRPC call is handling, set by the service
+as it parses the call's bytes (same task), so that the body budget need not re-measure it."""
+
+
+def wire_size(request: Any) -> int:
+    """Bytes ``request`` took on the wire: :data:`WIRE_BYTES` when the service set it, else
+    ``request.ByteSize()``, which protobuf's upb backend computes by serializing the whole
+    message again (0.7 ms and a 3.2 MB copy for a 1,024 x 784 float32 request)."""
+    size = WIRE_BYTES.get()
+    return request.ByteSize() if size is None else size
 
 
 class GrpcRequestError(InputError):

@@ -32,7 +32,7 @@ from aezoo.runtime.pool import Served
 from aezoo.runtime.tiling import block_bytes, check_sigma
 from aezoo.serving.engine import Engine
 from aezoo.serving.grpc import messages as pb
-from aezoo.serving.grpc.codec import GrpcRequestError, param
+from aezoo.serving.grpc.codec import GrpcRequestError, param, wire_size
 from aezoo.serving.oip_model import DENOISED, IMAGE, PHOTO_TYPES, SIGMA
 
 _TYPED = {"UINT8": "uint_contents", "FP32": "fp32_contents", "FP64": "fp64_contents"}
@@ -153,7 +153,7 @@ async def infer_photo(
             queue is full; DeadlineExceededError: the deadline passed before the run.
     """
     st = engine.settings
-    with served.batcher.expect(), engine.budget.hold(request.ByteSize()):
+    with served.batcher.expect(), engine.budget.hold(wire_size(request)):
         req = await engine.offload(True, parse_photo, request, served.model, st.max_image_pixels)
         with engine.budget.hold(
             3 * 4 * req.image.size + block_bytes(req.image.size), "decoding the image"

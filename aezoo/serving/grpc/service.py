@@ -202,7 +202,7 @@ class InferenceService:
     ) -> Any:
         """ModelInfer on a row model: parse, the batch operations the outputs need, answer."""
         engine, st = self.engine, self.engine.settings
-        size = request.ByteSize()
+        size = codec.wire_size(request)
         with served.batcher.expect(), engine.budget.hold(size):
             images = served.model.config.input.image is not None and _is_bytes(request)
             req = await engine.offload(
@@ -278,6 +278,7 @@ def _guarded(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"the request is not a valid {cls.DESCRIPTOR.full_name} message",
             )
+        codec.WIRE_BYTES.set(len(data))  # this call's task only
         try:
             return await fn(request, context)
         except _Abort as e:
