@@ -8,7 +8,6 @@ the model runs in its batcher's thread. So the event loop stays free for health 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable
@@ -31,6 +30,7 @@ from aezoo.runtime.batcher import (
 from aezoo.runtime.model import BatchOp, OnnxModel, providers_for
 from aezoo.runtime.pool import ModelPool, Served
 from aezoo.serving import schemas as s
+from aezoo.serving.delivery import awaitable
 from aezoo.serving.limits import BodyBudget
 from aezoo.serving.metrics import OP_LABEL, Metrics
 from aezoo.serving.settings import ServeSettings
@@ -196,7 +196,7 @@ class Engine:
             try:
                 if future.done():  # run inline: no hop through the event loop's self-pipe
                     return future.result(), served
-                return await asyncio.wrap_future(future), served
+                return await awaitable(future), served  # one loop wake-up per batch
             except QueueTimeoutError as e:
                 raise self._late(name, op, e) from None
             except DeadlineExceededError:
