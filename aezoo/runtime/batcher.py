@@ -60,6 +60,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from aezoo.errors import AezooError
+from aezoo.runtime.delivery import settling
 from aezoo.runtime.model import BATCH_OPS, BatchOp, OnnxModel
 
 INLINE_ROWS = 16  # most samples of a request run inline (and of the runs that time it)
@@ -478,15 +479,17 @@ class Batcher:
                     )
             compute = time.perf_counter() - start
         except BaseException as e:  # every waiting caller learns why
-            for item in batch:
-                item.future.set_exception(e)
+            with settling():
+                for item in batch:
+                    item.future.set_exception(e)
             return
         size = sum(i.n for i in batch)
         if op != "task" and size <= INLINE_ROWS:
             self._small_run_s[op] = compute
         waits = [start - i.t_submit for i in batch]
-        for item, rows, wait in zip(batch, outputs, waits, strict=True):
-            item.future.set_result(BatchResult(rows, wait, compute, size))
+        with settling():  # one wake-up per awaiting event loop, not one per request
+            for item, rows, wait in zip(batch, outputs, waits, strict=True):
+                item.future.set_result(BatchResult(rows, wait, compute, size))
         if self._observer is not None:
             self._observer(op, size, waits, compute)
 

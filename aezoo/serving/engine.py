@@ -27,10 +27,10 @@ from aezoo.runtime.batcher import (
     QueueFullError,
     QueueTimeoutError,
 )
+from aezoo.runtime.delivery import awaitable
 from aezoo.runtime.model import BatchOp, OnnxModel, providers_for
 from aezoo.runtime.pool import ModelPool, Served
 from aezoo.serving import schemas as s
-from aezoo.serving.delivery import awaitable
 from aezoo.serving.limits import BodyBudget
 from aezoo.serving.metrics import OP_LABEL, Metrics
 from aezoo.serving.settings import ServeSettings

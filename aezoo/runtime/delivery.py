@@ -3,9 +3,11 @@
 The batcher settles one :class:`concurrent.futures.Future` per request from its worker
 thread. ``asyncio.wrap_future`` would hand each of them to the event loop on its own
 (``loop.call_soon_threadsafe``: a write to the loop's self-pipe and a wake-up per request),
-so a merged batch of 32 requests woke the loop 32 times. :class:`LoopInbox` queues the
-settled futures and schedules one drain on the loop while any are waiting: the first
-result of a batch schedules it, the others join the queue.
+so a merged batch of 32 requests woke the loop 32 times (each wake-up's socket write also
+releases the GIL, which the loop thread takes at once: the worker and the loop then take
+turns per request). :class:`LoopInbox` queues settled futures, and the batcher's worker
+settles a batch inside :func:`settling`, which wakes each loop once when the batch is done.
+Futures settled anywhere else (a closed batcher, a deadline) wake their loop at once.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import contextlib
 import threading
 import weakref
+from collections.abc import Iterator
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -45,7 +48,15 @@ class LoopInbox:
     def _push(self, waiter: asyncio.Future[Any], future: Future[Any]) -> None:
         with self._lock:
             self._pending.append((waiter, future))
-            if self._scheduled:
+        deferred = getattr(_settling, "inboxes", None)
+        if deferred is not None:  # inside settling(): woken once when the batch is done
+            deferred.add(self)
+        else:
+            self._wake()
+
+    def _wake(self) -> None:
+        with self._lock:
+            if self._scheduled or not self._pending:
                 return
             self._scheduled = True
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody awaits these any more
@@ -64,6 +75,25 @@ class LoopInbox:
                 waiter.set_exception(exc)
             else:
                 waiter.set_result(future.result())
+
+
+_settling = threading.local()
+
+
+@contextlib.contextmanager
+def settling() -> Iterator[None]:
+    """Settle a batch's futures in this block: the loops awaiting them are woken once each,
+    when the block ends (also when it raises), instead of once per future."""
+    if getattr(_settling, "inboxes", None) is not None:  # nested: the outer block wakes
+        yield
+        return
+    _settling.inboxes = inboxes = set()
+    try:
+        yield
+    finally:
+        _settling.inboxes = None
+        for inbox in inboxes:
+            inbox._wake()
 
 
 _INBOXES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopInbox] = (
