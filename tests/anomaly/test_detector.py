@@ -26,12 +26,13 @@ def test_detector_fit_predict_ranks_planted_outliers() -> None:
     with pytest.raises(NotFittedError):
         det.predict(normal)
     det.fit(normal)
-    # the tabular default (TABULAR_DEFAULTS): floored z-scores, linear output, the user's
-    # overrides applied on top
+    # the tabular default (TABULAR_DEFAULTS): floored z-scores, linear output, 10% masking,
+    # the user's overrides applied on top
     record = json.loads((det.artifact_ / "training.json").read_text())
     assert record["preprocessing"]["scaling"] == "standard-floor"
     assert "standard-floor scaling" in (det.artifact_ / "README.md").read_text()
     assert record["recipe"]["model"]["output_activation"] == "linear"
+    assert record["recipe"]["corruption"] == {"kind": "masking", "level": 0.1}
     assert record["recipe"]["pretrain_epochs"] == 10
     assert det.decision_scores_.shape == (400,)
     assert abs(float(det.labels_.mean()) - 0.05) <= 0.01
