@@ -137,3 +137,16 @@ def test_saved_runs_merge_per_dataset_and_method(tmp_path) -> None:
     merged, methods, mnist = bench.merge_saved([tmp_path / "a.json", tmp_path / "b.json"])
     assert set(merged["d"]["novelty"]) == {"sda", "pyod IForest", "lista"}
     assert methods == ["sda", "pyod IForest", "lista"] and mnist["family"] == "sda"
+
+
+def test_set_overrides_reach_every_aezoo_detector(tmp_path) -> None:
+    """`--set KEY=VALUE` (repeatable) screens a recipe default: each aezoo Detector the
+    benchmark builds carries the overrides, after its family's TABULAR_DEFAULTS."""
+    argv = ["--no-tabular", "--data-dir", str(tmp_path), "--set", "corruption.level=0.1",
+            "--set", "pretrain_epochs=3"]  # fmt: skip
+    assert bench.main(argv) == 0
+    det = bench.method_factory("sda", seed=2)()
+    assert det.overrides == ("corruption.level=0.1", "pretrain_epochs=3")
+    assert det.random_state == 2
+    assert bench.main(["--no-tabular", "--data-dir", str(tmp_path)]) == 0  # and they reset
+    assert bench.method_factory("sda", seed=0)().overrides == ()
