@@ -46,7 +46,7 @@ from aezoo.errors import AezooError, ModelNotFoundError
 from aezoo.runtime.batcher import DeadlineExceededError
 from aezoo.runtime.pool import Served
 from aezoo.serving import schemas as s
-from aezoo.serving.engine import INLINE_BYTES, Engine
+from aezoo.serving.engine import INLINE_BINARY_BYTES, INLINE_BYTES, Engine
 from aezoo.serving.grpc import codec
 from aezoo.serving.grpc import messages as pb
 from aezoo.serving.grpc.photo import infer_photo
@@ -205,8 +205,11 @@ class InferenceService:
         size = codec.wire_size(request)
         with served.batcher.expect(), engine.budget.hold(size):
             images = served.model.config.input.image is not None and _is_bytes(request)
+            # raw tensors are viewed, not parsed number by number: as REST's binary bodies,
+            # up to INLINE_BINARY_BYTES on the event loop (a worker's two hand-offs cost more)
+            inline = INLINE_BINARY_BYTES if request.raw_input_contents else INLINE_BYTES
             req = await engine.offload(
-                size > INLINE_BYTES or images, codec.parse_request, request, served.model,
+                size > inline or images, codec.parse_request, request, served.model,
                 st.max_batch_size, st.max_image_pixels,
             )  # fmt: skip
             if deadline is not None and time.perf_counter() >= deadline:
@@ -221,7 +224,7 @@ class InferenceService:
             if "score" in results:
                 engine.metrics.observe_scores(label, results["score"], served.model.calibration)
             resp = await engine.offload(
-                size > INLINE_BYTES, codec.build_response, served.model, req, results
+                _answer_is_big(req, results), codec.build_response, served.model, req, results
             )
         engine.metrics.request_samples.labels(label, "infer", "grpc").observe(req.x.shape[0])
         return resp
@@ -254,6 +257,14 @@ class InferenceService:
                 for rpc, (fn, cls) in rpcs.items()
             },
         )
+
+
+def _answer_is_big(req: codec.InferRequest, results: dict[str, Any]) -> bool:
+    """Whether building the answer is worth a worker thread: raw outputs are copies (up to
+    INLINE_BINARY_BYTES inline), typed ones a protobuf field per number."""
+    if any(binary for _, binary in req.outputs):
+        return sum(r.nbytes for r in results.values()) > INLINE_BINARY_BYTES
+    return sum(r.size for r in results.values()) > INLINE_BYTES // 4
 
 
 def _is_bytes(request: Any) -> bool:
