@@ -32,7 +32,7 @@ class LoopInbox:
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        self._loop = weakref.ref(loop)  # weak: the per-loop registry must not keep it alive
         self._lock = threading.Lock()
         self._pending: list[tuple[asyncio.Future[Any], Future[Any]]] = []
         self._scheduled = False
@@ -40,7 +40,9 @@ class LoopInbox:
     def awaitable(self, future: Future[T]) -> asyncio.Future[T]:
         """An ``asyncio.Future`` on this inbox's loop settled like ``future``; call it on
         that loop."""
-        waiter: asyncio.Future[T] = self.loop.create_future()
+        loop = self._loop()
+        assert loop is not None, "awaitable() is called on the inbox's running loop"
+        waiter: asyncio.Future[T] = loop.create_future()
         waiter.add_done_callback(lambda w: future.cancel() if w.cancelled() else None)
         future.add_done_callback(lambda f: self._push(waiter, f))
         return waiter
@@ -59,8 +61,11 @@ class LoopInbox:
             if self._scheduled or not self._pending:
                 return
             self._scheduled = True
+        loop = self._loop()
+        if loop is None:  # the loop is gone, and with it everyone awaiting these
+            return
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody awaits these any more
-            self.loop.call_soon_threadsafe(self._drain)
+            loop.call_soon_threadsafe(self._drain)
 
     def _drain(self) -> None:
         with self._lock:

@@ -87,3 +87,23 @@ def test_exceptions_and_cancellation_follow_wrap_futures_contract() -> None:
         assert await inbox.awaitable(done) == 7
 
     _run(main())
+
+
+def test_the_per_loop_registry_does_not_keep_closed_loops_alive() -> None:
+    import gc
+    import weakref
+
+    from aezoo.runtime import delivery
+
+    async def main() -> int:
+        future: Future[int] = Future()
+        future.set_result(3)
+        return await awaitable(future)
+
+    loop = CountingLoop()
+    assert loop.run_until_complete(main()) == 3 and loop in delivery._INBOXES
+    gone = weakref.ref(loop)
+    loop.close()
+    del loop
+    gc.collect()
+    assert gone() is None
