@@ -6,7 +6,11 @@ each with its own ``tritonclient`` client, sending the next request as soon as t
 answer arrives, for ``--seconds`` or ``--max-requests`` (whichever first). Scenarios:
 single-sample ``codes`` at 1, 16 and 64 clients, and 1,024-sample requests at 4 clients;
 each over gRPC (tritonclient.grpc, raw tensors) and REST (tritonclient.http, binary
-tensors). Prints req/s, samples/s, p50 and p99 latency.
+tensors). Prints req/s, samples/s, p50 and p99 latency, and where the CPU went (Linux
+``/proc``): the server's CPU per request, the share of it on its event-loop thread (the
+main thread: at 100% the loop is the bottleneck), this process's CPU per request (the
+``tritonclient`` clients) and the cores left idle on the machine. A 1,024-sample request
+that costs gRPC more CPU than REST shows up there even when the rates are level.
 
 Usage::
 
@@ -29,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+TICK = os.sysconf("SC_CLK_TCK")  # /proc's CPU times are in these
 SCENARIOS = [(1, 1), (1, 16), (1, 64), (1024, 4)]  # (samples per request, clients)
 
 
@@ -55,10 +60,41 @@ def start_server(model: str, home: Path) -> tuple[subprocess.Popen[bytes], str, 
     raise SystemExit(f"server not ready:\n{log.read_text()}")
 
 
+def thread_seconds(pid: int, tid: int | None = None) -> float:
+    """CPU seconds (user + system) of process ``pid``, or of its thread ``tid``, from /proc."""
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    with open(path) as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # the name may hold spaces
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime (fields 14 and 15)
+
+
+def idle_seconds() -> float:
+    """Idle CPU seconds of the whole machine so far (idle + iowait, all cores)."""
+    with open("/proc/stat") as f:
+        cpu = f.readline().split()
+    return (int(cpu[4]) + int(cpu[5])) / TICK
+
+
+def cpu_snapshot(server_pid: int) -> tuple[float, float, float, float, float]:
+    """``(wall, server, server's main thread, this process, machine idle)`` in seconds."""
+    mine = os.times()
+    return (time.perf_counter(), thread_seconds(server_pid), thread_seconds(server_pid, server_pid),
+            mine.user + mine.system, idle_seconds())  # fmt: skip
+
+
+def cpu_use(before: tuple[float, ...], after: tuple[float, ...], requests: float) -> dict[str, float]:
+    """Server and client CPU ms per request, the loop thread's busy share, idle cores."""
+    wall, server, loop, client, idle = (b - a for a, b in zip(before, after, strict=True))
+    per = 1e3 / max(requests, 1.0)
+    return {"server_ms": server * per, "loop_busy": loop / wall, "client_ms": client * per,
+            "idle_cores": idle / wall}  # fmt: skip
+
+
 def run(protocol: str, address: str, model: str, samples: int, clients: int,
-        seconds: float, max_requests: int) -> dict[str, float]:  # fmt: skip
+        seconds: float, max_requests: int, server_pid: int | None = None) -> dict[str, float]:  # fmt: skip
     """One closed-loop run: req/s, samples/s, p50 and p99 latency (ms), answered requests
-    ``n`` and ``failed`` ones (errors, not in the latencies)."""
+    ``n`` and ``failed`` ones (errors, not in the latencies); with ``server_pid`` also
+    :func:`cpu_use` over the timed part."""
     if protocol == "grpc":
         import tritonclient.grpc as tc
     else:
@@ -95,9 +131,11 @@ def run(protocol: str, address: str, model: str, samples: int, clients: int,
         t.start()
     barrier.wait()
     t0 = time.perf_counter()
+    cpu0 = cpu_snapshot(server_pid) if server_pid is not None else None
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
+    cpu = cpu_use(cpu0, cpu_snapshot(server_pid), sum(map(len, latencies))) if cpu0 else {}
     lat = np.concatenate([np.asarray(m) for m in latencies])
     return {
         "req_s": lat.size / wall,
@@ -106,6 +144,7 @@ def run(protocol: str, address: str, model: str, samples: int, clients: int,
         "p99_ms": float(np.percentile(lat, 99) * 1e3),
         "n": float(lat.size),
         "failed": float(sum(failed)),
+        **cpu,
     }
 
 
@@ -121,17 +160,19 @@ def main() -> int:
         proc, http, grpc = start_server(args.model, Path(tmp))
         try:
             print(
-                "| samples/request | clients | protocol | req/s | samples/s | p50 ms | p99 ms | requests |"
+                "| samples/request | clients | protocol | req/s | samples/s | p50 ms | p99 ms "
+                "| requests | server CPU ms/req | loop busy | client CPU ms/req | idle cores |"
             )
-            print("|---:|---:|---|---:|---:|---:|---:|---:|")
+            print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
             for samples, clients in SCENARIOS:
                 for protocol, address in (("grpc", grpc), ("http", http)):
                     r = run(protocol, address, args.model, samples, clients, args.seconds,
-                            args.max_requests)  # fmt: skip
+                            args.max_requests, proc.pid)  # fmt: skip
                     name = "gRPC (raw)" if protocol == "grpc" else "REST binary"
                     print(f"| {samples} | {clients} | {name} | {r['req_s']:,.0f} | "
                           f"{r['samples_s']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-                          f"{r['n']:.0f} |", flush=True)  # fmt: skip
+                          f"{r['n']:.0f} | {r['server_ms']:.3f} | {r['loop_busy']:.0%} | "
+                          f"{r['client_ms']:.3f} | {r['idle_cores']:.2f} |", flush=True)  # fmt: skip
         finally:
             proc.terminate()
             proc.wait(30)
