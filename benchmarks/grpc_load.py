@@ -82,7 +82,9 @@ def cpu_snapshot(server_pid: int) -> tuple[float, float, float, float, float]:
             mine.user + mine.system, idle_seconds())  # fmt: skip
 
 
-def cpu_use(before: tuple[float, ...], after: tuple[float, ...], requests: float) -> dict[str, float]:
+def cpu_use(
+    before: tuple[float, ...], after: tuple[float, ...], requests: float
+) -> dict[str, float]:
     """Server and client CPU ms per request, the loop thread's busy share, idle cores."""
     wall, server, loop, client, idle = (b - a for a, b in zip(before, after, strict=True))
     per = 1e3 / max(requests, 1.0)
