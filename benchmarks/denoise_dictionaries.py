@@ -38,13 +38,14 @@ def main() -> None:
     p.add_argument("--kinds", nargs="+", default=["sdl", "vdl"])
     p.add_argument("--sigma", type=float, default=25.0)
     p.add_argument("--json", help="also write the rows to this file")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     args = p.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     test = load_images(args.data_dir, TEST, args.images)
     train_images = load_images(args.data_dir, TRAIN)
     rows = []
-    for kind in args.kinds:
-        for seed in args.seeds:
+    for seed in args.seeds:  # seed-major: a run cut short still has paired rows
+        for kind in args.kinds:
             cfg = DenoiserTrainConfig(dictionary=kind, seed=seed, steps=args.steps, lr=1e-3)
             t0 = time.perf_counter()
             init = initial_model(cfg, train_images[: -cfg.val_images]).eval()
