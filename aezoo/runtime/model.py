@@ -298,7 +298,8 @@ class OnnxModel:
             scale: white of a float image (ignored for uint8).
 
         Returns:
-            Same shape and dtype: uint8 rounded and clipped; floats on the input's scale.
+            Same shape and dtype: uint8 rounded and clipped; floats on the input's scale,
+            clipped to [0, ``scale``].
 
         Raises:
             OperationNotSupportedError: the model is not a whole-image denoiser.

@@ -48,10 +48,28 @@ def test_one_pass_is_the_graph_on_the_image_itself(model: OnnxModel) -> None:
     noisy, _ = _smooth(20, 31)
     sess = model._sessions["denoiser"]
     sig = np.array([SIGMA], np.float32)
-    want = sess.run(["denoised"], {"noisy": noisy[None, None], "sigma": sig})[0][0, 0]
+    graph = sess.run(["denoised"], {"noisy": noisy[None, None], "sigma": sig})[0][0, 0]
+    want = np.clip(graph, 0.0, 1.0)  # the runtime clips floats to the image's range
     for tile in (None, 7):  # the default (one pass: under the budget) and tiles
         got = model.denoise_image(noisy, SIGMA, tile=tile)
         np.testing.assert_allclose(got, want, rtol=0, atol=ATOL)
+
+
+def test_float_outputs_are_clipped_to_the_images_range(model: OnnxModel) -> None:
+    """A near-white noisy image: the graph overshoots 1.0 (a clean photograph never does),
+    the runtime's answer stays in [0, scale] and equals the graph's elsewhere."""
+    rng = np.random.default_rng(3)
+    noisy = (0.97 + rng.normal(0, SIGMA / 255, (24, 24))).astype(np.float32)
+    sess = model._sessions["denoiser"]
+    sig = np.array([SIGMA], np.float32)
+    graph = sess.run(["denoised"], {"noisy": noisy[None, None], "sigma": sig})[0][0, 0]
+    assert graph.max() > 1.0  # else this test would not test the clip
+    got = model.denoise_image(noisy, SIGMA)
+    assert got.max() <= 1.0 and got.min() >= 0.0
+    np.testing.assert_allclose(got, np.clip(graph, 0.0, 1.0), rtol=0, atol=ATOL)
+    got255 = model.denoise_image(noisy * 255, SIGMA, scale=255.0)
+    assert got255.dtype == np.float32 and got255.max() <= 255.0
+    np.testing.assert_allclose(got255, np.clip(graph, 0.0, 1.0) * 255, rtol=0, atol=ATOL * 255)
 
 
 def test_default_is_one_pass_under_the_budget_and_tiles_over_it(model: OnnxModel) -> None:
