@@ -13,6 +13,9 @@ EPILOG = """examples:
   aezoo train-denoiser --data-dir ../shared/data/denoising --dictionary sdl --seed 1 \\
         --steps 150 --eval-images 8 --no-artifact
         a short run of the SDL-vs-VDL comparison (benchmarks/denoise_dictionaries.py)
+  aezoo train-denoiser --data-dir ../shared/data/denoising --device cuda --batch-size 64 \
+        --steps 50000 --init-from aezoo/pretrained/lista-denoiser-bsd --lr 3e-4
+        a long warm restart of the bundled model on a GPU (needs a CUDA build of torch)
 
 --data-dir holds train400/ (training) and bsd68/ (the card's table), 8-bit grayscale PNG,
 as in ../shared/data/denoising (its README gives the protocol). A run stopped early keeps
@@ -40,9 +43,11 @@ def _cmd(args: argparse.Namespace) -> int:
 
     from aezoo.models.denoiser import CSCDenoiserConfig
     from aezoo.training.denoiser import DenoiserTrainConfig
+    from aezoo.training.loop import training_device
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    training_device(args.device)  # CUDA asked for but absent: say so before any work
     cfg = DenoiserTrainConfig(
         name=args.register or "lista-denoiser",
         model=CSCDenoiserConfig(
@@ -63,8 +68,9 @@ def _cmd(args: argparse.Namespace) -> int:
         from aezoo.training.denoiser import train_denoiser
 
         _, record = train_denoiser(
-            cfg, args.data_dir, run_dir, show_progress=not args.quiet, max_seconds=max_seconds
-        )
+            cfg, args.data_dir, run_dir, show_progress=not args.quiet, max_seconds=max_seconds,
+            device=args.device,
+        )  # fmt: skip
         last = record["history"][-1]
         print(
             f"steps: {record['steps_done']}, {record['train_seconds']:.0f} s; "
@@ -82,6 +88,7 @@ def _cmd(args: argparse.Namespace) -> int:
         eval_images=args.eval_images,
         show_progress=not args.quiet,
         max_seconds=max_seconds,
+        device=args.device,
     )
     print(f"artifact: {artifact}")
     if version is not None:
@@ -106,6 +113,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     t.add_argument("--data-dir", required=True, help="folder with train400/ and bsd68/ (PNG)")
+    t.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="where training runs: a CUDA GPU when torch sees one (auto, the default), or "
+        "cpu / cuda; the BSD68 table and the ONNX export always run on the CPU",
+    )
     t.add_argument("--steps", type=int, default=3000, help="Adam steps (default 3000)")
     t.add_argument(
         "--dictionary",

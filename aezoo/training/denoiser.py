@@ -37,7 +37,14 @@ from aezoo.data.denoising import TRAIN, load_images
 from aezoo.evaluation.denoising import as_sigma_range, reference_sigma
 from aezoo.models.denoiser import CSCDenoiser, CSCDenoiserConfig
 from aezoo.registry.artifact import WEIGHTS
-from aezoo.training.loop import load_checkpoint, progress, save_checkpoint, seed_everything
+from aezoo.training.loop import (
+    device_label,
+    load_checkpoint,
+    progress,
+    save_checkpoint,
+    seed_everything,
+    training_device,
+)
 from aezoo.training.patch_dictionary import Kind, learn_patch_dictionary, sample_patches
 
 
@@ -161,6 +168,7 @@ def train_denoiser(
     *,
     show_progress: bool = True,
     max_seconds: float | None = None,
+    device: str = "cpu",
 ) -> tuple[CSCDenoiser, dict[str, Any]]:
     """Train (or resume from ``run_dir/checkpoint.pt``) and return ``(model, record)``.
 
@@ -170,15 +178,21 @@ def train_denoiser(
         run_dir: where checkpoints go.
         show_progress: a tqdm bar on stderr.
         max_seconds: stop after this much training time (the checkpoint is written).
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (:func:`~aezoo.training.loop.training_device`).
+            Crops and noise are drawn on the CPU from the same seeded generators either way;
+            a checkpoint resumes on any device.
 
     Returns:
-        The model (eval mode) and ``{"config", "history", "train_seconds", "steps_done",
-        "dictionary_seconds"}``.
+        The model (eval mode, on the CPU) and ``{"config", "history", "train_seconds",
+        "steps_done", "dictionary_seconds", "device"}`` (``device``: what it trained on,
+        for the card).
 
     Raises:
         DataError: ``data_dir`` lacks the Train400 images.
         ValueError: fewer Train400 images than ``val_images + 1``, or crops larger than them.
+        ConfigError: ``device`` is unknown, or CUDA where torch sees no GPU.
     """
+    dev = training_device(device)
     run_dir = Path(run_dir)
     images = load_images(data_dir, TRAIN)
     if len(images) <= cfg.val_images:
@@ -187,12 +201,13 @@ def train_denoiser(
     if min(min(im.shape) for im in images) < max(cfg.crop, 96):
         raise ValueError(f"crops of {cfg.crop} (and 96 for validation) exceed the smallest image")
     seed_everything(cfg.seed)
-    val_clean, val_noisy, val_sigma = validation_set(
-        val, sigma=reference_sigma(cfg.sigma_range), seed=cfg.seed
+    val_clean, val_noisy, val_sigma = (
+        t.to(dev)
+        for t in validation_set(val, sigma=reference_sigma(cfg.sigma_range), seed=cfg.seed)
     )
 
     t0 = time.perf_counter()
-    model = initial_model(cfg, train)
+    model = initial_model(cfg, train).to(dev)
     dict_seconds = time.perf_counter() - t0
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
 
@@ -236,7 +251,7 @@ def train_denoiser(
     t_start, losses, step = time.perf_counter() - spent, [], start
     model.train()
     for step in range(start + 1, cfg.steps + 1):
-        clean, noisy, sigma = training_batch(train, cfg, rng)
+        clean, noisy, sigma = (t.to(dev) for t in training_batch(train, cfg, rng))
         for g in opt.param_groups:
             g["lr"] = lr_at(step - 1)
         loss = F.mse_loss(model(noisy, sigma), clean)
@@ -268,12 +283,13 @@ def train_denoiser(
             checkpoint(step, elapsed)
             break
     bar.close()
-    model.eval()
+    model.cpu().eval()
     record = {
         "config": cfg.model_dump(mode="json"),
         "history": history,
         "train_seconds": round(time.perf_counter() - t_start, 1),
         "steps_done": step,
         "dictionary_seconds": round(dict_seconds, 1),
+        "device": device_label(dev),
     }
     return model, record

@@ -158,7 +158,7 @@ def card_body(record: dict[str, Any]) -> str:
             f"{record['dictionary_seconds']} s). "
         )
         + f"Seed {cfg['seed']}. Training time "
-        f"{record['train_seconds'] / 60:.1f} min on {record['cpu']}. The curve "
+        f"{record['train_seconds'] / 60:.1f} min on {record.get('device', record['cpu'])}. The curve "
         "(figures/training_curve.png) plots the training loss and the validation PSNR at "
         f"sigma {val_sigma:g} every {cfg['log_every']} steps; training.json holds the numbers.",
     ]
@@ -199,6 +199,7 @@ def package_denoiser(
         "dictionary_seconds": record["dictionary_seconds"],
         "steps_done": record["steps_done"],
         "cpu": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
+        "device": record.get("device", "cpu"),  # where it trained (cpu: the CPU above)
         **provenance(),
     }
     out = Path(out)
@@ -264,16 +265,19 @@ def run_denoiser(
     show_progress: bool = True,
     max_seconds: float | None = None,
     store: LocalStore | None = None,
+    device: str = "cpu",
 ) -> tuple[Path, ModelVersion | None]:
-    """Train (or resume), package as ``run_dir/artifact``, register as ``cfg.name``.
+    """Train (or resume) on ``device``, package as ``run_dir/artifact`` (evaluated and
+    exported on the CPU), register as ``cfg.name``.
 
     Returns:
         The artifact directory and the registered version (None without ``register``).
     """
     run_dir = Path(run_dir)
     model, record = train_denoiser(
-        cfg, data_dir, run_dir, show_progress=show_progress, max_seconds=max_seconds
-    )
+        cfg, data_dir, run_dir, show_progress=show_progress, max_seconds=max_seconds,
+        device=device,
+    )  # fmt: skip
     artifact = package_denoiser(
         model, record, data_dir, run_dir / "artifact", eval_images=eval_images
     )

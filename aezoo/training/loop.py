@@ -1,4 +1,5 @@
-"""Pieces every trainer shares: seeding, seeded batch order, atomic checkpoints, progress.
+"""Pieces every trainer shares: seeding, seeded batch order, atomic checkpoints, progress,
+the training device.
 
 A checkpoint is a plain dict of tensors and JSON-able values saved with
 ``torch.save`` and read back with ``weights_only=True`` (no arbitrary unpickling).
@@ -9,6 +10,7 @@ state, the stage and epoch reached, the best validation metric and its weights.
 from __future__ import annotations
 
 import os
+import platform
 import random
 import sys
 from collections.abc import Iterator
@@ -18,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+
+from aezoo.errors import ConfigError
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -52,6 +56,36 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> Path:
     torch.save(state, tmp)
     os.replace(tmp, path)
     return path
+
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def training_device(name: str) -> torch.device:
+    """The torch device a trainer runs on: ``"cpu"``, ``"cuda"`` (the current GPU) or
+    ``"auto"`` (CUDA when torch sees a GPU, else the CPU).
+
+    Raises:
+        ConfigError: an unknown name, or ``"cuda"`` where torch sees no GPU (a CPU-only
+            torch wheel, or no visible device).
+    """
+    if name not in DEVICES:
+        raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {name!r}")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            f"device 'cuda' was asked for but torch {torch.__version__} sees no GPU "
+            "(a CPU-only wheel, or no visible device); use --device cpu or auto"
+        )
+    return torch.device(name)
+
+
+def device_label(device: torch.device) -> str:
+    """What a card says the model trained on: the GPU's name, or the CPU and its threads."""
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA)"
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
 
 def load_checkpoint(run_dir: Path) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.cli.test_messages import aezoo
 
 
@@ -16,6 +18,7 @@ def test_help_names_the_options_and_the_data_layout() -> None:
         "--register",
         "--steps",
         "--sigma-range",
+        "--device",
         "train400/",
         "bsd68/",
         "resumes",
@@ -39,3 +42,16 @@ def test_a_reversed_sigma_range_is_refused(tmp_path: Path) -> None:
         "train-denoiser", "--data-dir", str(tmp_path), "--sigma-range", "50", "10", without="torch"
     )
     assert r.returncode == 1 and "--sigma-range" in r.stderr
+
+
+def test_cuda_without_a_gpu_is_one_clear_line_before_any_work(tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU torch can use")
+    for split in ("train400", "bsd68"):
+        (tmp_path / split).mkdir()
+        (tmp_path / split / "a.png").write_bytes(b"")  # never read: refused before
+    r = aezoo("train-denoiser", "--data-dir", str(tmp_path), "--device", "cuda")
+    assert r.returncode == 1, r.stderr
+    assert "cuda" in r.stderr and "no GPU" in r.stderr and "Traceback" not in r.stderr

@@ -84,6 +84,8 @@ def test_training_lowers_the_loss_and_checkpoints_resume(data_dir: Path, tmp_pat
     assert h[-1]["loss"] < h[1]["loss"]
     assert h[-1]["val_psnr"] > h[0]["val_psnr"]
     assert (tmp_path / "run" / "checkpoint.pt").is_file()
+    assert "threads" in record["device"]  # trained on the CPU (device="cpu", the default)
+    assert next(model.parameters()).device.type == "cpu"
     # the same command again resumes at the end: no step is repeated
     again, rec2 = train_denoiser(cfg, data_dir, tmp_path / "run", show_progress=False)
     assert rec2["history"] == h
