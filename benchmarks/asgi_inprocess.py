@@ -86,7 +86,9 @@ class Request:
         await app(self.scope(), receive, send)
 
 
-async def cpu_per_request(app: Any, request: Request, n: int, prof: cProfile.Profile | None) -> float:
+async def cpu_per_request(
+    app: Any, request: Request, n: int, prof: cProfile.Profile | None
+) -> float:
     """Thread CPU microseconds per request over ``n`` requests (after 200 warm-up ones)."""
     for _ in range(200):
         await request(app)
@@ -146,7 +148,9 @@ async def run(args: argparse.Namespace) -> dict[str, list[float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--model", default="sda-mnist", help="a registry ref (default: sda-mnist)")
     ap.add_argument("--requests", type=int, default=3000, help="requests per arm and round")
     ap.add_argument("--rounds", type=int, default=3, help="rounds (median reported)")

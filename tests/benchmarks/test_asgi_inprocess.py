@@ -17,4 +17,6 @@ def test_the_table_has_every_arm_and_their_cpu_times(capsys: pytest.CaptureFixtu
         row = re.search(rf"^\| {arm} \| ([0-9.]+) ", out, re.M)
         assert row is not None, out
         assert float(row.group(1)) > 0
-    assert re.search(r"^\| aezoo v1 \| [0-9.]+ \([0-9.]+-[0-9.]+\) \| [0-9]+\.[0-9]+x \|$", out, re.M)
+    assert re.search(
+        r"^\| aezoo v1 \| [0-9.]+ \([0-9.]+-[0-9.]+\) \| [0-9]+\.[0-9]+x \|$", out, re.M
+    )

@@ -35,7 +35,11 @@ def test_cpu_half_runs_every_check(tmp_path: Path) -> None:
     assert {"provider", "parity", "encode", "http", "train"} <= set(checks)
     parity = [r for r in rows if r.startswith("| parity |")]
     for name in BUNDLED:
-        op = "denoise_image" if (BUNDLED_DIR / name / "onnx" / "denoiser.onnx").is_file() else "encode"
+        op = (
+            "denoise_image"
+            if (BUNDLED_DIR / name / "onnx" / "denoiser.onnx").is_file()
+            else "encode"
+        )
         assert any(f"| ok | {name} {op}" in r for r in parity), name
     assert all("| ok |" in r for r in parity)
     assert sum(r.startswith("| encode | cpu |") for r in rows) == 3  # batch 1, 8, 32

@@ -95,4 +95,3 @@ def test_a_colour_image_model_shows_its_sample_in_colour(page, shots) -> None:  
     assert len(json.loads(sent.post_data)["inputs"][0]) == 3 * 16 * 16
     assert "code units" in panel.get_by_test_id("sparsity").inner_text()
     shots(page, "rgb-encode")
-

@@ -52,7 +52,11 @@ NEEDS_EXTRA = [
     (("train", "sda-mnist", "--data-dir", "nowhere"), "torch", "train"),
     (("train", "sda-mnist", "--set", "seed=3"), "torch", "train"),
     (("export", "runs/none"), "torch", "train"),
-    (("train-denoiser", "--data-dir", "../shared/data/denoising", "--steps", "1"), "torch", "train"),
+    (
+        ("train-denoiser", "--data-dir", "../shared/data/denoising", "--steps", "1"),
+        "torch",
+        "train",
+    ),
     (("serve", "--port", "0"), "fastapi", "serve"),
     (("serve",), "uvicorn", "serve"),
     (("serve", "--engine", "ray", "sda-mnist", "--port", "0"), "ray", "ray"),

@@ -123,7 +123,10 @@ def test_onnx_parity_at_eleven_steps(tmp_path: Path) -> None:
     record = export.export_onnx(model, tmp_path)
     parity = record["parity_max_abs_error"]
     assert set(parity) == {
-        "onnx/encoder.onnx", "onnx/decoder.onnx", "onnx/classifier.onnx", "onnx/scorer.onnx"
+        "onnx/encoder.onnx",
+        "onnx/decoder.onnx",
+        "onnx/classifier.onnx",
+        "onnx/scorer.onnx",
     }
     for graph in parity.values():  # the export's own gate (aezoo.export.onnx.PARITY_ATOL)
         assert set(graph) == {"1", "7", "256"} and max(graph.values()) <= export.PARITY_ATOL

@@ -182,7 +182,9 @@ def test_onnx_export_parity_on_pixels(name: str, kwargs: dict, tmp_path: Path) -
     model = create_variant(name, **kwargs).eval()
     record = export_onnx(model, tmp_path)  # raises ExportError on parity failure
     assert set(record["parity_max_abs_error"]) == {
-        "onnx/encoder.onnx", "onnx/decoder.onnx", "onnx/scorer.onnx"
+        "onnx/encoder.onnx",
+        "onnx/decoder.onnx",
+        "onnx/scorer.onnx",
     }
     sess = ort.InferenceSession(str(tmp_path / ENCODER), providers=["CPUExecutionProvider"])
     x = torch.rand(5, 784)  # pixels in [0, 1]: normalisation is inside the graph

@@ -36,7 +36,9 @@ def _png() -> bytes:
 
 
 def test_its_own_sigma_is_denoised(client: TestClient) -> None:
-    r = client.post(URL, params={"sigma": 25}, content=_png(), headers={"content-type": "image/png"})
+    r = client.post(
+        URL, params={"sigma": 25}, content=_png(), headers={"content-type": "image/png"}
+    )
     assert r.status_code == 200, r.text
     assert Image.open(io.BytesIO(r.content)).size == (10, 12)
 
