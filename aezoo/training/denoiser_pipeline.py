@@ -213,7 +213,7 @@ def package_denoiser(
         training=training,
         figures=figures(model, record["history"], crops[0], sigma=reference_sigma(cfg.sigma_range)),
         card_text=card_body(training),
-        samples=make_samples([p.stem for p in paths[:N_SAMPLES]], crops),
+        samples=make_samples([p.stem for p in paths[: len(crops)]], crops),
     )
 
 

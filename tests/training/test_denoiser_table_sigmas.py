@@ -151,3 +151,23 @@ def test_a_one_level_model_refuses_other_sigmas_naming_the_range(one_level: Path
     for sigma in (15, 24.9, 50):
         with pytest.raises(InputError, match=r"\[25, 25\].*sigma 25 only"):
             model.denoise_image(image, sigma=sigma)
+
+
+def test_fewer_eval_images_than_card_samples_still_packages(tmp_path: Path) -> None:
+    """--eval-images 1 scores one image and shows it alone among the card's samples (it
+    crashed when fewer images than the card's samples were scored); training.json says
+    what the model trained on."""
+    data = make_denoising_dir(tmp_path / "data")
+    store = LocalStore(root=tmp_path / "registry", bundled=None)
+    cfg = DenoiserTrainConfig(
+        name="tiny-one-image", model=TINY, steps=2, batch_size=4, crop=24,
+        dict_patches=200, dict_steps=2, val_images=2, log_every=1,
+    )  # fmt: skip
+    artifact, _ = run_denoiser(
+        cfg, data, tmp_path / "run", store=store, show_progress=False, eval_images=1
+    )
+    record = json.loads((artifact / "training.json").read_text())
+    assert record["bsd68"]["images"] == 1
+    assert len(json.loads((artifact / "samples.json").read_text())["images"]) == 1
+    assert "threads" in record["device"]  # the CPU, as the card's training line says
+    assert record["device"] in (artifact / "README.md").read_text()
