@@ -23,6 +23,12 @@ RUN_DIR/checkpoint.pt; the same command resumes from it.
 """
 
 
+DEVICE_HELP = (
+    "where training runs: a CUDA GPU when torch sees one (auto, the default), or cpu / cuda; "
+    "the BSD68 table and the ONNX export always run on the CPU"
+)
+
+
 def _cmd(args: argparse.Namespace) -> int:
     from aezoo.data.denoising import TEST, TRAIN, image_paths
 
@@ -113,13 +119,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     t.add_argument("--data-dir", required=True, help="folder with train400/ and bsd68/ (PNG)")
-    t.add_argument(
-        "--device",
-        choices=["auto", "cpu", "cuda"],
-        default="auto",
-        help="where training runs: a CUDA GPU when torch sees one (auto, the default), or "
-        "cpu / cuda; the BSD68 table and the ONNX export always run on the CPU",
-    )
+    t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help=DEVICE_HELP)
     t.add_argument("--steps", type=int, default=3000, help="Adam steps (default 3000)")
     t.add_argument(
         "--dictionary",
