@@ -6,8 +6,8 @@ each with its own ``tritonclient`` client, sending the next request as soon as t
 answer arrives, for ``--seconds`` or ``--max-requests`` (whichever first). Scenarios:
 single-sample ``codes`` at 1, 16 and 64 clients, and 1,024-sample requests at 4 clients;
 each over gRPC (tritonclient.grpc, raw tensors) and REST (tritonclient.http, binary
-tensors). Prints req/s, samples/s, p50 and p99 latency, and where the CPU went (Linux
-``/proc``): the server's CPU per request, the share of it on its event-loop thread (the
+tensors). Prints req/s, samples/s, p50 and p99 latency, and where the CPU went (psutil):
+the server's CPU per request, the share of it on its event-loop thread (the
 main thread: at 100% the loop is the bottleneck), this process's CPU per request (the
 ``tritonclient`` clients) and the cores left idle on the machine. A 1,024-sample request
 that costs gRPC more CPU than REST shows up there even when the rates are level.
@@ -31,9 +31,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
-TICK = os.sysconf("SC_CLK_TCK")  # /proc's CPU times are in these
 SCENARIOS = [(1, 1), (1, 16), (1, 64), (1024, 4)]  # (samples per request, clients)
 
 
@@ -60,26 +60,16 @@ def start_server(model: str, home: Path) -> tuple[subprocess.Popen[bytes], str, 
     raise SystemExit(f"server not ready:\n{log.read_text()}")
 
 
-def thread_seconds(pid: int, tid: int | None = None) -> float:
-    """CPU seconds (user + system) of process ``pid``, or of its thread ``tid``, from /proc."""
-    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
-    with open(path) as f:
-        fields = f.read().rsplit(")", 1)[1].split()  # the name may hold spaces
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime (fields 14 and 15)
-
-
-def idle_seconds() -> float:
-    """Idle CPU seconds of the whole machine so far (idle + iowait, all cores)."""
-    with open("/proc/stat") as f:
-        cpu = f.readline().split()
-    return (int(cpu[4]) + int(cpu[5])) / TICK
-
-
 def cpu_snapshot(server_pid: int) -> tuple[float, float, float, float, float]:
-    """``(wall, server, server's main thread, this process, machine idle)`` in seconds."""
-    mine = os.times()
-    return (time.perf_counter(), thread_seconds(server_pid), thread_seconds(server_pid, server_pid),
-            mine.user + mine.system, idle_seconds())  # fmt: skip
+    """``(wall, server, server's main thread, this process, machine idle)`` in seconds, from
+    psutil (the main thread's id is the process id on Linux)."""
+    server = psutil.Process(server_pid)
+    times = server.cpu_times()
+    loop = next((t.user_time + t.system_time for t in server.threads() if t.id == server_pid), 0.0)
+    mine = psutil.Process().cpu_times()
+    machine = psutil.cpu_times()
+    return (time.perf_counter(), times.user + times.system, loop, mine.user + mine.system,
+            machine.idle + getattr(machine, "iowait", 0.0))  # fmt: skip
 
 
 def cpu_use(

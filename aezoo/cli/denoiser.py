@@ -49,11 +49,9 @@ def _cmd(args: argparse.Namespace) -> int:
 
     from aezoo.models.denoiser import CSCDenoiserConfig
     from aezoo.training.denoiser import DenoiserTrainConfig
-    from aezoo.training.loop import training_device
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    training_device(args.device)  # CUDA asked for but absent: say so before any work
     cfg = DenoiserTrainConfig(
         name=args.register or "lista-denoiser",
         model=CSCDenoiserConfig(

@@ -88,7 +88,8 @@ def _as_unit(image: np.ndarray, scale: float) -> Callable[[np.ndarray], np.ndarr
 def _from_unit(dtype: np.dtype, scale: float) -> Callable[[np.ndarray], np.ndarray]:
     """How a denoised float32 block on the 0-1 scale goes back to the input's dtype/scale,
     clipped to the image's range: a clean photograph lies in [0, white], so a value outside
-    it is never the better estimate (on BSD68 the clip adds 0.03-0.04 dB, benchmarks/RESULTS.md)."""
+    it is never the better estimate (on BSD68 the clip adds 0.03-0.05 dB: benchmarks/RESULTS.md,
+    "SDL vs VDL dictionaries", the full-training run)."""
     if dtype == np.uint8:
         return lambda b: np.clip(np.rint(b * np.float32(255.0)), 0, 255).astype(np.uint8)
     return lambda b: (np.clip(b, 0.0, 1.0) * np.float32(scale)).astype(dtype)

@@ -11,7 +11,6 @@ BSD68 crops) and the artifact (:func:`aezoo.export.denoiser.build_denoiser_artif
 from __future__ import annotations
 
 import json
-import platform
 import shutil
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from aezoo.models.denoiser import CSCDenoiser
 from aezoo.registry.artifact import SAMPLES, TRAINING, read_config, read_manifest
 from aezoo.registry.store import LocalStore, ModelVersion
 from aezoo.training.denoiser import DenoiserTrainConfig, train_denoiser
+from aezoo.training.loop import device_label
 from aezoo.training.pipeline import provenance, publish
 
 SAMPLE_CROP = 64  # samples.json: centre crops of this many pixels a side
@@ -198,8 +198,8 @@ def package_denoiser(
         "train_seconds": record["train_seconds"],
         "dictionary_seconds": record["dictionary_seconds"],
         "steps_done": record["steps_done"],
-        "cpu": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
-        "device": record.get("device", "cpu"),  # where it trained (cpu: the CPU above)
+        "cpu": device_label(torch.device("cpu")),  # where the table was scored
+        "device": record["device"],  # where it trained
         **provenance(),
     }
     out = Path(out)
