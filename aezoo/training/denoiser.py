@@ -22,6 +22,7 @@ resumes from it.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -148,6 +149,26 @@ def initial_model(cfg: DenoiserTrainConfig, train: list[np.ndarray]) -> CSCDenoi
     return model
 
 
+def base_run_of(init_from: str | None) -> dict[str, Any] | None:
+    """The training record (``training.json``) of the artifact a warm restart starts from,
+    its own ``base_run`` nested inside, so a card can trace every run back to the first;
+    None without ``init_from`` or when the artifact has no record."""
+    if init_from is None or not (Path(init_from) / "training.json").is_file():
+        return None
+    return json.loads((Path(init_from) / "training.json").read_text())
+
+
+def chain_totals(record: dict[str, Any]) -> tuple[int, float]:
+    """``(steps, seconds)`` summed over a record and every ``base_run`` nested in it."""
+    steps, seconds = 0, 0.0
+    run: dict[str, Any] | None = record
+    while run is not None:
+        steps += int(run.get("steps_done", 0))
+        seconds += float(run.get("train_seconds", 0.0))
+        run = run.get("base_run")
+    return steps, seconds
+
+
 def model_from_artifact(config: CSCDenoiserConfig, path: Path) -> CSCDenoiser:
     """A :class:`CSCDenoiser` of shape ``config`` holding the weights of artifact ``path``."""
     weights = path / WEIGHTS
@@ -184,8 +205,9 @@ def train_denoiser(
 
     Returns:
         The model (eval mode, on the CPU) and ``{"config", "history", "train_seconds",
-        "steps_done", "dictionary_seconds", "device"}`` (``device``: what it trained on,
-        for the card).
+        "steps_done", "dictionary_seconds", "device", "base_run"}`` (``device``: what it
+        trained on, for the card; ``base_run``: :func:`base_run_of` the ``init_from``
+        artifact, read when the run started).
 
     Raises:
         DataError: ``data_dir`` lacks the Train400 images.
@@ -209,6 +231,7 @@ def train_denoiser(
     t0 = time.perf_counter()
     model = initial_model(cfg, train).to(dev)
     dict_seconds = time.perf_counter() - t0
+    base_run = base_run_of(cfg.init_from)  # read now: the artifact may be replaced later
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
 
     def lr_at(step: int) -> float:
@@ -222,6 +245,7 @@ def train_denoiser(
         opt.load_state_dict(state["optimizer"])
         start, history, spent = state["step"], state["history"], state["train_seconds"]
         dict_seconds = state["dictionary_seconds"]
+        base_run = state.get("base_run", base_run)
 
     def checkpoint(step: int, seconds: float) -> None:
         save_checkpoint(
@@ -234,6 +258,7 @@ def train_denoiser(
                 "history": history,
                 "train_seconds": seconds,
                 "dictionary_seconds": dict_seconds,
+                "base_run": base_run,
             },
         )
 
@@ -291,5 +316,6 @@ def train_denoiser(
         "steps_done": step,
         "dictionary_seconds": round(dict_seconds, 1),
         "device": device_label(dev),
+        "base_run": base_run,
     }
     return model, record

@@ -32,7 +32,7 @@ from aezoo.export.figures import curves_figure, tile
 from aezoo.models.denoiser import CSCDenoiser
 from aezoo.registry.artifact import SAMPLES, TRAINING, read_config, read_manifest
 from aezoo.registry.store import LocalStore, ModelVersion
-from aezoo.training.denoiser import DenoiserTrainConfig, train_denoiser
+from aezoo.training.denoiser import DenoiserTrainConfig, chain_totals, train_denoiser
 from aezoo.training.loop import device_label
 from aezoo.training.pipeline import provenance, publish
 
@@ -99,6 +99,22 @@ def _published(method: str, sigma: str) -> str:
     return str(table.get(sigma, "-"))
 
 
+def _warm_restart(cfg: dict[str, Any], record: dict[str, Any]) -> str:
+    """The card's sentence on where a warm restart's weights came from."""
+    text = (
+        f"weights started from the artifact {cfg['init_from']} (a warm restart of an earlier "
+        f"run whose filters started from a {cfg['dictionary'].upper()} patch dictionary"
+    )
+    if record.get("base_run") is None:
+        return text + "). "
+    steps, seconds = chain_totals(record)
+    return (
+        text + "; that run's record, and those of the runs it started from, are under "
+        f"base_run in training.json: {steps} steps and {seconds / 60:.0f} min of training in "
+        "all, this run included). "
+    )
+
+
 def card_body(record: dict[str, Any]) -> str:
     """The recipe, the time it took, and the BSD68 table beside the published numbers.
 
@@ -148,10 +164,7 @@ def card_body(record: dict[str, Any]) -> str:
         f"crop, MSE; learning rate {cfg['lr']:g} with cosine decay to "
         f"{cfg['lr'] * cfg['min_lr_ratio']:g}; "
         + (
-            f"weights started from the artifact {cfg['init_from']} (a warm restart of an "
-            f"earlier run whose filters started from a {cfg['dictionary'].upper()} patch "
-            "dictionary; its recipe and curve are in that artifact's training.json, copied "
-            "here under base_run when it was recorded). "
+            _warm_restart(cfg, record)
             if cfg.get("init_from")
             else f"filters started from a {cfg['dictionary'].upper()} patch dictionary "
             f"({cfg['dict_patches']} patches, {cfg['dict_steps']} steps, "
@@ -200,6 +213,7 @@ def package_denoiser(
         "steps_done": record["steps_done"],
         "cpu": device_label(torch.device("cpu")),  # where the table was scored
         "device": record["device"],  # where it trained
+        **({"base_run": record["base_run"]} if record.get("base_run") is not None else {}),
         **provenance(),
     }
     out = Path(out)

@@ -3,6 +3,7 @@ restart), and weights of another shape are refused with a message naming the art
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,13 @@ import torch
 from safetensors.torch import save_file
 
 from aezoo.models.denoiser import CSCDenoiser, CSCDenoiserConfig
-from aezoo.training.denoiser import DenoiserTrainConfig, initial_model, model_from_artifact
+from aezoo.training.denoiser import (
+    DenoiserTrainConfig,
+    base_run_of,
+    chain_totals,
+    initial_model,
+    model_from_artifact,
+)
 
 SMALL = CSCDenoiserConfig(n_filters=4, kernel_size=3, n_iterations=2)
 
@@ -43,3 +50,15 @@ def test_weights_of_another_shape_are_refused(tmp_path: Path) -> None:
         model_from_artifact(other, art)
     with pytest.raises(ValueError, match=r"no model\.safetensors"):
         model_from_artifact(SMALL, tmp_path / "missing")
+
+
+def test_a_warm_restart_carries_the_chain_of_records(tmp_path: Path) -> None:
+    first = {"steps_done": 3000, "train_seconds": 1800.0}
+    second = {"steps_done": 900, "train_seconds": 2700.0, "base_run": first}
+    art = _artifact(tmp_path, SMALL)
+    (art / "training.json").write_text(json.dumps(second))
+    assert base_run_of(str(art)) == second  # nested: the first run is inside
+    assert base_run_of(None) is None
+    assert base_run_of(str(tmp_path / "missing")) is None
+    this = {"steps_done": 100, "train_seconds": 60.0, "base_run": second}
+    assert chain_totals(this) == (4000, 4560.0)

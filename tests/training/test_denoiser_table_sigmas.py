@@ -106,6 +106,16 @@ def test_card_body_of_a_one_level_model_says_other_levels_are_refused() -> None:
     assert "| 30 | 28.00 | 0.8000 | 20.20 | - | - |" in card
 
 
+def test_card_body_of_a_warm_restart_totals_the_chain() -> None:
+    record = _record([5.0, 55.0], ["25"])
+    record["recipe"]["init_from"] = "aezoo/pretrained/lista-denoiser-bsd"
+    assert "base_run" not in card_body(record)  # no record of the start: nothing claimed
+    record["base_run"] = {"steps_done": 90, "train_seconds": 1140.0}
+    card = card_body(record)
+    assert "artifact aezoo/pretrained/lista-denoiser-bsd" in card
+    assert "100 steps and 20 min of training in all" in card  # 10 + 90 steps, 1 + 19 min
+
+
 def test_card_body_of_a_partial_range_names_the_levels_left_out() -> None:
     card = card_body(_record([10.0, 30.0], ["15", "25"]))
     assert "sigma 50 lie outside that range, are refused" in card and "| 50 |" not in card
